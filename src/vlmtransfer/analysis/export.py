@@ -1,0 +1,261 @@
+"""Serialising an :class:`Analysis`: ``analysis.json`` (schema: docs/analysis-json.md) and CSV tables."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+import re
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from vlmtransfer import __version__
+from vlmtransfer.analysis.metrics import PGF_EPSILON
+from vlmtransfer.analysis.pipeline import Analysis, ModelAnalysis
+from vlmtransfer.fsutil import publish_files
+from vlmtransfer.tasks import TaskRegistry, default_registry
+
+__all__ = ["SCHEMA_VERSION", "analysis_tables", "analysis_to_dict", "write_analysis"]
+
+SCHEMA_VERSION = 1
+
+
+def write_analysis(
+    analysis: Analysis, out_dir: str | Path, registry: TaskRegistry | None = None
+) -> list[str]:
+    """Write ``analysis.json`` and every CSV table into ``out_dir`` atomically; return the file names."""
+    document = analysis_to_dict(analysis, registry)
+    files = {"analysis.json": (json.dumps(document, indent=2, allow_nan=False) + "\n").encode()}
+    for name, table in analysis_tables(analysis).items():
+        files[name] = table.to_csv(index=name.startswith("matrices/"), float_format="%.10g").encode()
+    publish_files(files, out_dir)
+    return sorted(files)
+
+
+def analysis_to_dict(analysis: Analysis, registry: TaskRegistry | None = None) -> dict[str, Any]:
+    """The JSON document, as plain Python (NaN -> None); stable for identical input."""
+    registry = registry or default_registry()
+    members = analysis.persona_table[analysis.persona_table["member"]]
+    document = {
+        "schema_version": SCHEMA_VERSION,
+        "generator": {"name": "vlmtransfer", "version": __version__},
+        "options": {
+            "include_self": analysis.options.include_self,
+            "edge_fraction": analysis.options.edge_fraction,
+            "min_clique_size": analysis.options.min_clique_size,
+            "pgf_epsilon": PGF_EPSILON,
+            "std_ddof": 1,
+        },
+        "inputs": _inputs(analysis),
+        "model_order": list(analysis.models),
+        "tasks": _task_info(analysis, registry),
+        "models": {label: _model_dict(result) for label, result in analysis.models.items()},
+        "personas": analysis.personas,
+        "persona_tests": _records(members.drop(columns=["qualifies", "member"])),
+        "scale": _records(analysis.scale),
+    }
+    return _clean(document)
+
+
+def _inputs(analysis: Analysis) -> list[dict[str, Any]]:
+    origins: dict[str, list[str]] = {}
+    for label, result in analysis.models.items():
+        origins.setdefault(result.data.origin, []).append(label)
+    return [{"path": path, "sha256": _sha256(path), "models": labels} for path, labels in origins.items()]
+
+
+def _sha256(path: str) -> str | None:
+    try:
+        return hashlib.sha256(Path(path).read_bytes()).hexdigest()
+    except OSError:  # models built in memory through the Python API have no file
+        return None
+
+
+def _task_info(analysis: Analysis, registry: TaskRegistry) -> dict[str, dict[str, Any]]:
+    names = sorted({t for r in analysis.models.values() for t in (*r.data.pgf.sources, *r.data.pgf.targets)})
+    info = {}
+    for name in names:
+        spec = registry.find(name)
+        info[name] = {
+            "abbreviation": spec.abbreviation if spec else name,
+            "level": spec.level if spec else None,
+            "granularity": spec.granularity if spec else None,
+        }
+    return info
+
+
+def _model_dict(result: ModelAnalysis) -> dict[str, Any]:
+    cube, gain = result.data.pgf, result.data.relative_gain
+    return {
+        "origin": result.data.origin,
+        "input_format": "pgf" if result.data.accuracies is None else "accuracy",
+        "seeds": list(cube.seeds),
+        "sources": list(cube.sources),
+        "targets": list(cube.targets),
+        "pgf_mean": cube.mean().to_numpy().tolist(),
+        "pgf_std": cube.std().to_numpy().tolist(),
+        "pgf_per_seed": {seed: cube.values[s].tolist() for s, seed in enumerate(cube.seeds)},
+        "relative_gain_mean": None if gain is None else gain.mean().to_numpy().tolist(),
+        "relative_gain_std": None if gain is None else gain.std().to_numpy().tolist(),
+        "baseline": _baseline(result),
+        "transferability": _scores(result.transferability.summary()),
+        "malleability": _scores(result.malleability.summary()),
+        "edges": _records(_edges_with_std(result)),
+        "cliques": {sign: [_clique_dict(c) for c in cliques] for sign, cliques in result.cliques.items()},
+        "categories": {dim: _records(table) for dim, table in result.categories.items()},
+    }
+
+
+def _baseline(result: ModelAnalysis) -> dict[str, dict[str, Any]] | None:
+    accuracies = result.data.accuracies
+    if accuracies is None:
+        return None
+    per_seed = accuracies.drop_duplicates(["seed", "target"]).groupby("target", sort=False)
+    return {
+        str(target): {
+            "accuracy": float(group["base_accuracy"].mean()),
+            "accuracy_std": _sample_std(group["base_accuracy"]),
+            "ceiling": float(group["ceiling"].iloc[0]),
+        }
+        for target, group in per_seed
+    }
+
+
+def _sample_std(values: pd.Series) -> float:
+    return float(values.std(ddof=1)) if len(values) > 1 else math.nan
+
+
+def _scores(summary: pd.DataFrame) -> dict[str, dict[str, float]]:
+    return {str(task): {k: float(v) for k, v in row.items()} for task, row in summary.iterrows()}
+
+
+def _edges_with_std(result: ModelAnalysis) -> pd.DataFrame:
+    std = result.data.pgf.std().stack().rename("pgf_std")
+    std.index.names = ["source", "target"]
+    return result.edges.merge(std.reset_index(), on=["source", "target"], how="left")[
+        ["source", "target", "pgf", "pgf_std", "sign"]
+    ]
+
+
+def _clique_dict(clique: Any) -> dict[str, Any]:
+    return {
+        "tasks": list(clique.tasks),
+        "p_value": clique.p_value,
+        "mean_pgf": clique.mean_pgf,
+        "size": len(clique.tasks),
+        "n_values": clique.n_values,
+    }
+
+
+def _records(frame: pd.DataFrame) -> list[dict[str, Any]]:
+    return [dict(zip(frame.columns, row, strict=True)) for row in frame.itertuples(index=False, name=None)]
+
+
+def _clean(value: Any) -> Any:
+    """Plain JSON types: numpy scalars unwrapped, NaN/inf -> None, tuples -> lists."""
+    if isinstance(value, dict):
+        return {str(k): _clean(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_clean(v) for v in value]
+    if isinstance(value, np.generic):
+        value = value.item()
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    return value
+
+
+# --- CSV tables -------------------------------------------------------------------------------
+
+
+def analysis_tables(analysis: Analysis) -> dict[str, pd.DataFrame]:
+    """Every result as a tidy table, keyed by its file name in the output directory."""
+    results = analysis.models
+    tables = {
+        "pgf.csv": _concat({label: _long_values(r) for label, r in results.items()}),
+        "pgf_summary.csv": _concat({label: _summary_values(r) for label, r in results.items()}),
+        "transferability.csv": _concat(
+            {label: r.transferability.summary().reset_index() for label, r in results.items()}
+        ),
+        "malleability.csv": _concat(
+            {label: r.malleability.summary().reset_index() for label, r in results.items()}
+        ),
+        "task_scores_per_seed.csv": _concat({label: _per_seed_scores(r) for label, r in results.items()}),
+        "edges.csv": _concat({label: _edges_with_std(r) for label, r in results.items()}),
+        "cliques.csv": _concat({label: _clique_table(r) for label, r in results.items()}),
+        "categories.csv": _concat({label: _category_table(r) for label, r in results.items()}),
+        "personas.csv": analysis.persona_table,
+        "scale.csv": analysis.scale,
+    }
+    for label, slug in _slugs(list(results)).items():
+        tables[f"matrices/{slug}.pgf_mean.csv"] = results[label].data.pgf.mean()
+        tables[f"matrices/{slug}.pgf_std.csv"] = results[label].data.pgf.std()
+    return tables
+
+
+def _concat(frames: dict[str, pd.DataFrame]) -> pd.DataFrame:
+    return pd.concat(
+        [f.assign(model=label)[["model", *f.columns]] for label, f in frames.items()],
+        ignore_index=True,
+    )
+
+
+def _long_values(result: ModelAnalysis) -> pd.DataFrame:
+    long = result.data.pgf.to_frame("pgf")
+    if result.data.accuracies is None:
+        return long
+    gain = result.data.relative_gain.to_frame("relative_gain")
+    return long.merge(result.data.accuracies, on=["seed", "source", "target"]).merge(
+        gain, on=["seed", "source", "target"]
+    )
+
+
+def _summary_values(result: ModelAnalysis) -> pd.DataFrame:
+    cube, gain = result.data.pgf, result.data.relative_gain
+    frame = pd.DataFrame({"pgf_mean": cube.mean().stack(), "pgf_std": cube.std().stack()})
+    if gain is not None:
+        frame["relative_gain_mean"] = gain.mean().stack()
+        frame["relative_gain_std"] = gain.std().stack()
+    frame["n_seeds"] = len(cube.seeds)
+    return frame.reset_index()
+
+
+def _per_seed_scores(result: ModelAnalysis) -> pd.DataFrame:
+    return pd.concat(
+        [
+            result.transferability.per_seed().assign(role="transferability"),
+            result.malleability.per_seed().assign(role="malleability"),
+        ],
+        ignore_index=True,
+    )[["role", "seed", "task", "positive", "negative"]]
+
+
+def _clique_table(result: ModelAnalysis) -> pd.DataFrame:
+    rows = [
+        (c.sign, len(c.tasks), ";".join(c.tasks), c.mean_pgf, c.p_value, c.n_values)
+        for sign in ("positive", "negative")
+        for c in result.cliques[sign]
+    ]
+    return pd.DataFrame(rows, columns=["sign", "size", "tasks", "mean_pgf", "p_value", "n_values"])
+
+
+def _category_table(result: ModelAnalysis) -> pd.DataFrame:
+    frames = [table.assign(dimension=dim) for dim, table in result.categories.items()]
+    if not frames:
+        return pd.DataFrame()
+    table = pd.concat(frames, ignore_index=True)
+    return table[["dimension", *(c for c in table.columns if c != "dimension")]]
+
+
+def _slugs(labels: list[str]) -> dict[str, str]:
+    """Filesystem-safe, unique file stems for model labels."""
+    slugs: dict[str, str] = {}
+    for label in labels:
+        base = re.sub(r"[^A-Za-z0-9._-]+", "_", label).strip("._") or "model"
+        slug, n = base, 2
+        while slug in slugs.values():
+            slug, n = f"{base}-{n}", n + 1
+        slugs[label] = slug
+    return slugs

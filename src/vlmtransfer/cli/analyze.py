@@ -1,0 +1,134 @@
+"""``vlmtransfer analyze``: results tables in, transfer analysis out."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+
+from vlmtransfer.analysis import (
+    AnalysisOptions,
+    load_inputs,
+    write_analysis,
+)
+from vlmtransfer.analysis import (
+    analyze as run_analysis,
+)
+from vlmtransfer.cli.errors import reports_input_errors
+from vlmtransfer.cli.summary import print_summary
+from vlmtransfer.errors import InputError
+
+__all__ = ["EXAMPLES", "analyze", "parse_ceilings"]
+
+EXAMPLES = """[bold]Examples[/bold]
+
+  [dim]# the paper's released PGF values, one file per model, labelled and ordered by size[/dim]
+
+  vlmtransfer analyze 3B.csv 7B.csv 32B.csv --label 3B --label 7B --label 32B \\
+      --model-order 3B,7B,32B --out out/
+
+  [dim]# your own accuracy table (model,seed,source,target,accuracy), human ceiling on one target[/dim]
+
+  vlmtransfer analyze results.csv --ceiling Counting=95 --edge-fraction 0.1 --out out/
+"""
+
+
+@reports_input_errors
+def analyze(
+    inputs: Annotated[
+        list[Path],
+        typer.Argument(
+            help="Accuracy tables (model,seed,source,target,accuracy) or PGF tables"
+            " (seed,ft_task,task,perfection_gap_factor)."
+        ),
+    ],
+    out: Annotated[
+        Path, typer.Option("--out", "-o", help="Output directory (analysis.json and CSV tables).")
+    ],
+    label: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--label",
+            help="Model label for the PGF files, in order (default: file stem). Repeatable.",
+        ),
+    ] = None,
+    model_order: Annotated[
+        str | None,
+        typer.Option(
+            "--model-order",
+            help="Comma-separated model labels, e.g. 3B,7B,32B (scale trend order).",
+        ),
+    ] = None,
+    ceiling: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--ceiling",
+            help="TASK=VALUE: a target's accuracy ceiling in percent (default 100). Repeatable.",
+        ),
+    ] = None,
+    include_self: Annotated[
+        bool,
+        typer.Option("--include-self", help="Count self-transfer in transferability and malleability."),
+    ] = False,
+    edge_fraction: Annotated[
+        float,
+        typer.Option(
+            "--edge-fraction",
+            help="Fraction of positive and of negative edges kept in the transfer graph.",
+        ),
+    ] = 0.2,
+    min_clique_size: Annotated[int, typer.Option("--min-clique-size", help="Smallest clique reported.")] = 3,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Do not print the summary.")] = False,
+) -> None:
+    """Compute PGF matrices, transferability, malleability, the transfer graph, cliques, personas,
+    category and scale trends from accuracy or PGF tables, and write them to --out."""
+    started = time.perf_counter()
+    options = AnalysisOptions(
+        include_self=include_self,
+        edge_fraction=edge_fraction,
+        min_clique_size=min_clique_size,
+        model_order=tuple(_split_order(model_order)),
+    )
+    models = load_inputs(inputs, labels=label or (), ceilings=parse_ceilings(ceiling or ()))
+    result = run_analysis(models, options)
+    try:
+        files = write_analysis(result, out)
+    except (NotADirectoryError, PermissionError) as exc:
+        raise InputError(str(exc), source="--out") from None
+    console = Console()
+    if not quiet:
+        print_summary(result, console)
+    elapsed = time.perf_counter() - started
+    console.print(
+        f"Wrote {len(files)} files to [bold]{out}[/bold] in {elapsed:.2f} s (analysis.json, CSV tables)."
+    )
+
+
+def parse_ceilings(items: list[str] | tuple[str, ...]) -> dict[str, float]:
+    """``["Counting=95", ...]`` -> ``{"Counting": 95.0}``; each value in (0, 100]."""
+    ceilings: dict[str, float] = {}
+    for item in items:
+        task, sep, value = item.partition("=")
+        task = task.strip()
+        try:
+            number = float(value) if sep and task else float("nan")
+        except ValueError:
+            number = float("nan")
+        if not 0 < number <= 100:
+            raise InputError(f"expected TASK=VALUE with VALUE in (0, 100], got {item!r}", source="--ceiling")
+        if task in ceilings:
+            raise InputError(f"ceiling for {task!r} given twice", source="--ceiling")
+        ceilings[task] = number
+    return ceilings
+
+
+def _split_order(text: str | None) -> list[str]:
+    if text is None:
+        return []
+    names = [name.strip() for name in text.split(",")]
+    if not all(names):
+        raise InputError(f"empty model name in {text!r}", source="--model-order")
+    return names

@@ -1,0 +1,72 @@
+"""`TaskSpec`: the declarative description of one multiple-choice perception task."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+__all__ = ["GRANULARITIES", "LEVELS", "TaskSpec"]
+
+LEVELS: tuple[str, ...] = ("low", "mid", "high")
+"""Perceptual levels, in the order reports show them (BLINK / the paper's Table 2)."""
+
+GRANULARITIES: tuple[str, ...] = ("pixel", "crop", "image")
+"""Spatial granularity of what a task asks about, finest first."""
+
+_MAX_CHOICES = 5  # answers are letters A..E, as in BLINK
+
+
+@dataclass(frozen=True)
+class TaskSpec:
+    """One task, as data.
+
+    Attributes:
+        name: unique task name; for BLINK the HF config name (e.g. ``"Relative_Depth"``).
+        abbreviation: short label for figures (e.g. ``"RD"``).
+        level: perceptual level (``low``/``mid``/``high``) or None when uncategorised.
+        granularity: ``pixel``/``crop``/``image`` or None when uncategorised.
+        choices: number of answer options (2-5).
+        images: images per question.
+        ceiling: the best achievable accuracy in percent, ``U_j`` in the PGF formula.
+        suite: the suite the task belongs to (e.g. ``"blink"``).
+        default: whether the task is part of its suite's default selection (BLINK's IQ_Test is not:
+            it has no training source).
+        extra: free-form metadata kept for user tasks (ignored by vlmtransfer itself).
+    """
+
+    name: str
+    abbreviation: str
+    level: str | None = None
+    granularity: str | None = None
+    choices: int = 4
+    images: int = 1
+    ceiling: float = 100.0
+    suite: str = "custom"
+    default: bool = True
+    extra: dict[str, Any] = field(default_factory=dict, compare=False, hash=False)
+
+    def __post_init__(self) -> None:
+        problem = self._problem()
+        if problem:
+            raise ValueError(f"task {self.name!r}: {problem}")
+
+    def _problem(self) -> str | None:
+        checks = [
+            (bool(self.name) and self.name.strip() == self.name, "name must be a non-empty string"),
+            (bool(self.abbreviation), "abbreviation must be non-empty"),
+            (self.level is None or self.level in LEVELS, f"level must be one of {LEVELS}"),
+            (
+                self.granularity is None or self.granularity in GRANULARITIES,
+                f"granularity must be one of {GRANULARITIES}",
+            ),
+            (2 <= self.choices <= _MAX_CHOICES, f"choices must be between 2 and {_MAX_CHOICES}"),
+            (self.images >= 1, "images must be at least 1"),
+            (0 < self.ceiling <= 100, "ceiling must be in (0, 100]"),
+        ]
+        return next((message for ok, message in checks if not ok), None)
+
+    def category(self, dimension: str) -> str | None:
+        """The task's category along ``dimension`` (``"level"`` or ``"granularity"``)."""
+        if dimension not in ("level", "granularity"):
+            raise ValueError(f"unknown category dimension {dimension!r}")
+        return getattr(self, dimension)
