@@ -13,6 +13,7 @@ from vlmtransfer.analysis.categories import category_scores
 from vlmtransfer.analysis.cube import SeedScores, TransferCube
 from vlmtransfer.analysis.export import (
     SCHEMA_VERSION,
+    analysis_schema,
     analysis_tables,
     analysis_to_dict,
     write_analysis,
@@ -45,6 +46,7 @@ __all__ = [
     "ModelData",
     "SeedScores",
     "TransferCube",
+    "analysis_schema",
     "analysis_tables",
     "analysis_to_dict",
     "analyze",

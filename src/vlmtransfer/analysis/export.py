@@ -6,6 +6,7 @@ import hashlib
 import json
 import math
 import re
+from importlib import resources
 from pathlib import Path
 from typing import Any
 
@@ -18,9 +19,15 @@ from vlmtransfer.analysis.pipeline import Analysis, ModelAnalysis
 from vlmtransfer.fsutil import publish_files
 from vlmtransfer.tasks import TaskRegistry, default_registry
 
-__all__ = ["SCHEMA_VERSION", "analysis_tables", "analysis_to_dict", "write_analysis"]
+__all__ = ["SCHEMA_VERSION", "analysis_schema", "analysis_tables", "analysis_to_dict", "write_analysis"]
 
 SCHEMA_VERSION = 1
+
+
+def analysis_schema() -> dict[str, Any]:
+    """The JSON Schema (draft 2020-12) that every ``analysis.json`` of this version satisfies."""
+    text = resources.files("vlmtransfer.analysis").joinpath("analysis.schema.json").read_text("utf-8")
+    return json.loads(text)
 
 
 def write_analysis(
@@ -30,7 +37,7 @@ def write_analysis(
     document = analysis_to_dict(analysis, registry)
     files = {"analysis.json": (json.dumps(document, indent=2, allow_nan=False) + "\n").encode()}
     for name, table in analysis_tables(analysis).items():
-        files[name] = table.to_csv(index=name.startswith("matrices/"), float_format="%.10g").encode()
+        files[name] = table.to_csv(index=name.startswith("matrices/")).encode()
     publish_files(files, out_dir)
     return sorted(files)
 

@@ -283,7 +283,8 @@ def _check_headroom(joined: pd.DataFrame, where: str) -> None:
         row = stuck.iloc[0]
         raise InputError(
             f"target {row['target']!r}: baseline {row['base_accuracy']:g} (line {row['base_line']}) "
-            f"is at or above its ceiling {row['ceiling']:g}, so PGF is undefined (set a higher ceiling with --ceiling)",
+            f"is at or above its ceiling {row['ceiling']:g}, so PGF is undefined"
+            " (set a higher ceiling with --ceiling)",
             source=where,
         )
 

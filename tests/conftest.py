@@ -1,0 +1,54 @@
+"""Shared fixtures: the real reference PGF files and small accuracy tables written on the fly."""
+
+from __future__ import annotations
+
+import csv
+from collections.abc import Callable, Iterable, Sequence
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+SHARED_PGF = REPO.parent / "shared" / "reference" / "paper-pgf"
+EXAMPLE_PGF = REPO / "examples" / "paper-pgf"
+REFERENCE_MODELS = ("3B", "7B", "32B")
+
+
+@pytest.fixture(scope="session")
+def reference_pgf_files() -> list[Path]:
+    """The paper's released PGF files (3B, 7B, 32B): from ../shared/reference, else the repo's copy."""
+    directory = SHARED_PGF if SHARED_PGF.is_dir() else EXAMPLE_PGF
+    return [directory / f"qwen2.5-vl-{size}.csv" for size in REFERENCE_MODELS]
+
+
+@pytest.fixture
+def write_csv(tmp_path: Path) -> Callable[..., Path]:
+    """Write rows (header first) to ``tmp_path/name`` and return the path."""
+
+    def write(name: str, rows: Iterable[Sequence[object]]) -> Path:
+        path = tmp_path / name
+        with path.open("w", newline="") as handle:
+            csv.writer(handle).writerows(rows)
+        return path
+
+    return write
+
+
+def accuracy_rows(
+    model: str = "m",
+    seeds: Sequence[str] = ("0", "1"),
+    tasks: Sequence[str] = ("A", "B", "C"),
+    base: float = 50.0,
+    per_seed_base: bool = False,
+) -> list[list[object]]:
+    """A complete, valid accuracy table: deterministic accuracies that differ per cell and seed."""
+    rows: list[list[object]] = [["model", "seed", "source", "target", "accuracy"]]
+    base_seeds = seeds if per_seed_base else [""]
+    for seed in base_seeds:
+        for j, target in enumerate(tasks):
+            rows.append([model, seed, "base", target, base + j + (seeds.index(seed) if seed else 0)])
+    for s, seed in enumerate(seeds):
+        for i, source in enumerate(tasks):
+            for j, target in enumerate(tasks):
+                rows.append([model, seed, source, target, base + ((3 * i + 5 * j + 7 * s) % 11) - 4])
+    return rows
