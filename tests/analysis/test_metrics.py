@@ -163,7 +163,11 @@ def test_permuting_tasks_permutes_transferability_and_malleability(values, data)
     pd.testing.assert_frame_equal(malleability(shuffled), malleability(matrix).loc[cols], atol=1e-12)
 
 
-@given(values=arrays(float, st.integers(1, 12), elements=st.floats(-3, 3, allow_nan=False, allow_subnormal=False)))
+@given(
+    values=arrays(
+        float, st.integers(1, 12), elements=st.floats(-3, 3, allow_nan=False, allow_subnormal=False)
+    )
+)
 def test_gap_scores_are_bounded_by_the_extreme_values(values):
     positive, negative = gap_scores(values)
     assert 0.0 <= positive <= max(values.max(), 0.0) + 1e-12
@@ -171,7 +175,9 @@ def test_gap_scores_are_bounded_by_the_extreme_values(values):
 
 
 @given(
-    values=arrays(float, st.integers(1, 12), elements=st.floats(-3, 3, allow_nan=False, allow_subnormal=False)),
+    values=arrays(
+        float, st.integers(1, 12), elements=st.floats(-3, 3, allow_nan=False, allow_subnormal=False)
+    ),
     scale=st.floats(0.01, 100),
 )
 def test_gap_scores_scale_linearly(values, scale):
@@ -181,7 +187,11 @@ def test_gap_scores_scale_linearly(values, scale):
     assert scaled_negative == pytest.approx(negative * scale, rel=1e-9, abs=1e-12)
 
 
-@given(values=arrays(float, st.integers(1, 12), elements=st.floats(-3, 3, allow_nan=False, allow_subnormal=False)))
+@given(
+    values=arrays(
+        float, st.integers(1, 12), elements=st.floats(-3, 3, allow_nan=False, allow_subnormal=False)
+    )
+)
 def test_negating_swaps_positive_and_negative(values):
     positive, negative = gap_scores(values)
     flipped_positive, flipped_negative = gap_scores(-values)

@@ -9,7 +9,14 @@ import pandas as pd
 import pytest
 from scipy import stats
 
-from vlmtransfer.analysis import SeedScores, TransferCube, category_scores, persona_table, personas, scale_trend
+from vlmtransfer.analysis import (
+    SeedScores,
+    TransferCube,
+    category_scores,
+    persona_table,
+    personas,
+    scale_trend,
+)
 from vlmtransfer.analysis.metrics import gap_scores
 
 
@@ -45,7 +52,9 @@ def test_persona_p_value_is_a_one_sided_welch_test_against_the_other_tasks():
     table = persona_table({"m": m}, {"m": m})
     row = table[(table["persona"] == "donor") & (table["task"] == "A")].iloc[0]
     values = np.array(positive)
-    expected = stats.ttest_ind(values[:, 0], values[:, 1:].reshape(-1), equal_var=False, alternative="greater")
+    expected = stats.ttest_ind(
+        values[:, 0], values[:, 1:].reshape(-1), equal_var=False, alternative="greater"
+    )
     assert row["p_value"] == pytest.approx(expected.pvalue)
     assert row["t_statistic"] == pytest.approx(expected.statistic)
     assert row["value"] == pytest.approx(values[:, 0].mean())

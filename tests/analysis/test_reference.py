@@ -11,8 +11,8 @@ import jsonschema
 import numpy as np
 import pandas as pd
 import pytest
-
 from tests.conftest import EXAMPLE_PGF, REFERENCE_MODELS, SHARED_PGF
+
 from vlmtransfer.analysis import AnalysisOptions, analysis_schema, analyze, load_inputs, write_analysis
 
 
@@ -73,8 +73,12 @@ def test_task_scores_are_seed_means_of_the_per_seed_scores(reference):
     for label, model in document["models"].items():
         for role in ("transferability", "malleability"):
             for task, scores in model[role].items():
-                assert scores["positive"] == pytest.approx(means.loc[(label, role, task), "positive"], abs=1e-12)
-                assert scores["negative_std"] == pytest.approx(stds.loc[(label, role, task), "negative"], abs=1e-12)
+                assert scores["positive"] == pytest.approx(
+                    means.loc[(label, role, task), "positive"], abs=1e-12
+                )
+                assert scores["negative_std"] == pytest.approx(
+                    stds.loc[(label, role, task), "negative"], abs=1e-12
+                )
 
 
 def test_edges_are_the_top_fifth_of_each_sign_of_the_mean_matrix(reference):
@@ -114,7 +118,11 @@ def test_personas_hold_in_every_model(reference):
             for model in document["models"].values():
                 values = [scores[sign] for scores in model[role].values()]
                 beyond = np.mean(values)
-                assert model[role][task][sign] > beyond if sign == "positive" else model[role][task][sign] < beyond
+                assert (
+                    model[role][task][sign] > beyond
+                    if sign == "positive"
+                    else model[role][task][sign] < beyond
+                )
         tested = {(t["task"], t["model"]) for t in document["persona_tests"] if t["persona"] == persona}
         assert tested == {(task, label) for task in tasks for label in REFERENCE_MODELS}
 
@@ -126,7 +134,11 @@ def test_categories_cover_blink_levels_and_granularities(reference):
         granularities = {row["target_category"] for row in model["categories"]["granularity"]}
         assert levels == {"low", "mid", "high"}
         assert granularities == {"pixel", "crop", "image", "all"}
-    assert document["tasks"]["Relative_Depth"] == {"abbreviation": "RD", "level": "low", "granularity": "pixel"}
+    assert document["tasks"]["Relative_Depth"] == {
+        "abbreviation": "RD",
+        "level": "low",
+        "granularity": "pixel",
+    }
 
 
 def test_scale_trend_reproduces_the_papers_finding_that_bigger_models_transfer_more(reference):

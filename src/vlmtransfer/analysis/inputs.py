@@ -22,6 +22,7 @@ from vlmtransfer.analysis.table import (
     numbers,
     read_csv_strict,
     reject_duplicates,
+    require_rows,
 )
 from vlmtransfer.errors import InputError
 
@@ -111,11 +112,13 @@ def _detect_format(frame: pd.DataFrame, path: Path) -> str:
             f"(columns {', '.join(PGF_COLUMNS)}); found columns: {found}",
             source=path,
         )
-    if pgf_hits > accuracy_hits:
+    kind = "pgf" if pgf_hits > accuracy_hits else "accuracy"
+    if kind == "pgf":
         check_columns(frame, PGF_COLUMNS, (), path)
-        return "pgf"
-    check_columns(frame, ACCURACY_COLUMNS, ACCURACY_OPTIONAL, path)
-    return "accuracy"
+    else:
+        check_columns(frame, ACCURACY_COLUMNS, ACCURACY_OPTIONAL, path)
+    require_rows(frame, path)
+    return kind
 
 
 def _check_unique_labels(models: list[ModelData]) -> None:

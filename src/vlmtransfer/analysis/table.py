@@ -34,9 +34,12 @@ LINE = "_line"
 def read_csv_strict(path: str | Path) -> pd.DataFrame:
     """All cells as stripped strings, plus :data:`LINE`; blank lines skipped.
 
+    A header without rows gives an empty frame: callers check the columns first, so that a file
+    that is not a results table at all is reported as such (see :func:`require_rows`).
+
     Raises:
         InputError: missing file, a directory, empty file, non-text bytes, malformed CSV,
-            duplicate header names, rows with the wrong number of fields, or no data rows.
+            duplicate header names, or rows with the wrong number of fields.
     """
     path = Path(path)
     text = _read_text(path)
@@ -54,11 +57,15 @@ def read_csv_strict(path: str | Path) -> pd.DataFrame:
                 source=path,
                 where=f"line {line}",
             )
-    if not records:
-        raise InputError("has a header but no data rows", source=path)
     frame = pd.DataFrame([[cell.strip() for cell in row] for _, row in records], columns=header, dtype=object)
     frame[LINE] = [line for line, _ in records]
     return frame
+
+
+def require_rows(frame: pd.DataFrame, path: str | Path) -> None:
+    """At least one data row."""
+    if frame.empty:
+        raise InputError("has a header but no data rows", source=path)
 
 
 def _read_text(path: Path) -> str:

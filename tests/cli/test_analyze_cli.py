@@ -1,0 +1,248 @@
+"""`vlmtransfer analyze` through the CLI: outputs, summary, and every kind of bad input."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from tests.conftest import accuracy_rows
+from typer.testing import CliRunner
+
+from vlmtransfer.cli.main import app
+
+HEADER = ["model", "seed", "source", "target", "accuracy"]
+PGF_HEADER = ["seed", "ft_task", "task", "perfection_gap_factor"]
+
+
+def run(*args: str | Path):
+    return CliRunner().invoke(app, [str(a) for a in args])
+
+
+def test_reference_files_end_to_end(reference_pgf_files, tmp_path):
+    out = tmp_path / "out"
+    args = ["analyze", *reference_pgf_files, "--label", "3B", "--label", "7B", "--label", "32B"]
+    result = run(*args, "--model-order", "3B,7B,32B", "--out", out)
+    assert result.exit_code == 0, result.stderr
+    for heading in ("top donors", "Strongest transfer edges", "Largest cliques", "Personas", "Scale trend"):
+        assert heading in result.stdout
+    document = json.loads((out / "analysis.json").read_text())
+    assert list(document["models"]) == ["3B", "7B", "32B"]
+    expected = {"pgf.csv", "transferability.csv", "malleability.csv", "edges.csv", "cliques.csv"}
+    expected |= {"personas.csv", "categories.csv", "scale.csv", "matrices/32B.pgf_mean.csv"}
+    assert expected <= {str(p.relative_to(out)) for p in out.rglob("*.csv")}
+
+
+def test_accuracy_table_with_options(write_csv, tmp_path):
+    path = write_csv("acc.csv", accuracy_rows(tasks=("A", "B", "C", "D")))
+    out = tmp_path / "out"
+    options = ["--ceiling", "A=95", "--edge-fraction", "0.5", "--include-self", "--quiet"]
+    result = run("analyze", path, "--out", out, *options)
+    assert result.exit_code == 0, result.stderr
+    document = json.loads((out / "analysis.json").read_text())
+    assert document["options"]["include_self"] is True
+    assert document["options"]["edge_fraction"] == 0.5
+    model = document["models"]["m"]
+    assert model["baseline"]["A"]["ceiling"] == 95.0
+    assert model["relative_gain_mean"] is not None
+    assert "top donors" not in result.stdout
+
+
+def test_rerunning_into_the_same_directory_is_idempotent(write_csv, tmp_path):
+    path = write_csv("acc.csv", accuracy_rows())
+    out = tmp_path / "out"
+    (out / "keep.txt").parent.mkdir()
+    (out / "keep.txt").write_text("user file")
+    assert run("analyze", path, "--out", out, "-q").exit_code == 0
+    first = (out / "analysis.json").read_bytes()
+    assert run("analyze", path, "--out", out, "-q").exit_code == 0
+    assert (out / "analysis.json").read_bytes() == first
+    assert (out / "keep.txt").read_text() == "user file"
+    assert not [p for p in tmp_path.iterdir() if p.name.startswith(".")]
+
+
+def test_help_shows_examples():
+    result = run("analyze", "--help")
+    assert result.exit_code == 0
+    assert "Examples" in result.stdout
+    assert "--model-order" in result.stdout
+
+
+def _rows_with(change):
+    rows = accuracy_rows()
+    change(rows)
+    return rows
+
+
+BAD_TABLES = {
+    "missing column": (
+        [["model", "seed", "source", "target"], ["m", "", "base", "A"]],
+        "missing column 'accuracy'",
+    ),
+    "misspelt column": (
+        [["model", "seed", "source", "target", "acuracy"], ["m", "", "base", "A", "50"]],
+        "missing column 'accuracy' (found 'acuracy'",
+    ),
+    "misspelt optional column": (
+        [[*HEADER, "celing"], ["m", "", "base", "A", 50, 95]],
+        "unknown column 'celing' (did you mean 'ceiling'?)",
+    ),
+    "non-numeric accuracy": (
+        _rows_with(lambda r: r[5].__setitem__(4, "abc")),
+        "line 6: 'accuracy' is 'abc', not a number",
+    ),
+    "NaN accuracy": (
+        _rows_with(lambda r: r[7].__setitem__(4, "NaN")),
+        "line 8: 'accuracy' is 'NaN', not a number",
+    ),
+    "infinite accuracy": (_rows_with(lambda r: r[7].__setitem__(4, "inf")), "not a finite number"),
+    "empty accuracy": (_rows_with(lambda r: r[4].__setitem__(4, "")), "line 5: empty 'accuracy'"),
+    "accuracy above 100": (
+        _rows_with(lambda r: r[9].__setitem__(4, 104)),
+        "line 10: 'accuracy' is 104, outside [0, 100]",
+    ),
+    "accuracy below 0": (_rows_with(lambda r: r[9].__setitem__(4, -1)), "outside [0, 100]"),
+    "duplicate rows": (_rows_with(lambda r: r.append(list(r[5]))), "duplicates line 6"),
+    "no base rows": ([HEADER, ["m", "0", "A", "A", 50]], "model 'm' has no base rows"),
+    "only base rows": ([HEADER, ["m", "", "base", "A", 50]], "has only base rows"),
+    "baseline at ceiling": (
+        _rows_with(lambda r: r[1].__setitem__(4, 100)),
+        "baseline 100 (line 2) is at or above",
+    ),
+    "task missing from a seed": (_rows_with(lambda r: r.pop()), "seed '1' lacks C -> C"),
+    "source missing from a seed": (
+        [r for r in accuracy_rows() if not (r[1] == "1" and r[2] == "B")],
+        "seed '1' lacks B -> A and 2 more",
+    ),
+    "target without a baseline": (_rows_with(lambda r: r.pop(3)), "no base accuracy on target 'C'"),
+    "baseline for an unevaluated target": (
+        _rows_with(lambda r: r.insert(1, ["m", "", "base", "Z", 50])),
+        "base row for target 'Z'",
+    ),
+    "mixed baseline seeds": (_rows_with(lambda r: r[1].__setitem__(1, "0")), "mix an empty seed"),
+    "per-seed baseline missing for a seed": (
+        [
+            r
+            for r in accuracy_rows(per_seed_base=True)
+            if not (r[1] == "1" and r[2] == "base" and r[3] == "B")
+        ],
+        "no base accuracy for seed '1' on target 'B'",
+    ),
+    "finetuned row without a seed": (
+        _rows_with(lambda r: r[5].__setitem__(1, "")),
+        "only base rows may leave it empty",
+    ),
+    "empty model name": (_rows_with(lambda r: r[5].__setitem__(0, "")), "line 6: empty 'model'"),
+    "inconsistent ceilings": (
+        [[*HEADER, "ceiling"], ["m", "", "base", "A", 50, 90], ["m", "0", "A", "A", 60, 95]],
+        "has ceiling 90 on line 2 but 95 on line 3",
+    ),
+    "ceiling out of range": ([[*HEADER, "ceiling"], ["m", "", "base", "A", 50, 120]], "outside (0, 100]"),
+    "wrong number of fields": (_rows_with(lambda r: r[3].append("extra")), "line 4: expected 5 fields"),
+    "header only": ([HEADER], "has a header but no data rows"),
+    "pgf not a number": ([PGF_HEADER, ["0", "A", "A", "x"]], "line 2: 'perfection_gap_factor' is 'x'"),
+    "pgf duplicate": (
+        [PGF_HEADER, ["0", "A", "A", "0.1"], ["0", "A", "A", "0.2"]],
+        "line 3: duplicates line 2",
+    ),
+    "pgf task missing from a seed": (
+        [PGF_HEADER, ["0", "A", "A", "0.1"], ["0", "A", "B", "0.1"], ["1", "A", "A", "0.1"]],
+        "seed '1' lacks A -> B",
+    ),
+    "pgf missing column": (
+        [["seed", "ft_task", "task", "pgf"], ["0", "A", "A", "0.1"]],
+        "perfection_gap_factor",
+    ),
+}
+
+
+@pytest.mark.parametrize("case", list(BAD_TABLES))
+def test_bad_tables_give_one_line_exit_2_and_no_output(case, write_csv, tmp_path):
+    rows, fragment = BAD_TABLES[case]
+    path = write_csv("bad.csv", rows)
+    _assert_rejected(run("analyze", path, "--out", tmp_path / "out"), fragment, "bad.csv", tmp_path)
+
+
+BAD_FILES = {
+    "empty file": (b"", "file is empty"),
+    "whitespace only": (b"\n  \n", "file is empty"),
+    "binary file": (b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR", "not a CSV file (binary content)"),
+    "latin-1 text": (
+        "model,seed,source,target,accuracy\nm,,base,Caf\xe9,50\n".encode("latin-1"),
+        "not UTF-8",
+    ),
+    "JSON file": (b'{"model": "m", "accuracy": 50}\n', "not an accuracy table"),
+    "unterminated quote": (b'model,seed,source,target,accuracy\nm,,"base,A,50\n', "expected 5 fields"),
+}
+
+
+@pytest.mark.parametrize("case", list(BAD_FILES))
+def test_bad_files_give_one_line_exit_2_and_no_output(case, tmp_path):
+    content, fragment = BAD_FILES[case]
+    path = tmp_path / "bad.csv"
+    path.write_bytes(content)
+    _assert_rejected(run("analyze", path, "--out", tmp_path / "out"), fragment, "bad.csv", tmp_path)
+
+
+BAD_OPTIONS = {
+    "ceiling without value": (["--ceiling", "A"], "--ceiling: expected TASK=VALUE"),
+    "ceiling not a number": (["--ceiling", "A=high"], "--ceiling: expected TASK=VALUE"),
+    "ceiling above 100": (["--ceiling", "A=101"], "--ceiling: expected TASK=VALUE"),
+    "ceiling of an unknown target": (["--ceiling", "Zebra=90"], "--ceiling: 'Zebra' is not a target"),
+    "ceiling at the baseline": (["--ceiling", "A=50"], "at or above its ceiling 50"),
+    "unknown model in order": (["--model-order", "n"], "--model-order: unknown model 'n'"),
+    "model named twice in order": (["--model-order", "m,m"], "named twice"),
+    "edge fraction zero": (["--edge-fraction", "0"], "--edge-fraction: must be in (0, 1]"),
+    "too many labels": (["--label", "x"], "--label: 1 labels given for 0 PGF file(s)"),
+}
+
+
+@pytest.mark.parametrize("case", list(BAD_OPTIONS))
+def test_bad_options_give_one_line_exit_2_and_no_output(case, write_csv, tmp_path):
+    options, fragment = BAD_OPTIONS[case]
+    path = write_csv("acc.csv", accuracy_rows())
+    _assert_rejected(run("analyze", path, "--out", tmp_path / "out", *options), fragment, None, tmp_path)
+
+
+def test_missing_file_and_duplicate_labels(write_csv, tmp_path):
+    _assert_rejected(
+        run("analyze", tmp_path / "nope.csv", "--out", tmp_path / "out"),
+        "file not found",
+        "nope.csv",
+        tmp_path,
+    )
+    pgf = write_csv("p.csv", [PGF_HEADER, ["0", "A", "A", "0.1"]])
+    _assert_rejected(run("analyze", pgf, pgf, "--out", tmp_path / "out"), "is used by both", None, tmp_path)
+
+
+def test_a_bad_second_file_leaves_no_output_even_after_a_good_first(write_csv, tmp_path):
+    good = write_csv("good.csv", accuracy_rows())
+    bad = write_csv("bad.csv", [HEADER, ["m2", "0", "A", "A", 50]])
+    _assert_rejected(
+        run("analyze", good, bad, "--out", tmp_path / "out"), "no base rows", "bad.csv", tmp_path
+    )
+
+
+def test_the_installed_command_prints_no_traceback(tmp_path):
+    path = tmp_path / "bad.csv"
+    path.write_text("model,seed,source,target,accuracy\nm,,base,A,104\n")
+    command = [sys.executable, "-m", "vlmtransfer.cli", "analyze", str(path), "--out", str(tmp_path / "out")]
+    completed = subprocess.run(command, capture_output=True, text=True, check=False)
+    assert completed.returncode == 2
+    assert completed.stderr == f"error: {path}: line 2: 'accuracy' is 104, outside [0, 100]\n"
+    assert "Traceback" not in completed.stdout + completed.stderr
+
+
+def _assert_rejected(result, fragment: str, file_name: str | None, tmp_path: Path) -> None:
+    assert result.exit_code == 2, (result.stdout, result.stderr, result.exception)
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1, result.stderr
+    assert lines[0].startswith("error: ")
+    assert fragment in lines[0]
+    if file_name:
+        assert file_name in lines[0]
+    assert "Traceback" not in result.stdout + result.stderr
+    assert not (tmp_path / "out").exists()
+    assert not [p for p in tmp_path.iterdir() if p.name.startswith(".")]
