@@ -128,6 +128,19 @@ def test_one_sided_wilcoxon_directions_and_degenerate_input():
     assert one_sided_wilcoxon(np.zeros(5), "positive") == 1.0
 
 
+@pytest.mark.parametrize("n", [4, 6, 12, 13, 14, 18, 50, 51])
+@pytest.mark.parametrize("sign", ["positive", "negative"])
+def test_batched_wilcoxon_equals_one_scipy_call_per_sample(n, sign):
+    rng = np.random.default_rng(n)
+    samples = rng.normal(0.05, 0.2, size=(6 if n >= 12 else 40, n))
+    samples[::3] = np.round(samples[::3], 2)  # ties
+    samples[::7, :2] = 0.0  # zeros
+    samples[5] = 0.0  # nothing to test
+    alternative = "greater" if sign == "positive" else "less"
+    expected = [stats.wilcoxon(row, alternative=alternative).pvalue if row.any() else 1.0 for row in samples]
+    assert one_sided_wilcoxon(samples, sign).tolist() == pytest.approx(expected, rel=1e-12, abs=0)
+
+
 def test_negative_cliques_use_negative_mutual_edges():
     names = ("A", "B", "C", "D")
     values = np.full((4, 4), -0.2)
