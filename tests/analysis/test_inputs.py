@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from tests.conftest import accuracy_rows
 
+from tests.conftest import accuracy_rows
 from vlmtransfer.analysis import load_inputs, perfection_gap_factor
 from vlmtransfer.errors import InputError
 

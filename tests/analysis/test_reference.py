@@ -11,8 +11,8 @@ import jsonschema
 import numpy as np
 import pandas as pd
 import pytest
-from tests.conftest import EXAMPLE_PGF, REFERENCE_MODELS, SHARED_PGF
 
+from tests.conftest import EXAMPLE_PGF, REFERENCE_MODELS, SHARED_PGF
 from vlmtransfer.analysis import AnalysisOptions, analysis_schema, analyze, load_inputs, write_analysis
 
 

@@ -8,9 +8,9 @@ import sys
 from pathlib import Path
 
 import pytest
-from tests.conftest import accuracy_rows
 from typer.testing import CliRunner
 
+from tests.conftest import accuracy_rows
 from vlmtransfer.cli.main import app
 
 HEADER = ["model", "seed", "source", "target", "accuracy"]
@@ -246,3 +246,26 @@ def _assert_rejected(result, fragment: str, file_name: str | None, tmp_path: Pat
     assert "Traceback" not in result.stdout + result.stderr
     assert not (tmp_path / "out").exists()
     assert not [p for p in tmp_path.iterdir() if p.name.startswith(".")]
+
+
+def test_user_task_file_gives_categories_to_new_tasks(write_csv, tmp_path):
+    tasks = tmp_path / "tasks.yaml"
+    tasks.write_text(
+        "suite: mine\ntasks:\n"
+        "  - {name: A, abbreviation: TA, level: low, granularity: pixel}\n"
+        "  - {name: B, abbreviation: TB, level: low, granularity: image}\n"
+        "  - {name: C, abbreviation: TC, level: high, granularity: image}\n"
+    )
+    path = write_csv("acc.csv", accuracy_rows())
+    out = tmp_path / "out"
+    assert run("analyze", path, "--tasks", tasks, "--out", out, "-q").exit_code == 0
+    document = json.loads((out / "analysis.json").read_text())
+    assert document["tasks"]["A"] == {"abbreviation": "TA", "level": "low", "granularity": "pixel"}
+    levels = {row["source_category"] for row in document["models"]["m"]["categories"]["level"]}
+    assert levels == {"low", "high"}
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("tasks:\n  - {name: A, abbreviation: A, level: extreme}\n")
+    fresh = tmp_path / "fresh"
+    fresh.mkdir()
+    result = run("analyze", path, "--tasks", bad, "--out", fresh / "out")
+    _assert_rejected(result, "level must be", "bad.yaml", fresh)

@@ -15,7 +15,7 @@ from vlmtransfer.analysis.inputs import ModelData
 from vlmtransfer.analysis.personas import persona_table, personas
 from vlmtransfer.analysis.scale import scale_trend
 from vlmtransfer.errors import InputError
-from vlmtransfer.tasks import GRANULARITIES, LEVELS, default_registry
+from vlmtransfer.tasks import GRANULARITIES, LEVELS, TaskRegistry, default_registry
 
 __all__ = [
     "Analysis",
@@ -76,9 +76,9 @@ class Analysis:
     options: AnalysisOptions = field(default_factory=AnalysisOptions)
 
 
-def registry_categories() -> dict[str, dict[str, str]]:
-    """``{dimension: {task: category}}`` for every categorised task of the built-in registry."""
-    registry = default_registry()
+def registry_categories(registry: TaskRegistry | None = None) -> dict[str, dict[str, str]]:
+    """``{dimension: {task: category}}`` for every categorised task (default: built-in registry)."""
+    registry = registry or default_registry()
     return {dimension: registry.categories(dimension) for dimension in CATEGORY_ORDERS}
 
 

@@ -9,17 +9,13 @@ from typing import Annotated
 import typer
 from rich.console import Console
 
-from vlmtransfer.analysis import (
-    AnalysisOptions,
-    load_inputs,
-    write_analysis,
-)
-from vlmtransfer.analysis import (
-    analyze as run_analysis,
-)
+from vlmtransfer.analysis import AnalysisOptions, load_inputs, write_analysis
+from vlmtransfer.analysis import analyze as run_analysis
+from vlmtransfer.analysis.pipeline import registry_categories
 from vlmtransfer.cli.errors import reports_input_errors
 from vlmtransfer.cli.summary import print_summary
 from vlmtransfer.errors import InputError
+from vlmtransfer.tasks import default_registry
 
 __all__ = ["EXAMPLES", "analyze", "parse_ceilings"]
 
@@ -81,6 +77,10 @@ def analyze(
         ),
     ] = 0.2,
     min_clique_size: Annotated[int, typer.Option("--min-clique-size", help="Smallest clique reported.")] = 3,
+    tasks: Annotated[
+        list[Path] | None,
+        typer.Option("--tasks", help="YAML/JSON task file giving your tasks' categories. Repeatable."),
+    ] = None,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Do not print the summary.")] = False,
 ) -> None:
     """Compute PGF matrices, transferability, malleability, the transfer graph, cliques, personas,
@@ -92,10 +92,13 @@ def analyze(
         min_clique_size=min_clique_size,
         model_order=tuple(_split_order(model_order)),
     )
+    registry = default_registry()
+    for task_file in tasks or ():
+        registry.add_file(task_file, replace=True)
     models = load_inputs(inputs, labels=label or (), ceilings=parse_ceilings(ceiling or ()))
-    result = run_analysis(models, options)
+    result = run_analysis(models, options, registry_categories(registry))
     try:
-        files = write_analysis(result, out)
+        files = write_analysis(result, out, registry)
     except (NotADirectoryError, PermissionError) as exc:
         raise InputError(str(exc), source="--out") from None
     console = Console()
