@@ -67,9 +67,18 @@ def test_gap_scores_zero_counts(values, expected_positive, expected_negative):
     assert negative == pytest.approx(expected_negative)
 
 
-def test_gap_scores_with_nothing_counted_is_zero():
+def test_gap_scores_with_nothing_counted_are_undefined():
     positive, negative = gap_scores(np.array([0.5, -0.5]), np.array([False, False]))
-    assert (positive, negative) == (0.0, 0.0)
+    assert math.isnan(positive)
+    assert math.isnan(negative)
+
+
+def test_a_source_whose_only_target_is_itself_has_undefined_transferability():
+    matrix = pd.DataFrame([[0.4, 0.2]], index=["A"], columns=["A", "B"])
+    assert transferability(matrix).loc["A", "positive"] == pytest.approx((1 - math.exp(-1)) * 0.2)
+    malleable = malleability(matrix)
+    assert malleable.loc["A"].isna().all()  # A's only source is A itself
+    assert malleable.loc["B", "positive"] == pytest.approx((1 - math.exp(-1)) * 0.2)
 
 
 def _square(values: list[list[float]], names: str = "ABC") -> pd.DataFrame:

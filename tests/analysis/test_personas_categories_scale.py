@@ -126,3 +126,24 @@ def test_scale_trend_follows_the_given_order_with_seed_std():
     assert trend.loc[0, "mean_positive_transferability_std"] == pytest.approx(pd.Series([0.2, 0.3]).std())
     assert trend.loc[1, "mean_negative_malleability"] == pytest.approx(-0.1)
     assert trend.loc[1, "mean_negative_malleability_std"] == pytest.approx(0.0)
+
+
+def test_tasks_tied_up_to_rounding_are_no_personas():
+    names = tuple(f"t{i}" for i in range(7))
+    cube = TransferCube(("0", "1", "2"), names, names, np.full((3, 7, 7), -0.1234567))
+    scores = cube.transferability()
+    members = personas(persona_table({"m": scores}, {"m": cube.malleability()}))
+    assert members == {"donor": [], "pirate": [], "sponge": [], "sieve": []}
+
+
+def test_undefined_scores_are_left_out_of_means_and_personas():
+    # sources A, B; targets A, C: B -> C defined, A -> C defined, but target A's only source
+    # other than itself is B; make a target whose only source is itself: target A from source A only.
+    cube = TransferCube(("0", "1"), ("A",), ("A", "C"), np.array([[[0.9, 0.3]], [[0.8, 0.1]]]))
+    malleable = cube.malleability()
+    assert malleable.defined().tolist() == [False, True]
+    trend = scale_trend({"m": cube.transferability()}, {"m": malleable}, ["m"])
+    expected = np.mean([(1 - math.exp(-1)) * 0.3, (1 - math.exp(-1)) * 0.1])
+    assert trend.loc[0, "mean_positive_malleability"] == pytest.approx(expected)
+    table = persona_table({"m": cube.transferability()}, {"m": malleable})
+    assert "A" not in set(table.loc[table["persona"] == "sponge", "task"])

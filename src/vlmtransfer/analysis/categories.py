@@ -8,7 +8,6 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 
-import numpy as np
 import pandas as pd
 
 from vlmtransfer.analysis.cube import TransferCube
@@ -67,7 +66,7 @@ def _groups(
 
 def _mean_over_tasks(cube: TransferCube, include_self: bool) -> tuple[float, float, float, float, int]:
     """Seed mean/std of the per-seed mean score over the cube's row tasks with >= 1 counted column."""
-    counted = np.ones_like(cube.self_mask()) if include_self else ~cube.self_mask()
+    counted = cube.counted(include_self)
     valid = counted.any(axis=1)
     if not valid.any():
         return (float("nan"),) * 4 + (0,)

@@ -8,16 +8,15 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from vlmtransfer.analysis.metrics import gap_scores, seed_std, self_transfer_mask
+from vlmtransfer.analysis.metrics import counted_mask, gap_scores, seed_std, self_transfer_mask
 
 __all__ = ["SeedScores", "TransferCube", "natural_key"]
 
 
 def natural_key(name: str) -> tuple:
     """Sort key that orders embedded numbers numerically (``seed_2`` < ``seed_10``)."""
-    return tuple(
-        (0, int(part), "") if part.isdigit() else (1, 0, part) for part in re.split(r"(\d+)", str(name))
-    )
+    parts = tuple((0, int(p), "") if p.isdigit() else (1, 0, p) for p in re.split(r"(\d+)", str(name)))
+    return (parts, str(name))  # the raw name breaks ties such as "0" vs "00"
 
 
 @dataclass(frozen=True, eq=False)
@@ -84,10 +83,16 @@ class TransferCube:
         """Boolean (sources x targets), True on self-transfer cells."""
         return self_transfer_mask(self.sources, self.targets)
 
+    def counted(self, include_self: bool = False) -> np.ndarray:
+        """Boolean (sources x targets): the cells transferability counts (see ``counted_mask``)."""
+        return counted_mask(self.sources, self.targets, include_self)
+
     def transferability(self, include_self: bool = False) -> SeedScores:
-        """Per-seed D+/D- of every source over the targets (self excluded unless asked)."""
-        counted = np.ones_like(self.self_mask()) if include_self else ~self.self_mask()
-        positive, negative = gap_scores(self.values, counted)
+        """Per-seed D+/D- of every source over the targets (self excluded unless asked).
+
+        A source with no counted target has NaN scores (undefined, not zero).
+        """
+        positive, negative = gap_scores(self.values, self.counted(include_self))
         return SeedScores(self.seeds, self.sources, positive, negative)
 
     def malleability(self, include_self: bool = False) -> SeedScores:
@@ -127,7 +132,10 @@ class SeedScores:
     negative: np.ndarray
 
     def summary(self) -> pd.DataFrame:
-        """Per task: ``positive, negative`` (seed means) and ``positive_std, negative_std``."""
+        """Per task: ``positive, negative`` (seed means) and ``positive_std, negative_std``.
+
+        Tasks with undefined scores (nothing counted) have NaN in every column.
+        """
         return pd.DataFrame(
             {
                 "positive": self.positive.mean(axis=0),
@@ -145,6 +153,10 @@ class SeedScores:
             {"positive": self.positive.reshape(-1), "negative": self.negative.reshape(-1)},
             index=index,
         ).reset_index()
+
+    def defined(self) -> np.ndarray:
+        """Boolean per task: False for tasks whose scores are undefined (NaN in every seed)."""
+        return ~np.isnan(self.positive).all(axis=0)
 
     def values(self, sign: str) -> np.ndarray:
         """The (seeds x tasks) array of ``sign`` (``"positive"`` or ``"negative"``)."""

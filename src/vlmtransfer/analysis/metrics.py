@@ -11,6 +11,7 @@ import pandas as pd
 
 __all__ = [
     "PGF_EPSILON",
+    "counted_mask",
     "gap_scores",
     "malleability",
     "perfection_gap_factor",
@@ -63,6 +64,8 @@ def gap_scores(values: np.ndarray, counted: np.ndarray | None = None) -> tuple[n
 
     i.e. the mean positive (negative) effect scaled by a saturating function of how many targets
     it reaches; a term is 0 when its count is 0. Exact zeros count towards N but to neither sign.
+    With nothing counted (N = 0, e.g. a source whose only target is itself) both scores are
+    undefined and returned as NaN, so that averages over tasks can leave them out.
 
     Args:
         values: transfer values, shape (..., K).
@@ -75,9 +78,10 @@ def gap_scores(values: np.ndarray, counted: np.ndarray | None = None) -> tuple[n
     values = np.asarray(values, dtype=float)
     counted = np.ones_like(values, dtype=bool) if counted is None else np.broadcast_to(counted, values.shape)
     total = counted.sum(axis=-1)
-    return _signed_score(values, counted & (values > 0), total), _signed_score(
-        values, counted & (values < 0), total
-    )
+    positive = _signed_score(values, counted & (values > 0), total)
+    negative = _signed_score(values, counted & (values < 0), total)
+    undefined = total == 0
+    return np.where(undefined, np.nan, positive), np.where(undefined, np.nan, negative)
 
 
 def _signed_score(values: np.ndarray, selected: np.ndarray, total: np.ndarray) -> np.ndarray:
@@ -116,7 +120,7 @@ def transferability(matrix: pd.DataFrame, include_self: bool = False) -> pd.Data
     Returns:
         DataFrame indexed by source with columns ``positive`` and ``negative``.
     """
-    counted = _counted(list(matrix.index), list(matrix.columns), include_self)
+    counted = counted_mask(list(matrix.index), list(matrix.columns), include_self)
     positive, negative = gap_scores(matrix.to_numpy(dtype=float), counted)
     return pd.DataFrame({"positive": positive, "negative": negative}, index=matrix.index)
 
@@ -126,7 +130,14 @@ def malleability(matrix: pd.DataFrame, include_self: bool = False) -> pd.DataFra
     return transferability(matrix.T, include_self=include_self)
 
 
-def _counted(sources: list[str], targets: list[str], include_self: bool) -> np.ndarray:
+def counted_mask(
+    sources: list[str] | tuple[str, ...], targets: list[str] | tuple[str, ...], include_self: bool = False
+) -> np.ndarray:
+    """Boolean (sources x targets): the cells that transferability and malleability count.
+
+    Self-transfer (source == target, matched by name) is left out unless ``include_self``: a task's
+    effect on itself is what finetuning is for, not transfer.
+    """
     if include_self:
         return np.ones((len(sources), len(targets)), dtype=bool)
     return ~self_transfer_mask(sources, targets)

@@ -51,7 +51,8 @@ def persona_table(
 ) -> pd.DataFrame:
     """Every candidate (persona, task, model) with its evidence.
 
-    Candidates are the tasks present (in the persona's role) in every model. Columns:
+    Candidates are the tasks present (in the persona's role, with defined scores) in every model;
+    tasks with undefined scores are also left out of the model means. Columns:
     ``persona, task, model, value`` (seed mean), ``model_mean`` (mean of ``value`` over the model's
     tasks), ``qualifies`` (beyond the mean in this model), ``member`` (qualifies in every model),
     ``t_statistic, p_value`` (one-sided Welch test; NaN when a side has fewer than 2 values).
@@ -70,44 +71,35 @@ def personas(table: pd.DataFrame) -> dict[str, list[str]]:
 
 
 def _persona_rows(persona: Persona, scores: Mapping[str, SeedScores]) -> pd.DataFrame:
-    common = set.intersection(*(set(s.tasks) for s in scores.values())) if scores else set()
+    common = set.intersection(*(_defined_tasks(s) for s in scores.values())) if scores else set()
     rows = []
     for model, model_scores in scores.items():
-        values = model_scores.values(persona.sign)
+        defined = model_scores.defined()
+        values = model_scores.values(persona.sign)[:, defined]
+        tasks = [t for t, ok in zip(model_scores.tasks, defined, strict=True) if ok]
         seed_mean = values.mean(axis=0)
-        model_mean = float(seed_mean.mean())
-        for k, task in enumerate(model_scores.tasks):
+        model_mean = float(seed_mean.mean()) if tasks else float("nan")
+        for k, task in enumerate(tasks):
             if task not in common:
                 continue
-            beyond = (
-                seed_mean[k] > model_mean if persona.direction == "greater" else seed_mean[k] < model_mean
-            )
+            beyond = _beyond(seed_mean[k], model_mean, persona.direction)
             t_stat, p_value = _welch(
                 values[:, k], np.delete(values, k, axis=1).reshape(-1), persona.direction
             )
-            rows.append(
-                (
-                    persona.name,
-                    task,
-                    model,
-                    float(seed_mean[k]),
-                    model_mean,
-                    bool(beyond),
-                    t_stat,
-                    p_value,
-                )
-            )
-    columns = [
-        "persona",
-        "task",
-        "model",
-        "value",
-        "model_mean",
-        "qualifies",
-        "t_statistic",
-        "p_value",
-    ]
+            rows.append((persona.name, task, model, float(seed_mean[k]), model_mean, beyond, t_stat, p_value))
+    columns = ["persona", "task", "model", "value", "model_mean", "qualifies", "t_statistic", "p_value"]
     return pd.DataFrame(rows, columns=columns)
+
+
+def _defined_tasks(scores: SeedScores) -> set[str]:
+    return {t for t, ok in zip(scores.tasks, scores.defined(), strict=True) if ok}
+
+
+def _beyond(value: float, mean: float, direction: str) -> bool:
+    """Strictly beyond the mean, where values equal up to rounding (all tasks tied) are not."""
+    if np.isclose(value, mean, rtol=1e-9, atol=1e-12):
+        return False
+    return bool(value > mean) if direction == "greater" else bool(value < mean)
 
 
 def _welch(task_values: np.ndarray, other_values: np.ndarray, direction: str) -> tuple[float, float]:

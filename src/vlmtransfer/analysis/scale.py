@@ -20,7 +20,8 @@ def scale_trend(
     """One row per model in ``model_order``: the mean over tasks of D+, D-, Theta+ and Theta-.
 
     Means are over tasks of the seed-mean scores; each ``*_std`` is the across-seed std of the
-    per-seed mean over tasks (seed-to-seed variability of the model-level number).
+    per-seed mean over tasks (seed-to-seed variability of the model-level number). Tasks with
+    undefined scores (nothing counted) are left out of the means.
     """
     rows = []
     for model in model_order:
@@ -30,7 +31,7 @@ def scale_trend(
             ("malleability", malleability[model]),
         ):
             for sign in ("positive", "negative"):
-                per_seed = scores.values(sign).mean(axis=1)
+                per_seed = scores.values(sign)[:, scores.defined()].mean(axis=1)
                 row[f"mean_{sign}_{role}"] = float(per_seed.mean())
                 row[f"mean_{sign}_{role}_std"] = float(seed_std(per_seed))
         rows.append(row)
