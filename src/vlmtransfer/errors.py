@@ -23,7 +23,7 @@ class InputError(ValueError):
 
     def __init__(self, problem: str, *, source: str | Path | None = None, where: str | None = None):
         self.problem = " ".join(str(problem).split())
-        self.source = str(source) if source is not None else None
+        self.source = " ".join(str(source).split()) if source is not None else None
         self.where = where
         super().__init__(self._render())
 

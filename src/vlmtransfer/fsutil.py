@@ -1,7 +1,7 @@
 """Atomic file output: a reader never sees a half-written file, and a failed run leaves nothing.
 
-Files are written to a temporary sibling and moved into place with ``os.replace`` (atomic on
-POSIX within one filesystem).
+Files are written to a temporary sibling and moved into place with ``os.replace``/``os.rename``
+(atomic on POSIX within one filesystem).
 """
 
 from __future__ import annotations
@@ -10,10 +10,15 @@ import contextlib
 import os
 import shutil
 import tempfile
+import uuid
 from collections.abc import Mapping
 from pathlib import Path
 
-__all__ = ["atomic_write_bytes", "publish_files"]
+__all__ = ["OutputDirectoryError", "atomic_write_bytes", "publish_directory"]
+
+
+class OutputDirectoryError(OSError):
+    """The output directory cannot be (re)written: it is a file, or holds files vlmtransfer did not write."""
 
 
 def atomic_write_bytes(path: str | Path, data: bytes) -> None:
@@ -33,33 +38,61 @@ def atomic_write_bytes(path: str | Path, data: bytes) -> None:
         raise
 
 
-def publish_files(files: Mapping[str, bytes], out_dir: str | Path) -> None:
-    """Write a set of files (relative path -> content) into ``out_dir``.
+def publish_directory(files: Mapping[str, bytes], out_dir: str | Path, marker: str) -> None:
+    """Make ``out_dir`` hold exactly ``files`` (relative path -> content), all or nothing.
 
-    All files are first written to a hidden staging directory beside ``out_dir``. A new ``out_dir``
-    appears in one rename, complete; into an existing one, each file is replaced atomically and
-    other files there are left alone.
+    The directory is owned by the command that writes it: ``marker`` (e.g. ``analysis.json``) must
+    be one of ``files``, and an existing ``out_dir`` is only replaced if it is empty or holds that
+    marker from an earlier run, so a rerun leaves no stale files and a mistyped ``--out`` never
+    clobbers someone's folder. Everything is staged in a hidden sibling directory first; the old
+    directory is swapped out only once the new one is complete.
+
+    Raises:
+        OutputDirectoryError: ``out_dir`` is a file, or a non-empty directory without ``marker``.
+        OSError: the filesystem refused (permissions, disk full); nothing is left behind.
     """
     out_dir = Path(out_dir)
-    if out_dir.exists() and not out_dir.is_dir():
-        raise NotADirectoryError(f"{out_dir} exists and is not a directory")
+    _check_replaceable(out_dir, marker)
     out_dir.parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.", suffix=".staging", dir=out_dir.parent))
+    staging = _sibling(out_dir, "staging")
+    staging.mkdir()  # honours the umask, unlike tempfile.mkdtemp's 0700
     try:
         for relative, data in files.items():
             target = staging / relative
             target.parent.mkdir(parents=True, exist_ok=True)
             target.write_bytes(data)
-        if out_dir.exists():
-            _move_each(staging, out_dir, files)
-        else:
-            os.replace(staging, out_dir)
+        _swap_into_place(staging, out_dir)
     finally:
         shutil.rmtree(staging, ignore_errors=True)
 
 
-def _move_each(staging: Path, out_dir: Path, files: Mapping[str, bytes]) -> None:
-    for relative in files:
-        destination = out_dir / relative
-        destination.parent.mkdir(parents=True, exist_ok=True)
-        os.replace(staging / relative, destination)
+def _check_replaceable(out_dir: Path, marker: str) -> None:
+    if out_dir.exists() and not out_dir.is_dir():
+        raise OutputDirectoryError(f"{out_dir} exists and is not a directory")
+    if out_dir.is_dir() and any(out_dir.iterdir()) and not (out_dir / marker).is_file():
+        raise OutputDirectoryError(
+            f"{out_dir} already holds other files (no {marker} from an earlier run); choose a new directory"
+        )
+    for parent in out_dir.parents:
+        if parent.exists():
+            if not parent.is_dir():
+                raise OutputDirectoryError(f"{parent} is not a directory")
+            break
+
+
+def _swap_into_place(staging: Path, out_dir: Path) -> None:
+    if not out_dir.exists():
+        os.rename(staging, out_dir)
+        return
+    retired = _sibling(out_dir, "old")
+    os.rename(out_dir, retired)
+    try:
+        os.rename(staging, out_dir)
+    except OSError:
+        os.rename(retired, out_dir)
+        raise
+    shutil.rmtree(retired, ignore_errors=True)
+
+
+def _sibling(path: Path, role: str) -> Path:
+    return path.parent / f".{path.name}.{uuid.uuid4().hex[:12]}.{role}"

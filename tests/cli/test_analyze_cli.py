@@ -50,17 +50,68 @@ def test_accuracy_table_with_options(write_csv, tmp_path):
     assert "top donors" not in result.stdout
 
 
-def test_rerunning_into_the_same_directory_is_idempotent(write_csv, tmp_path):
-    path = write_csv("acc.csv", accuracy_rows())
+def test_rerunning_into_the_same_directory_replaces_it_without_stale_files(write_csv, tmp_path):
     out = tmp_path / "out"
-    (out / "keep.txt").parent.mkdir()
-    (out / "keep.txt").write_text("user file")
-    assert run("analyze", path, "--out", out, "-q").exit_code == 0
-    first = (out / "analysis.json").read_bytes()
-    assert run("analyze", path, "--out", out, "-q").exit_code == 0
-    assert (out / "analysis.json").read_bytes() == first
-    assert (out / "keep.txt").read_text() == "user file"
+    first = write_csv("first.csv", accuracy_rows(model="first"))
+    assert run("analyze", first, "--out", out, "-q").exit_code == 0
+    original = (out / "analysis.json").read_bytes()
+    assert run("analyze", first, "--out", out, "-q").exit_code == 0
+    assert (out / "analysis.json").read_bytes() == original  # idempotent
+    second = write_csv("second.csv", accuracy_rows(model="second"))
+    assert run("analyze", second, "--out", out, "-q").exit_code == 0
+    assert sorted(p.name for p in (out / "matrices").iterdir()) == [
+        "second.pgf_mean.csv",
+        "second.pgf_std.csv",
+    ]
     assert not [p for p in tmp_path.iterdir() if p.name.startswith(".")]
+
+
+def test_an_existing_folder_of_other_files_is_never_overwritten(write_csv, tmp_path):
+    path = write_csv("acc.csv", accuracy_rows())
+    folder = tmp_path / "papers"
+    folder.mkdir()
+    (folder / "draft.tex").write_text("precious")
+    result = run("analyze", path, "--out", folder)
+    assert result.exit_code == 2
+    assert "already holds other files" in result.stderr
+    assert [p.name for p in folder.iterdir()] == ["draft.tex"]
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    assert run("analyze", path, "--out", empty, "-q").exit_code == 0
+    assert (empty / "analysis.json").is_file()
+
+
+@pytest.mark.parametrize(
+    ("make_out", "fragment"),
+    [
+        (lambda tmp: tmp / "afile" / "sub", "afile is not a directory"),
+        (lambda tmp: tmp / "afile", "exists and is not a directory"),
+        (lambda tmp: "", "the output directory is empty"),
+    ],
+)
+def test_impossible_output_directories_are_bad_input(write_csv, tmp_path, make_out, fragment):
+    path = write_csv("acc.csv", accuracy_rows())
+    (tmp_path / "afile").write_text("x")
+    result = run("analyze", path, "--out", make_out(tmp_path))
+    assert result.exit_code == 2, result.exception
+    assert result.stderr.startswith("error: --out: ")
+    assert fragment in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["acc.csv", "afile"]
+
+
+def test_usage_errors_are_one_line_with_exit_2(tmp_path):
+    for argv, fragment in [
+        (["analyze", "x.csv"], "Missing option '--out'"),
+        (["analyze", "x.csv", "--out", "o", "--edge-fraction", "abc"], "Invalid value for '--edge-fraction'"),
+        (["analyse"], "No such command 'analyse'"),
+    ]:
+        command = [sys.executable, "-m", "vlmtransfer.cli", *argv]
+        completed = subprocess.run(command, capture_output=True, text=True, check=False, cwd=tmp_path)
+        assert completed.returncode == 2
+        assert completed.stderr.count("\n") == 1, completed.stderr
+        assert completed.stderr.startswith("error: ")
+        assert fragment in completed.stderr
 
 
 def test_help_shows_examples():
@@ -194,7 +245,9 @@ BAD_OPTIONS = {
     "ceiling at the baseline": (["--ceiling", "A=50"], "at or above its ceiling 50"),
     "unknown model in order": (["--model-order", "n"], "--model-order: unknown model 'n'"),
     "model named twice in order": (["--model-order", "m,m"], "named twice"),
-    "edge fraction zero": (["--edge-fraction", "0"], "--edge-fraction: must be in (0, 1]"),
+    "edge fraction zero": (["--edge-fraction", "0"], "edge_fraction must be in (0, 1], got 0"),
+    "clique size one": (["--min-clique-size", "1"], "min_clique_size must be at least 2"),
+    "empty label": (["--label", " "], "--label: a label is empty"),
     "too many labels": (["--label", "x"], "--label: 1 labels given for 0 PGF file(s)"),
 }
 

@@ -77,11 +77,19 @@ def test_user_task_file_adds_tasks(tmp_path):
             "tasks:\n  - {name: X, abbreviation: X, level: medium}\n",
             "tasks[0]: task 'X': level must be one of",
         ),
-        ("tasks:\n  - {name: X, abbreviation: X, choices: 7}\n", "choices must be between 2 and 5"),
+        ("tasks:\n  - {name: X, abbreviation: X, choices: 7}\n", "choices must be a whole number from 2 to 5"),
         ("tasks:\n  - {name: X, abbreviation: X, colour: red}\n", "unknown field(s) ['colour']"),
         ("tasks:\n  - {name: X}\n", "tasks[0]"),
         ("name: X\n", "expected a mapping with a 'tasks' list"),
         ("tasks: [", "cannot read task file"),
+        ("tasks:\n  - {name: 123, abbreviation: X}\n", "name must be a non-empty string"),
+        ("tasks:\n  - {name: X, abbreviation: X, choices: 4.5}\n", "choices must be a whole number"),
+        ("tasks:\n  - {name: X, abbreviation: X, ceiling: high}\n", "ceiling must be a number"),
+        ("tasks:\n  - {name: X, abbreviation: X, extra: 5}\n", "extra must be a mapping"),
+        (
+            "tasks:\n  - {name: X, abbreviation: X}\n  - {name: X, abbreviation: Y}\n",
+            "tasks[1]: task 'X' is defined twice",
+        ),
     ],
 )
 def test_bad_task_files_name_the_file_and_entry(tmp_path, text, fragment):

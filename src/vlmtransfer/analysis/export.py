@@ -16,7 +16,7 @@ import pandas as pd
 from vlmtransfer import __version__
 from vlmtransfer.analysis.metrics import PGF_EPSILON
 from vlmtransfer.analysis.pipeline import Analysis, ModelAnalysis
-from vlmtransfer.fsutil import publish_files
+from vlmtransfer.fsutil import publish_directory
 from vlmtransfer.tasks import TaskRegistry, default_registry
 
 __all__ = ["SCHEMA_VERSION", "analysis_schema", "analysis_tables", "analysis_to_dict", "write_analysis"]
@@ -33,12 +33,16 @@ def analysis_schema() -> dict[str, Any]:
 def write_analysis(
     analysis: Analysis, out_dir: str | Path, registry: TaskRegistry | None = None
 ) -> list[str]:
-    """Write ``analysis.json`` and every CSV table into ``out_dir`` atomically; return the file names."""
+    """Write ``analysis.json`` and every CSV table as ``out_dir``, all or nothing; return the file names.
+
+    ``out_dir`` is created, or replaced if it holds an earlier analysis (stale files go with it);
+    a non-empty directory without ``analysis.json`` is refused (see ``publish_directory``).
+    """
     document = analysis_to_dict(analysis, registry)
     files = {"analysis.json": (json.dumps(document, indent=2, allow_nan=False) + "\n").encode()}
     for name, table in analysis_tables(analysis).items():
         files[name] = table.to_csv(index=name.startswith("matrices/")).encode()
-    publish_files(files, out_dir)
+    publish_directory(files, out_dir, marker="analysis.json")
     return sorted(files)
 
 

@@ -53,9 +53,12 @@ class ModelData:
         label: the model's name in outputs.
         pgf: per-seed PGF matrices.
         relative_gain: per-seed relative-gain matrices (accuracy inputs only).
-        accuracies: long table ``seed, source, target, accuracy, base_accuracy, ceiling``
-            (accuracy inputs only).
+        accuracies: long table ``seed, source, target, accuracy, base_accuracy, ceiling`` (+ ``n``
+            when given), accuracy inputs only.
         origin: the file the model came from.
+        sha256: hash of the bytes that were read from ``origin``.
+        shared_baseline: True when one baseline serves every seed (accuracy inputs only).
+        warnings: suspicious but valid things about the input, for the user to see.
     """
 
     label: str
@@ -63,19 +66,27 @@ class ModelData:
     relative_gain: TransferCube | None
     accuracies: pd.DataFrame | None
     origin: str
+    sha256: str | None = None
+    shared_baseline: bool | None = None
+    warnings: tuple[str, ...] = ()
 
 
 def load_inputs(
     paths: Sequence[str | Path],
     labels: Sequence[str] = (),
     ceilings: Mapping[str, float] | None = None,
+    default_ceilings: Mapping[str, float] | None = None,
 ) -> list[ModelData]:
     """Read every input file and return its models in input order.
+
+    A target's ceiling is, in order of precedence: ``ceilings``, the table's ``ceiling`` column,
+    ``default_ceilings`` (the task registry's), 100.
 
     Args:
         paths: accuracy tables and/or PGF tables; the format is detected from the header.
         labels: names for the PGF files, in order (the rest keep their file stem).
         ceilings: per-target ceilings overriding any ``ceiling`` column (accuracy tables only).
+        default_ceilings: per-task ceilings used where the table gives none.
     """
     ceilings = dict(ceilings or {})
     tables = [(Path(p), read_csv_strict(p)) for p in paths]
@@ -95,7 +106,7 @@ def load_inputs(
             label = pending_labels.pop(0) if pending_labels else path.stem
             models.append(models_from_pgf_table(frame, label, path))
         else:
-            models.extend(models_from_accuracy_table(frame, path, ceilings))
+            models.extend(models_from_accuracy_table(frame, path, ceilings, default_ceilings))
     _check_unique_labels(models)
     _check_ceiling_targets(ceilings, models)
     return models
@@ -106,10 +117,10 @@ def _detect_format(frame: pd.DataFrame, path: Path) -> str:
     accuracy_hits = len(columns & set(ACCURACY_COLUMNS)) / len(ACCURACY_COLUMNS)
     pgf_hits = len(columns & set(PGF_COLUMNS)) / len(PGF_COLUMNS)
     if max(accuracy_hits, pgf_hits) == 0:
-        found = ", ".join(c for c in frame.columns if c != LINE)
+        found = [c for c in frame.columns if c != LINE]
         raise InputError(
             f"not an accuracy table (columns {', '.join(ACCURACY_COLUMNS)}) or a PGF table "
-            f"(columns {', '.join(PGF_COLUMNS)}); found columns: {found}",
+            f"(columns {', '.join(PGF_COLUMNS)}); found columns: {', '.join(found)}{_header_hint(found)}",
             source=path,
         )
     kind = "pgf" if pgf_hits > accuracy_hits else "accuracy"
@@ -119,6 +130,15 @@ def _detect_format(frame: pd.DataFrame, path: Path) -> str:
         check_columns(frame, ACCURACY_COLUMNS, ACCURACY_OPTIONAL, path)
     require_rows(frame, path)
     return kind
+
+
+def _header_hint(found: list[str]) -> str:
+    known = {*ACCURACY_COLUMNS, *PGF_COLUMNS}
+    if any(c.lower() in known for c in found):
+        return " (column names are lowercase)"
+    if len(found) == 1 and any(d in found[0] for d in ";\t|"):
+        return " (fields must be separated by commas)"
+    return ""
 
 
 def _check_unique_labels(models: list[ModelData]) -> None:
@@ -158,14 +178,30 @@ def models_from_pgf_table(frame: pd.DataFrame, label: str, path: str | Path) -> 
         }
     )
     _check_complete_grid(long, str(path))
-    return ModelData(label, TransferCube.from_frame(long, "pgf"), None, None, str(path))
+    warnings = _above_one_warning(long, path)
+    cube = TransferCube.from_frame(long, "pgf")
+    return ModelData(label, cube, None, None, str(path), frame.attrs.get("sha256"), None, warnings)
+
+
+def _above_one_warning(long: pd.DataFrame, path: str | Path) -> tuple[str, ...]:
+    above = long[long["pgf"] > 1]
+    if above.empty:
+        return ()
+    worst = above.loc[above["pgf"].idxmax()]
+    return (
+        f"{path}: {len(above)} PGF value(s) above 1 (max {worst['pgf']:g} on line {worst[LINE]}):"
+        " the finetuned accuracy exceeded the ceiling",
+    )
 
 
 # --- accuracy tables --------------------------------------------------------------------------
 
 
 def models_from_accuracy_table(
-    frame: pd.DataFrame, path: str | Path, ceilings: Mapping[str, float] | None = None
+    frame: pd.DataFrame,
+    path: str | Path,
+    ceilings: Mapping[str, float] | None = None,
+    default_ceilings: Mapping[str, float] | None = None,
 ) -> list[ModelData]:
     """Every model of an accuracy table, in order of first appearance, with PGF computed.
 
@@ -174,12 +210,25 @@ def models_from_accuracy_table(
     """
     _validate_accuracy_cells(frame, path)
     accuracy = numbers(frame, "accuracy", path, low=0.0, high=100.0)
-    ceiling = _ceiling_column(frame, path)
-    table = frame.assign(accuracy=accuracy, ceiling=ceiling)
+    _reject_fractions(accuracy, path)
+    table = frame.assign(accuracy=accuracy, ceiling=_ceiling_column(frame, path), n=_n_column(frame, path))
+    table.attrs["sha256"] = frame.attrs.get("sha256")
+    defaults = default_ceilings or {}
     return [
-        _accuracy_model(table[table["model"] == model], str(model), path, ceilings or {})
+        _accuracy_model(table[table["model"] == model], str(model), path, ceilings or {}, defaults)
         for model in table["model"].unique()
     ]
+
+
+def _reject_fractions(accuracy: pd.Series, path: str | Path) -> None:
+    """Accuracies are percentages; a table whose every value is <= 1 almost surely holds fractions."""
+    if accuracy.max() <= 1 and (accuracy > 0).any():
+        raise InputError(
+            f"every accuracy is <= 1 (max {accuracy.max():g}): accuracies must be percentages (0-100),"
+            " not fractions; multiply by 100",
+            source=path,
+            where="column 'accuracy'",
+        )
 
 
 def _validate_accuracy_cells(frame: pd.DataFrame, path: str | Path) -> None:
@@ -192,8 +241,6 @@ def _validate_accuracy_cells(frame: pd.DataFrame, path: str | Path) -> None:
         raise InputError(
             "empty 'seed' (only base rows may leave it empty)", source=path, where=f"line {line}"
         )
-    if "n" in frame.columns:
-        numbers(frame, "n", path, low=0.0, high=None, low_inclusive=False, allow_empty=True)
     reject_duplicates(frame, ("model", "seed", "source", "target"), path)
 
 
@@ -203,8 +250,28 @@ def _ceiling_column(frame: pd.DataFrame, path: str | Path) -> pd.Series:
     return numbers(frame, "ceiling", path, low=0.0, high=100.0, low_inclusive=False, allow_empty=True)
 
 
+def _n_column(frame: pd.DataFrame, path: str | Path) -> pd.Series:
+    """The optional number of questions behind each accuracy: a positive whole number, or empty."""
+    if "n" not in frame.columns:
+        return pd.Series(np.nan, index=frame.index)
+    n = numbers(frame, "n", path, low=1.0, high=None, allow_empty=True)
+    fractional = n.notna() & (n != np.round(n))
+    if fractional.any():
+        index = fractional.idxmax()
+        raise InputError(
+            f"'n' is {frame.loc[index, 'n']}, not a whole number",
+            source=path,
+            where=f"line {frame.loc[index, LINE]}",
+        )
+    return n
+
+
 def _accuracy_model(
-    rows: pd.DataFrame, model: str, path: str | Path, overrides: Mapping[str, float]
+    rows: pd.DataFrame,
+    model: str,
+    path: str | Path,
+    overrides: Mapping[str, float],
+    defaults: Mapping[str, float],
 ) -> ModelData:
     where = f"{path}: model {model!r}"
     base = rows[rows["source"] == BASE_SOURCE]
@@ -216,10 +283,25 @@ def _accuracy_model(
     _check_complete_grid(finetuned, where)
     shared = _baseline_mode(base, where)
     _check_baseline_coverage(base, finetuned, shared, where)
-    ceilings = _target_ceilings(rows, overrides, where)
+    ceilings = _target_ceilings(rows, overrides, defaults, where)
     joined = _join_baseline(finetuned, base, shared).assign(ceiling=lambda t: t["target"].map(ceilings))
     _check_headroom(joined, where)
-    return _model_from_joined(joined, model, str(path))
+    warnings = _above_ceiling_warning(joined, where)
+    sha256 = rows.attrs.get("sha256")
+    return _model_from_joined(
+        joined, model, origin=str(path), sha256=sha256, shared=shared, warnings=warnings
+    )
+
+
+def _above_ceiling_warning(joined: pd.DataFrame, where: str) -> tuple[str, ...]:
+    above = joined[joined["accuracy"] > joined["ceiling"]]
+    if above.empty:
+        return ()
+    first = above.iloc[0]
+    return (
+        f"{where}: {len(above)} finetuned accuracies exceed their target's ceiling (first: line"
+        f" {first[LINE]}, {first['accuracy']:g} > {first['ceiling']:g}), giving PGF above 1",
+    )
 
 
 def _baseline_mode(base: pd.DataFrame, where: str) -> bool:
@@ -228,7 +310,8 @@ def _baseline_mode(base: pd.DataFrame, where: str) -> bool:
     if empty.any() and not empty.all():
         line = base.loc[empty.idxmax(), LINE]
         raise InputError(
-            f"base rows mix an empty seed (line {line}) with per-seed baselines; use one style",
+            f"base rows mix an empty seed (line {line}) with per-seed baselines; use one style"
+            f" ({BASE_SOURCE!r} is the reserved source name of the un-finetuned model)",
             source=where,
         )
     return bool(empty.all())
@@ -255,7 +338,9 @@ def _check_baseline_coverage(base: pd.DataFrame, finetuned: pd.DataFrame, shared
             raise InputError(f"base rows for seed {orphan[0]!r}, which has no finetuned rows", source=where)
 
 
-def _target_ceilings(rows: pd.DataFrame, overrides: Mapping[str, float], where: str) -> dict[str, float]:
+def _target_ceilings(
+    rows: pd.DataFrame, overrides: Mapping[str, float], defaults: Mapping[str, float], where: str
+) -> dict[str, float]:
     ceilings: dict[str, float] = {}
     for target, group in rows.groupby("target", sort=False):
         given = group["ceiling"].dropna()
@@ -266,7 +351,8 @@ def _target_ceilings(rows: pd.DataFrame, overrides: Mapping[str, float], where: 
                 f"but {given[other]:g} on line {rows.loc[other, LINE]}",
                 source=where,
             )
-        ceilings[str(target)] = float(given.iloc[0]) if len(given) else DEFAULT_CEILING
+        fallback = defaults.get(str(target), DEFAULT_CEILING)
+        ceilings[str(target)] = float(given.iloc[0]) if len(given) else fallback
     ceilings.update({t: v for t, v in overrides.items() if t in ceilings})
     return ceilings
 
@@ -276,7 +362,7 @@ def _join_baseline(finetuned: pd.DataFrame, base: pd.DataFrame, shared: bool) ->
     baseline = base[[*keys, "accuracy", LINE]].rename(
         columns={"accuracy": "base_accuracy", LINE: "base_line"}
     )
-    columns = ["seed", "source", "target", "accuracy", LINE]
+    columns = ["seed", "source", "target", "accuracy", "n", LINE]
     return finetuned[columns].merge(baseline, on=keys, how="left", validate="many_to_one")
 
 
@@ -292,20 +378,32 @@ def _check_headroom(joined: pd.DataFrame, where: str) -> None:
         )
 
 
-def _model_from_joined(joined: pd.DataFrame, model: str, origin: str) -> ModelData:
+def _model_from_joined(
+    joined: pd.DataFrame,
+    model: str,
+    *,
+    origin: str,
+    sha256: str | None,
+    shared: bool,
+    warnings: tuple[str, ...],
+) -> ModelData:
     table = joined.assign(
         pgf=perfection_gap_factor(joined["accuracy"], joined["base_accuracy"], joined["ceiling"]),
         relative_gain=relative_gain(joined["accuracy"], joined["base_accuracy"]),
     )
-    accuracies = table[["seed", "source", "target", "accuracy", "base_accuracy", "ceiling"]].reset_index(
-        drop=True
-    )
+    columns = ["seed", "source", "target", "accuracy", "base_accuracy", "ceiling"]
+    if table["n"].notna().any():
+        columns.append("n")
+    accuracies = table[columns].reset_index(drop=True)
     return ModelData(
         label=model,
         pgf=TransferCube.from_frame(table, "pgf"),
         relative_gain=TransferCube.from_frame(table, "relative_gain"),
         accuracies=accuracies,
         origin=origin,
+        sha256=sha256,
+        shared_baseline=shared,
+        warnings=warnings,
     )
 
 

@@ -48,9 +48,9 @@ class AnalysisOptions:
 
     def __post_init__(self) -> None:
         if not 0 < self.edge_fraction <= 1:
-            raise InputError(f"must be in (0, 1], got {self.edge_fraction}", source="--edge-fraction")
+            raise ValueError(f"edge_fraction must be in (0, 1], got {self.edge_fraction:g}")
         if self.min_clique_size < 2:
-            raise InputError(f"must be at least 2, got {self.min_clique_size}", source="--min-clique-size")
+            raise ValueError(f"min_clique_size must be at least 2, got {self.min_clique_size}")
 
 
 @dataclass(frozen=True, eq=False)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import csv
 import difflib
+import hashlib
 import io
 from collections.abc import Sequence
 from pathlib import Path
@@ -42,7 +43,8 @@ def read_csv_strict(path: str | Path) -> pd.DataFrame:
             duplicate header names, or rows with the wrong number of fields.
     """
     path = Path(path)
-    text = _read_text(path)
+    data = _read_bytes(path)
+    text = _decode(data, path)
     reader = csv.reader(io.StringIO(text, newline=""), skipinitialspace=True)
     try:
         header = [name.strip() for name in next(reader)]
@@ -59,6 +61,7 @@ def read_csv_strict(path: str | Path) -> pd.DataFrame:
             )
     frame = pd.DataFrame([[cell.strip() for cell in row] for _, row in records], columns=header, dtype=object)
     frame[LINE] = [line for line, _ in records]
+    frame.attrs["sha256"] = hashlib.sha256(data).hexdigest()
     return frame
 
 
@@ -68,20 +71,27 @@ def require_rows(frame: pd.DataFrame, path: str | Path) -> None:
         raise InputError("has a header but no data rows", source=path)
 
 
-def _read_text(path: Path) -> str:
+def _read_bytes(path: Path) -> bytes:
     if not path.exists():
         raise InputError("file not found", source=path)
     if path.is_dir():
         raise InputError("is a directory, expected a CSV file", source=path)
-    data = path.read_bytes()
-    if not data.strip():
-        raise InputError("file is empty", source=path)
+    try:
+        return path.read_bytes()
+    except OSError as exc:
+        raise InputError(f"cannot read file: {exc.strerror or exc}", source=path) from None
+
+
+def _decode(data: bytes, path: Path) -> str:
     if b"\x00" in data:
         raise InputError("not a CSV file (binary content)", source=path)
     try:
-        return data.decode("utf-8-sig")
+        text = data.decode("utf-8-sig")
     except UnicodeDecodeError:
         raise InputError("not a CSV file (not UTF-8 text)", source=path) from None
+    if not text.strip():
+        raise InputError("file is empty", source=path)
+    return text
 
 
 def _check_header(header: list[str], path: Path) -> None:

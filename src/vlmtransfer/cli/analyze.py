@@ -8,14 +8,15 @@ from typing import Annotated
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 
-from vlmtransfer.analysis import AnalysisOptions, load_inputs, write_analysis
+from vlmtransfer.analysis import Analysis, AnalysisOptions, load_inputs, write_analysis
 from vlmtransfer.analysis import analyze as run_analysis
 from vlmtransfer.analysis.pipeline import registry_categories
 from vlmtransfer.cli.errors import reports_input_errors
 from vlmtransfer.cli.summary import print_summary
 from vlmtransfer.errors import InputError
-from vlmtransfer.tasks import default_registry
+from vlmtransfer.tasks import TaskRegistry, default_registry
 
 __all__ = ["EXAMPLES", "analyze", "parse_ceilings"]
 
@@ -42,7 +43,10 @@ def analyze(
         ),
     ],
     out: Annotated[
-        Path, typer.Option("--out", "-o", help="Output directory (analysis.json and CSV tables).")
+        str,
+        typer.Option(
+            "--out", "-o", help="Output directory; replaced if it holds an earlier analysis, else created."
+        ),
     ],
     label: Annotated[
         list[str] | None,
@@ -86,28 +90,60 @@ def analyze(
     """Compute PGF matrices, transferability, malleability, the transfer graph, cliques, personas,
     category and scale trends from accuracy or PGF tables, and write them to --out."""
     started = time.perf_counter()
-    options = AnalysisOptions(
-        include_self=include_self,
-        edge_fraction=edge_fraction,
-        min_clique_size=min_clique_size,
-        model_order=tuple(_split_order(model_order)),
-    )
-    registry = default_registry()
-    for task_file in tasks or ():
-        registry.add_file(task_file, replace=True)
-    models = load_inputs(inputs, labels=label or (), ceilings=parse_ceilings(ceiling or ()))
+    options = _options(include_self, edge_fraction, min_clique_size, model_order)
+    registry = _registry(tasks or [])
+    ceilings = parse_ceilings(ceiling or ())
+    _check_labels(label or [])
+    models = load_inputs(inputs, labels=label or (), ceilings=ceilings, default_ceilings=registry.ceilings())
+    for model in models:
+        for warning in model.warnings:
+            typer.echo(f"warning: {warning}", err=True)
     result = run_analysis(models, options, registry_categories(registry))
-    try:
-        files = write_analysis(result, out, registry)
-    except (NotADirectoryError, PermissionError) as exc:
-        raise InputError(str(exc), source="--out") from None
+    files = _write(result, out, registry)
     console = Console()
     if not quiet:
         print_summary(result, console)
     elapsed = time.perf_counter() - started
     console.print(
-        f"Wrote {len(files)} files to [bold]{out}[/bold] in {elapsed:.2f} s (analysis.json, CSV tables)."
+        f"Wrote {len(files)} files to [bold]{escape(out)}[/bold] in {elapsed:.2f} s"
+        " (analysis.json, CSV tables)."
     )
+
+
+def _options(
+    include_self: bool, edge_fraction: float, min_clique_size: int, model_order: str | None
+) -> AnalysisOptions:
+    try:
+        return AnalysisOptions(
+            include_self=include_self,
+            edge_fraction=edge_fraction,
+            min_clique_size=min_clique_size,
+            model_order=tuple(_split_order(model_order)),
+        )
+    except ValueError as exc:
+        raise InputError(str(exc), source="options") from None
+
+
+def _registry(task_files: list[Path]) -> TaskRegistry:
+    registry = default_registry()
+    for task_file in task_files:
+        registry.add_file(task_file, replace=True)
+    return registry
+
+
+def _check_labels(labels: list[str]) -> None:
+    if any(not name.strip() for name in labels):
+        raise InputError("a label is empty", source="--label")
+
+
+def _write(result: Analysis, out: str, registry: TaskRegistry) -> list[str]:
+    if not out.strip():
+        raise InputError("the output directory is empty", source="--out")
+    try:
+        return write_analysis(result, Path(out), registry)
+    except OSError as exc:
+        reason = exc.strerror or str(exc)
+        raise InputError(f"cannot write {out}: {reason}", source="--out") from None
 
 
 def parse_ceilings(items: list[str] | tuple[str, ...]) -> dict[str, float]:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import sys
+
 import typer
 
 from vlmtransfer import __version__
@@ -35,6 +37,19 @@ def _root(
     """Measure and use task transfer in vision-language models."""
 
 
-def main() -> None:
-    """Console-script entry point."""
-    app()
+def main(argv: list[str] | None = None) -> None:
+    """Console-script entry point.
+
+    Runs the app outside click's standalone mode so that usage errors (a missing option, a value
+    of the wrong type) are reported like every other bad input: one line on stderr, exit code 2.
+    """
+    try:
+        code = app(args=argv, standalone_mode=False)
+    except typer.TyperException as exc:  # click usage errors derive from it
+        command = exc.ctx.command_path if getattr(exc, "ctx", None) else "vlmtransfer"
+        typer.echo(f"error: {' '.join(exc.format_message().split())} (see '{command} --help')", err=True)
+        sys.exit(exc.exit_code)
+    except typer.Abort:
+        typer.echo("error: aborted", err=True)
+        sys.exit(1)
+    sys.exit(code if isinstance(code, int) else 0)

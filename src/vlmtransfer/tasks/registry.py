@@ -69,6 +69,10 @@ class TaskRegistry:
             if spec.category(dimension) is not None
         }
 
+    def ceilings(self) -> dict[str, float]:
+        """``{task name: ceiling}`` for every task: the default ``U_j`` of PGF."""
+        return {name: spec.ceiling for name, spec in self._specs.items()}
+
     def __contains__(self, name: object) -> bool:
         return name in self._specs
 
@@ -99,7 +103,13 @@ def _specs_from_document(document: Any, *, source: str | Path) -> list[TaskSpec]
     if not isinstance(document, dict) or not isinstance(document.get("tasks"), list):
         raise InputError("expected a mapping with a 'tasks' list", source=source)
     suite = document.get("suite", "custom")
-    return [_spec_from_entry(entry, suite, source, i) for i, entry in enumerate(document["tasks"])]
+    specs = [_spec_from_entry(entry, suite, source, i) for i, entry in enumerate(document["tasks"])]
+    seen: set[str] = set()
+    for i, spec in enumerate(specs):
+        if spec.name in seen:
+            raise InputError(f"task {spec.name!r} is defined twice", source=source, where=f"tasks[{i}]")
+        seen.add(spec.name)
+    return specs
 
 
 def _spec_from_entry(entry: Any, suite: str, source: str | Path, index: int) -> TaskSpec:

@@ -51,22 +51,47 @@ class TaskSpec:
             raise ValueError(f"task {self.name!r}: {problem}")
 
     def _problem(self) -> str | None:
-        checks = [
-            (bool(self.name) and self.name.strip() == self.name, "name must be a non-empty string"),
-            (bool(self.abbreviation), "abbreviation must be non-empty"),
-            (self.level is None or self.level in LEVELS, f"level must be one of {LEVELS}"),
+        """The first thing wrong with this spec, or None. Types are checked before values, lazily,
+        because specs come from user files where ``name: 123`` or ``choices: 4.5`` happen."""
+        checks = (
             (
-                self.granularity is None or self.granularity in GRANULARITIES,
+                lambda: isinstance(self.name, str) and bool(self.name) and self.name.strip() == self.name,
+                "name must be a non-empty string without surrounding spaces",
+            ),
+            (
+                lambda: isinstance(self.abbreviation, str) and bool(self.abbreviation.strip()),
+                "abbreviation must be a non-empty string",
+            ),
+            (lambda: self.level is None or self.level in LEVELS, f"level must be one of {LEVELS}"),
+            (
+                lambda: self.granularity is None or self.granularity in GRANULARITIES,
                 f"granularity must be one of {GRANULARITIES}",
             ),
-            (2 <= self.choices <= _MAX_CHOICES, f"choices must be between 2 and {_MAX_CHOICES}"),
-            (self.images >= 1, "images must be at least 1"),
-            (0 < self.ceiling <= 100, "ceiling must be in (0, 100]"),
-        ]
-        return next((message for ok, message in checks if not ok), None)
+            (
+                lambda: _is_int(self.choices) and 2 <= self.choices <= _MAX_CHOICES,
+                f"choices must be a whole number from 2 to {_MAX_CHOICES}",
+            ),
+            (lambda: _is_int(self.images) and self.images >= 1, "images must be a whole number >= 1"),
+            (
+                lambda: _is_number(self.ceiling) and 0 < self.ceiling <= 100,
+                "ceiling must be a number in (0, 100]",
+            ),
+            (lambda: isinstance(self.suite, str) and bool(self.suite), "suite must be a non-empty string"),
+            (lambda: isinstance(self.default, bool), "default must be true or false"),
+            (lambda: isinstance(self.extra, dict), "extra must be a mapping"),
+        )
+        return next((message for ok, message in checks if not ok()), None)
 
     def category(self, dimension: str) -> str | None:
         """The task's category along ``dimension`` (``"level"`` or ``"granularity"``)."""
         if dimension not in ("level", "granularity"):
             raise ValueError(f"unknown category dimension {dimension!r}")
         return getattr(self, dimension)
+
+
+def _is_int(value: object) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _is_number(value: object) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool)
