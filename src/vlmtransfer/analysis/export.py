@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import json
 import math
 import re
@@ -14,6 +13,7 @@ import numpy as np
 import pandas as pd
 
 from vlmtransfer import __version__
+from vlmtransfer.analysis.graph import Clique
 from vlmtransfer.analysis.metrics import PGF_EPSILON
 from vlmtransfer.analysis.pipeline import Analysis, ModelAnalysis
 from vlmtransfer.fsutil import publish_directory
@@ -72,17 +72,14 @@ def analysis_to_dict(analysis: Analysis, registry: TaskRegistry | None = None) -
 
 
 def _inputs(analysis: Analysis) -> list[dict[str, Any]]:
-    origins: dict[str, list[str]] = {}
+    """One entry per input file, hashed from the bytes that were analysed (not re-read)."""
+    entries: dict[str, dict[str, Any]] = {}
     for label, result in analysis.models.items():
-        origins.setdefault(result.data.origin, []).append(label)
-    return [{"path": path, "sha256": _sha256(path), "models": labels} for path, labels in origins.items()]
-
-
-def _sha256(path: str) -> str | None:
-    try:
-        return hashlib.sha256(Path(path).read_bytes()).hexdigest()
-    except OSError:  # models built in memory through the Python API have no file
-        return None
+        entry = entries.setdefault(
+            result.data.origin, {"path": result.data.origin, "sha256": result.data.sha256, "models": []}
+        )
+        entry["models"].append(label)
+    return list(entries.values())
 
 
 def _task_info(analysis: Analysis, registry: TaskRegistry) -> dict[str, dict[str, Any]]:
@@ -121,14 +118,15 @@ def _model_dict(result: ModelAnalysis) -> dict[str, Any]:
 
 
 def _baseline(result: ModelAnalysis) -> dict[str, dict[str, Any]] | None:
+    """Per target (sorted): mean base accuracy over seeds, its seed std (NaN if shared), the ceiling."""
     accuracies = result.data.accuracies
     if accuracies is None:
         return None
-    per_seed = accuracies.drop_duplicates(["seed", "target"]).groupby("target", sort=False)
+    per_seed = accuracies.drop_duplicates(["seed", "target"]).groupby("target", sort=True)
     return {
         str(target): {
             "accuracy": float(group["base_accuracy"].mean()),
-            "accuracy_std": _sample_std(group["base_accuracy"]),
+            "accuracy_std": math.nan if result.data.shared_baseline else _sample_std(group["base_accuracy"]),
             "ceiling": float(group["ceiling"].iloc[0]),
         }
         for target, group in per_seed
@@ -151,7 +149,7 @@ def _edges_with_std(result: ModelAnalysis) -> pd.DataFrame:
     ]
 
 
-def _clique_dict(clique: Any) -> dict[str, Any]:
+def _clique_dict(clique: Clique) -> dict[str, Any]:
     return {
         "tasks": list(clique.tasks),
         "p_value": clique.p_value,
