@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import subprocess
 import sys
 from pathlib import Path
 
+import jsonschema
 import pytest
 from typer.testing import CliRunner
 
 from tests.conftest import accuracy_rows
+from vlmtransfer.analysis import analysis_schema
 from vlmtransfer.cli.main import app
 
 HEADER = ["model", "seed", "source", "target", "accuracy"]
@@ -202,6 +205,24 @@ BAD_TABLES = {
         [PGF_HEADER, ["0", "A", "A", "0.1"], ["0", "A", "B", "0.1"], ["1", "A", "A", "0.1"]],
         "seed '1' lacks A -> B",
     ),
+    "capitalised header": (
+        [["Model", "Seed", "Source", "Target", "Accuracy"], ["m", "", "base", "A", 50]],
+        "(column names are lowercase)",
+    ),
+    "semicolon separated": ([["model;seed;source;target;accuracy"], ["m;;base;A;50"]], "separated by commas"),
+    "fractions, not percent": (
+        [HEADER, ["m", "", "base", "A", 0.5], ["m", "0", "A", "A", 0.7]],
+        "every accuracy is <= 1 (max 0.7): accuracies must be percentages",
+    ),
+    "fractional n": (
+        [[*HEADER, "n"], ["m", "", "base", "A", 50, 10.5]],
+        "line 2: 'n' is 10.5, not a whole number",
+    ),
+    "zero n": ([[*HEADER, "n"], ["m", "", "base", "A", 50, 0]], "line 2: 'n' is 0, outside [1, inf]"),
+    "a finetuned task named base": (
+        [HEADER, ["m", "", "base", "A", 50], ["m", "0", "base", "A", 60], ["m", "0", "A", "A", 70]],
+        "'base' is the reserved source name",
+    ),
     "pgf missing column": (
         [["seed", "ft_task", "task", "pgf"], ["0", "A", "A", "0.1"]],
         "perfection_gap_factor",
@@ -225,6 +246,7 @@ BAD_FILES = {
         "not UTF-8",
     ),
     "JSON file": (b'{"model": "m", "accuracy": 50}\n', "not an accuracy table"),
+    "byte-order mark only": (b"\xef\xbb\xbf\n", "file is empty"),
     "unterminated quote": (b'model,seed,source,target,accuracy\nm,,"base,A,50\n', "expected 5 fields"),
 }
 
@@ -322,3 +344,106 @@ def test_user_task_file_gives_categories_to_new_tasks(write_csv, tmp_path):
     fresh.mkdir()
     result = run("analyze", path, "--tasks", bad, "--out", fresh / "out")
     _assert_rejected(result, "level must be", "bad.yaml", fresh)
+
+
+def test_an_unreadable_file_is_bad_input(tmp_path):
+    unreadable = Path("/proc/self/mem")  # exists, but reading it whole fails with EIO
+    if not unreadable.exists():
+        pytest.skip("needs Linux /proc")
+    result = run("analyze", unreadable, "--out", tmp_path / "out")
+    _assert_rejected(result, "cannot read file", "/proc/self/mem", tmp_path)
+
+
+def test_a_file_name_with_a_newline_still_gives_one_line(tmp_path):
+    path = tmp_path / "bad\nname.csv"
+    path.write_text("model,seed,source,target,accuracy\nm,,base,A,200\n")
+    _assert_rejected(
+        run("analyze", path, "--out", tmp_path / "out"), "outside [0, 100]", "bad name.csv", tmp_path
+    )
+
+
+def test_suspicious_values_are_warned_about_but_analysed(write_csv, tmp_path):
+    pgf = write_csv("p.csv", [PGF_HEADER, ["0", "A", "A", "7.5"], ["0", "A", "B", "0.1"]])
+    acc = write_csv(
+        "a.csv", [[*HEADER, "ceiling"], ["m", "", "base", "A", 50, 80], ["m", "0", "A", "A", 90, 80]]
+    )
+    result = run("analyze", pgf, acc, "--out", tmp_path / "out", "-q")
+    assert result.exit_code == 0, result.stderr
+    warnings = result.stderr.strip().splitlines()
+    assert warnings[0].startswith("warning: ")
+    assert "1 PGF value(s) above 1 (max 7.5 on line 2)" in warnings[0]
+    assert "1 finetuned accuracies exceed their target's ceiling (first: line 3, 90 > 80)" in warnings[1]
+
+
+def test_ceiling_precedence_option_then_column_then_task_file(write_csv, tmp_path):
+    tasks = tmp_path / "tasks.yaml"
+    tasks.write_text(
+        "tasks:\n  - {name: A, abbreviation: A, ceiling: 80}\n  - {name: B, abbreviation: B, ceiling: 80}\n"
+    )
+    rows = [[*HEADER, "ceiling"]]
+    rows += [["m", "", "base", t, 50, 90 if t == "B" else ""] for t in "ABC"]
+    rows += [["m", "0", s, t, 60, ""] for s in "ABC" for t in "ABC"]
+    path = write_csv("acc.csv", rows)
+    out = tmp_path / "out"
+    assert run("analyze", path, "--tasks", tasks, "--ceiling", "C=70", "--out", out, "-q").exit_code == 0
+    baseline = json.loads((out / "analysis.json").read_text())["models"]["m"]["baseline"]
+    assert {t: b["ceiling"] for t, b in baseline.items()} == {"A": 80.0, "B": 90.0, "C": 70.0}
+    assert all(b["accuracy_std"] is None for b in baseline.values())  # one baseline shared by all seeds
+
+
+def test_question_counts_are_carried_into_the_long_table(write_csv, tmp_path):
+    rows = [[*HEADER, "n"], ["m", "", "base", "A", 50, 120], ["m", "0", "A", "A", 60, 120]]
+    out = tmp_path / "out"
+    assert run("analyze", write_csv("acc.csv", rows), "--out", out, "-q").exit_code == 0
+    long = (out / "pgf.csv").read_text().splitlines()
+    assert long[0].split(",")[-2:] == ["n", "relative_gain"]
+    assert long[1].split(",")[-2] == "120.0"
+
+
+def test_output_does_not_depend_on_row_order(write_csv, tmp_path):
+    rows = accuracy_rows(seeds=("0", "00", "1"))
+    shuffled = [rows[0], *reversed(rows[1:])]
+    for name, table in (("a", rows), ("b", shuffled)):
+        assert run("analyze", write_csv(f"{name}.csv", table), "--out", tmp_path / name, "-q").exit_code == 0
+    first = json.loads((tmp_path / "a" / "analysis.json").read_text())
+    second = json.loads((tmp_path / "b" / "analysis.json").read_text())
+    first.pop("inputs"), second.pop("inputs")
+    first["models"]["m"].pop("origin"), second["models"]["m"].pop("origin")
+    assert first == second
+    assert first["models"]["m"]["seeds"] == ["0", "00", "1"]
+
+
+def test_input_hash_is_of_the_bytes_analysed(write_csv, tmp_path):
+    path = write_csv("acc.csv", accuracy_rows())
+    out = tmp_path / "out"
+    assert run("analyze", path, "--out", out, "-q").exit_code == 0
+    (entry,) = json.loads((out / "analysis.json").read_text())["inputs"]
+    assert entry == {
+        "path": str(path),
+        "sha256": hashlib.sha256(path.read_bytes()).hexdigest(),
+        "models": ["m"],
+    }
+
+
+@pytest.mark.parametrize(
+    "rows",
+    [
+        [
+            HEADER,
+            ["m", "", "base", "A", 50],
+            ["m", "0", "A", "A", 60],
+        ],  # one seed, one task: nothing to transfer
+        [
+            HEADER,
+            *[["m", "", "base", t, 50] for t in "AB"],
+            *[["m", "0", s, t, 50] for s in "AB" for t in "AB"],
+        ],
+        [HEADER, *[["m", "", "base", t, 40] for t in "ABC"], *[["m", "0", "A", t, 45] for t in "ABC"]],
+    ],
+    ids=["single-task", "all-zero", "single-source"],
+)
+def test_degenerate_studies_give_schema_valid_output(write_csv, tmp_path, rows):
+    out = tmp_path / "out"
+    result = run("analyze", write_csv("acc.csv", rows), "--out", out)
+    assert result.exit_code == 0, result.stderr
+    jsonschema.validate(json.loads((out / "analysis.json").read_text()), analysis_schema())

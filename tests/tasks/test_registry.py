@@ -77,7 +77,10 @@ def test_user_task_file_adds_tasks(tmp_path):
             "tasks:\n  - {name: X, abbreviation: X, level: medium}\n",
             "tasks[0]: task 'X': level must be one of",
         ),
-        ("tasks:\n  - {name: X, abbreviation: X, choices: 7}\n", "choices must be a whole number from 2 to 5"),
+        (
+            "tasks:\n  - {name: X, abbreviation: X, choices: 7}\n",
+            "choices must be a whole number from 2 to 5",
+        ),
         ("tasks:\n  - {name: X, abbreviation: X, colour: red}\n", "unknown field(s) ['colour']"),
         ("tasks:\n  - {name: X}\n", "tasks[0]"),
         ("name: X\n", "expected a mapping with a 'tasks' list"),

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 
+import numpy as np
 import pandas as pd
 
 from vlmtransfer.analysis.cube import SeedScores
@@ -31,7 +32,8 @@ def scale_trend(
             ("malleability", malleability[model]),
         ):
             for sign in ("positive", "negative"):
-                per_seed = scores.values(sign)[:, scores.defined()].mean(axis=1)
+                defined = scores.values(sign)[:, scores.defined()]
+                per_seed = defined.mean(axis=1) if defined.size else np.full(len(scores.seeds), np.nan)
                 row[f"mean_{sign}_{role}"] = float(per_seed.mean())
                 row[f"mean_{sign}_{role}_std"] = float(seed_std(per_seed))
         rows.append(row)

@@ -112,6 +112,8 @@ def _scale(scale: pd.DataFrame) -> Table:
 
 
 def _pm(mean: float, std: float) -> str:
+    if math.isnan(mean):
+        return "n/a"
     return f"{mean:+.3f}" if math.isnan(std) else f"{mean:+.3f} ± {std:.3f}"
 
 
