@@ -147,3 +147,16 @@ def test_undefined_scores_are_left_out_of_means_and_personas():
     assert trend.loc[0, "mean_positive_malleability"] == pytest.approx(expected)
     table = persona_table({"m": cube.transferability()}, {"m": malleable})
     assert "A" not in set(table.loc[table["persona"] == "sponge", "task"])
+
+
+def test_vectorised_welch_equals_one_scipy_call_per_task():
+    rng = np.random.default_rng(3)
+    positive = rng.normal(0.1, 0.05, size=(4, 6))
+    m = SeedScores(("a", "b", "c", "d"), tuple("ABCDEF"), positive, -positive)
+    table = persona_table({"m": m}, {"m": m}).set_index(["persona", "task"])
+    for k, task in enumerate("ABCDEF"):
+        rest = np.delete(positive, k, axis=1).reshape(-1)
+        donor = stats.ttest_ind(positive[:, k], rest, equal_var=False, alternative="greater")
+        pirate = stats.ttest_ind(-positive[:, k], -rest, equal_var=False, alternative="less")
+        assert table.loc[("donor", task), "p_value"] == pytest.approx(donor.pvalue, rel=1e-12)
+        assert table.loc[("pirate", task), "t_statistic"] == pytest.approx(pirate.statistic, rel=1e-12)

@@ -79,14 +79,22 @@ def _persona_rows(persona: Persona, scores: Mapping[str, SeedScores]) -> pd.Data
         tasks = [t for t, ok in zip(model_scores.tasks, defined, strict=True) if ok]
         seed_mean = values.mean(axis=0)
         model_mean = float(seed_mean.mean()) if tasks else float("nan")
+        t_stats, p_values = _welch_each_against_rest(values, persona.direction)
         for k, task in enumerate(tasks):
-            if task not in common:
-                continue
-            beyond = _beyond(seed_mean[k], model_mean, persona.direction)
-            t_stat, p_value = _welch(
-                values[:, k], np.delete(values, k, axis=1).reshape(-1), persona.direction
-            )
-            rows.append((persona.name, task, model, float(seed_mean[k]), model_mean, beyond, t_stat, p_value))
+            if task in common:
+                beyond = _beyond(seed_mean[k], model_mean, persona.direction)
+                rows.append(
+                    (
+                        persona.name,
+                        task,
+                        model,
+                        float(seed_mean[k]),
+                        model_mean,
+                        beyond,
+                        t_stats[k],
+                        p_values[k],
+                    )
+                )
     columns = ["persona", "task", "model", "value", "model_mean", "qualifies", "t_statistic", "p_value"]
     return pd.DataFrame(rows, columns=columns)
 
@@ -102,10 +110,18 @@ def _beyond(value: float, mean: float, direction: str) -> bool:
     return bool(value > mean) if direction == "greater" else bool(value < mean)
 
 
-def _welch(task_values: np.ndarray, other_values: np.ndarray, direction: str) -> tuple[float, float]:
-    if task_values.size < 2 or other_values.size < 2:
-        return float("nan"), float("nan")
+def _welch_each_against_rest(values: np.ndarray, direction: str) -> tuple[list[float], list[float]]:
+    """Welch t-test of each task's per-seed values (a column of ``values``, seeds x tasks) against
+    all other tasks' per-seed values; NaN where a side has fewer than 2 values or no variance.
+
+    All columns have the same sample sizes, so scipy tests them in one vectorised call.
+    """
+    seeds, tasks = values.shape
+    if seeds < 2 or seeds * (tasks - 1) < 2:
+        return [float("nan")] * tasks, [float("nan")] * tasks
+    own = values.T
+    rest = np.stack([np.delete(values, k, axis=1).reshape(-1) for k in range(tasks)])
     with warnings.catch_warnings(), np.errstate(all="ignore"):
         warnings.simplefilter("ignore")  # constant samples: scipy warns and returns NaN, which we keep
-        result = stats.ttest_ind(task_values, other_values, equal_var=False, alternative=direction)
-    return float(result.statistic), float(result.pvalue)
+        result = stats.ttest_ind(own, rest, axis=1, equal_var=False, alternative=direction)
+    return np.asarray(result.statistic, float).tolist(), np.asarray(result.pvalue, float).tolist()
