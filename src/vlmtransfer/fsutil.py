@@ -11,10 +11,10 @@ import os
 import shutil
 import tempfile
 import uuid
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 
-__all__ = ["OutputDirectoryError", "atomic_write_bytes", "publish_directory"]
+__all__ = ["OutputDirectoryError", "atomic_write_bytes", "publish_directory", "staged_directory"]
 
 
 class OutputDirectoryError(OSError):
@@ -41,11 +41,23 @@ def atomic_write_bytes(path: str | Path, data: bytes) -> None:
 def publish_directory(files: Mapping[str, bytes], out_dir: str | Path, marker: str) -> None:
     """Make ``out_dir`` hold exactly ``files`` (relative path -> content), all or nothing.
 
-    The directory is owned by the command that writes it: ``marker`` (e.g. ``analysis.json``) must
-    be one of ``files``, and an existing ``out_dir`` is only replaced if it is empty or holds that
-    marker from an earlier run, so a rerun leaves no stale files and a mistyped ``--out`` never
-    clobbers someone's folder. Everything is staged in a hidden sibling directory first; the old
-    directory is swapped out only once the new one is complete.
+    ``marker`` (e.g. ``analysis.json``) must be one of ``files``; see :func:`staged_directory`.
+    """
+    with staged_directory(out_dir, marker) as staging:
+        for relative, data in files.items():
+            target = staging / relative
+            target.parent.mkdir(parents=True, exist_ok=True)
+            target.write_bytes(data)
+
+
+@contextlib.contextmanager
+def staged_directory(out_dir: str | Path, marker: str) -> Iterator[Path]:
+    """Yield an empty staging directory; on success it becomes ``out_dir``, on error it vanishes.
+
+    The directory is owned by the command that writes it: an existing ``out_dir`` is only replaced
+    if it is empty or holds ``marker`` from an earlier run (the caller must write ``marker`` into
+    the staging directory), so a rerun leaves no stale files and a mistyped ``--out`` never
+    clobbers someone's folder. The old directory is swapped out only once the new one is complete.
 
     Raises:
         OutputDirectoryError: ``out_dir`` is a file, or a non-empty directory without ``marker``.
@@ -57,10 +69,9 @@ def publish_directory(files: Mapping[str, bytes], out_dir: str | Path, marker: s
     staging = _sibling(out_dir, "staging")
     staging.mkdir()  # honours the umask, unlike tempfile.mkdtemp's 0700
     try:
-        for relative, data in files.items():
-            target = staging / relative
-            target.parent.mkdir(parents=True, exist_ok=True)
-            target.write_bytes(data)
+        yield staging
+        if not (staging / marker).is_file():
+            raise RuntimeError(f"staged output for {out_dir} lacks its marker {marker}")
         _swap_into_place(staging, out_dir)
     finally:
         shutil.rmtree(staging, ignore_errors=True)

@@ -1,0 +1,130 @@
+"""Dataset directories: writing a task's split with its images, the manifest, and validating a tree.
+
+Writers put everything into a staging directory (see :func:`vlmtransfer.fsutil.staged_directory`)
+so an export either completes or leaves nothing; image bytes are deterministic (PNG, no metadata),
+so the same inputs give byte-identical datasets.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+from collections import Counter
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from vlmtransfer import __version__
+from vlmtransfer.data.records import MANIFEST, MCQRecord, read_records, write_records
+from vlmtransfer.errors import InputError
+
+if TYPE_CHECKING:
+    from PIL import Image
+
+__all__ = [
+    "SplitSummary",
+    "image_bytes",
+    "load_split",
+    "split_path",
+    "validate_dataset",
+    "write_manifest",
+    "write_split",
+]
+
+
+def split_path(root: str | Path, task: str, split: str) -> Path:
+    """Where a task's split lives: ``root/<task>/<split>.jsonl``."""
+    return Path(root) / task / f"{split}.jsonl"
+
+
+def image_bytes(image: Image.Image) -> bytes:
+    """PNG bytes of ``image``, deterministic for identical pixels (no timestamps or text chunks)."""
+    buffer = io.BytesIO()
+    image.save(buffer, format="PNG", optimize=False, compress_level=6)
+    return buffer.getvalue()
+
+
+def write_split(
+    root: str | Path,
+    task: str,
+    split: str,
+    items: Iterable[tuple[MCQRecord, Sequence[bytes]]],
+) -> int:
+    """Write one task's split: each record with the encoded images its ``images`` paths name.
+
+    Image paths in the records are relative to ``root/<task>/`` (e.g. ``images/val_3_0.png``).
+
+    Returns:
+        The number of records written.
+    """
+    task_dir = Path(root) / task
+    records = []
+    for record, images in items:
+        if len(images) != len(record.images):
+            raise ValueError(f"record {record.id}: {len(record.images)} image paths but {len(images)} images")
+        for relative, data in zip(record.images, images, strict=True):
+            target = task_dir / relative
+            target.parent.mkdir(parents=True, exist_ok=True)
+            target.write_bytes(data)
+        records.append(record)
+    write_records(split_path(root, task, split), records)
+    return len(records)
+
+
+def write_manifest(
+    root: str | Path, kind: str, tasks: Mapping[str, Mapping[str, int]], **provenance: Any
+) -> None:
+    """Write ``root/manifest.json``: what produced the dataset and how many records each split holds.
+
+    Args:
+        kind: the producer, e.g. ``"synthetic"`` or ``"blink"``.
+        tasks: ``{task: {split: n_records}}``.
+        provenance: anything else worth recording (seed, dataset revision, source path...).
+    """
+    document = {
+        "format": "vlmtransfer-mcq",
+        "version": 1,
+        "kind": kind,
+        "generator": f"vlmtransfer {__version__}",
+    }
+    document |= {"tasks": {t: dict(s) for t, s in tasks.items()}, **provenance}
+    Path(root, MANIFEST).write_text(json.dumps(document, indent=2, sort_keys=True) + "\n", encoding="utf-8")
+
+
+def load_split(root: str | Path, task: str, split: str, *, check_images: bool = False) -> list[MCQRecord]:
+    """The records of one task's split (validated; images checked only when asked)."""
+    path = split_path(root, task, split)
+    if not path.is_file():
+        raise InputError(f"no {split} split for task {task!r} (expected {path})", source=root)
+    return read_records(path, check_images=check_images)
+
+
+@dataclass(frozen=True)
+class SplitSummary:
+    """What :func:`validate_dataset` found in one JSONL file."""
+
+    path: Path
+    tasks: tuple[str, ...]
+    records: int
+    answers: Mapping[str, int]
+
+
+def validate_dataset(root: str | Path) -> list[SplitSummary]:
+    """Validate every ``*.jsonl`` under ``root``, images included; stop at the first problem.
+
+    Raises:
+        InputError: no JSONL files, or the first invalid record (file, line, field).
+    """
+    root = Path(root)
+    if not root.is_dir():
+        raise InputError("not a directory" if root.exists() else "directory not found", source=root)
+    files = sorted(root.rglob("*.jsonl"))
+    if not files:
+        raise InputError("holds no .jsonl files", source=root)
+    summaries = []
+    for path in files:
+        records = read_records(path, check_images=True)
+        tasks = tuple(sorted({r.task for r in records}))
+        summaries.append(SplitSummary(path, tasks, len(records), Counter(r.answer for r in records)))
+    return summaries

@@ -1,0 +1,249 @@
+"""The multiple-choice question (MCQ) record: the one data format every stage reads (DESIGN.md §3.1).
+
+A dataset directory holds one folder per task, each with a JSONL file per split and its images::
+
+    DIR/manifest.json                      provenance (written by vlmtransfer's exporters)
+    DIR/<Task>/train.jsonl, val.jsonl      one record per line
+    DIR/<Task>/images/...                  image files; records name them relative to the JSONL
+
+A record::
+
+    {"id": "val_Counting_1", "task": "Counting", "images": ["images/val_Counting_1_0.png"],
+     "prompt": "How many blue floats are there?\\nSelect from the following choices.\\n(A) 0\\n(B) 3 ...",
+     "choices": ["0", "3", "2", "1"], "answer": "B", "meta": {...}}
+
+``prompt`` is the full question shown to the model, choices included (BLINK's ``prompt`` field).
+"""
+
+from __future__ import annotations
+
+import difflib
+import json
+from collections.abc import Iterable, Iterator, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path, PurePosixPath
+from typing import Any
+
+from vlmtransfer.errors import InputError
+from vlmtransfer.fsutil import atomic_write_bytes
+
+__all__ = [
+    "LETTERS",
+    "MANIFEST",
+    "MCQRecord",
+    "letter_index",
+    "read_records",
+    "record_from_dict",
+    "records_to_jsonl",
+    "write_records",
+]
+
+LETTERS = "ABCDE"
+"""Answer letters, in choice order (BLINK uses at most five options)."""
+
+MANIFEST = "manifest.json"
+"""File at the root of every dataset directory vlmtransfer writes: provenance, and proof of ownership."""
+
+_FIELDS = ("id", "task", "images", "prompt", "choices", "answer", "meta")
+_REQUIRED = _FIELDS[:-1]
+
+
+@dataclass(frozen=True)
+class MCQRecord:
+    """One multiple-choice question.
+
+    Attributes:
+        id: unique within its task and split.
+        task: the task name (a registry name for known tasks).
+        images: image paths relative to the JSONL file, in the order the model sees them.
+        prompt: the full question text, choices included.
+        choices: the option texts; option k is answered by ``LETTERS[k]``.
+        answer: the correct letter.
+        meta: free-form provenance (source dataset, revision, generator parameters...).
+    """
+
+    id: str
+    task: str
+    images: tuple[str, ...]
+    prompt: str
+    choices: tuple[str, ...]
+    answer: str
+    meta: Mapping[str, Any] = field(default_factory=dict, compare=False, hash=False)
+
+    @property
+    def answer_index(self) -> int:
+        """Index of the correct choice."""
+        return letter_index(self.answer)
+
+    @property
+    def letters(self) -> str:
+        """The valid answer letters of this question, e.g. ``"ABCD"``."""
+        return LETTERS[: len(self.choices)]
+
+    def to_dict(self) -> dict[str, Any]:
+        """The JSON object of this record (lists, not tuples)."""
+        return {
+            "id": self.id,
+            "task": self.task,
+            "images": list(self.images),
+            "prompt": self.prompt,
+            "choices": list(self.choices),
+            "answer": self.answer,
+            "meta": dict(self.meta),
+        }
+
+
+def letter_index(letter: str) -> int:
+    """``"A"`` -> 0 ... ``"E"`` -> 4."""
+    if len(letter) != 1 or letter not in LETTERS:
+        raise ValueError(f"not an answer letter: {letter!r}")
+    return LETTERS.index(letter)
+
+
+def record_from_dict(obj: Any, *, source: str | Path = "<record>", line: int | None = None) -> MCQRecord:
+    """Validate one decoded JSON object and build its record.
+
+    Checks field presence and types, 2-5 choices, the answer among the choices' letters, and image
+    paths that stay inside the dataset (relative, no ``..``). Whether the images exist is checked by
+    :func:`read_records`, which knows the directory.
+
+    Raises:
+        InputError: naming ``source``, the line and the field.
+    """
+    where = f"line {line}" if line is not None else None
+    if not isinstance(obj, dict):
+        raise InputError("a record must be a JSON object", source=source, where=where)
+    for name in obj:
+        if name not in _FIELDS:
+            close = difflib.get_close_matches(name, _FIELDS, n=1)
+            hint = f" (did you mean {close[0]!r}?)" if close else ""
+            raise InputError(f"unknown field {name!r}{hint}", source=source, where=where)
+    for name in _REQUIRED:
+        if name not in obj:
+            raise InputError(f"missing field {name!r}", source=source, where=where)
+    problem = _field_problem(obj)
+    if problem:
+        name, message = problem
+        raise InputError(f"field {name!r}: {message}", source=source, where=where)
+    return MCQRecord(
+        id=obj["id"],
+        task=obj["task"],
+        images=tuple(obj["images"]),
+        prompt=obj["prompt"],
+        choices=tuple(obj["choices"]),
+        answer=obj["answer"],
+        meta=obj.get("meta", {}),
+    )
+
+
+def _field_problem(obj: dict[str, Any]) -> tuple[str, str] | None:
+    checks = (
+        ("id", lambda v: isinstance(v, str) and v.strip() != "", "must be a non-empty string"),
+        ("task", lambda v: isinstance(v, str) and v.strip() != "", "must be a non-empty string"),
+        ("prompt", lambda v: isinstance(v, str) and v.strip() != "", "must be a non-empty string"),
+        ("images", _valid_image_list, "must be a non-empty list of relative paths inside the dataset"),
+        ("choices", _valid_choices, f"must be a list of 2 to {len(LETTERS)} strings"),
+        ("meta", lambda v: isinstance(v, dict), "must be an object"),
+    )
+    for name, ok, message in checks:
+        if name in obj and not ok(obj[name]):
+            return name, message
+    answer, letters = obj["answer"], LETTERS[: len(obj["choices"])]
+    if not (isinstance(answer, str) and len(answer) == 1 and answer in letters):
+        return "answer", f"{answer!r} is not one of the choice letters {', '.join(letters)}"
+    return None
+
+
+def _valid_image_list(value: Any) -> bool:
+    return (
+        isinstance(value, list)
+        and len(value) > 0
+        and all(isinstance(p, str) and p and _inside(p) for p in value)
+    )
+
+
+def _inside(path: str) -> bool:
+    posix = PurePosixPath(path)
+    return not posix.is_absolute() and ".." not in posix.parts and "\\" not in path
+
+
+def _valid_choices(value: Any) -> bool:
+    return (
+        isinstance(value, list) and 2 <= len(value) <= len(LETTERS) and all(isinstance(c, str) for c in value)
+    )
+
+
+def read_records(path: str | Path, *, check_images: bool = True) -> list[MCQRecord]:
+    """Read and validate a JSONL file of records; nothing is skipped silently.
+
+    Args:
+        path: the JSONL file; image paths are resolved against its directory.
+        check_images: also check that every image exists and decodes (PIL), naming the record's line.
+
+    Raises:
+        InputError: the first problem, naming the file, line and field.
+    """
+    path = Path(path)
+    records: list[MCQRecord] = []
+    first_line: dict[str, int] = {}
+    for line, obj in _json_lines(path):
+        record = record_from_dict(obj, source=path, line=line)
+        if record.id in first_line:
+            raise InputError(
+                f"field 'id': {record.id!r} duplicates line {first_line[record.id]}",
+                source=path,
+                where=f"line {line}",
+            )
+        first_line[record.id] = line
+        if check_images:
+            _check_images(record, path.parent, path, line)
+        records.append(record)
+    if not records:
+        raise InputError("holds no records", source=path)
+    return records
+
+
+def _json_lines(path: Path) -> Iterator[tuple[int, Any]]:
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise InputError("file not found", source=path) from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise InputError(f"cannot read as UTF-8 text: {exc}", source=path) from None
+    for number, raw in enumerate(text.splitlines(), start=1):
+        if not raw.strip():
+            continue
+        try:
+            yield number, json.loads(raw)
+        except json.JSONDecodeError as exc:
+            raise InputError(
+                f"not valid JSON: {exc.msg} (column {exc.colno})", source=path, where=f"line {number}"
+            ) from None
+
+
+def _check_images(record: MCQRecord, root: Path, path: Path, line: int) -> None:
+    from PIL import Image, UnidentifiedImageError  # noqa: PLC0415 - keeps `import vlmtransfer.data` light
+
+    for k, image in enumerate(record.images):
+        where = f"line {line}"
+        file = root / image
+        if not file.is_file():
+            raise InputError(f"field 'images'[{k}]: {image!r} does not exist", source=path, where=where)
+        try:
+            with Image.open(file) as handle:
+                handle.verify()
+        except (OSError, UnidentifiedImageError, SyntaxError) as exc:
+            raise InputError(
+                f"field 'images'[{k}]: {image!r} is not a readable image ({exc})", source=path, where=where
+            ) from None
+
+
+def records_to_jsonl(records: Iterable[MCQRecord]) -> bytes:
+    """Serialise records, one compact JSON object per line (UTF-8, non-ASCII kept)."""
+    lines = (json.dumps(r.to_dict(), ensure_ascii=False, separators=(",", ":")) for r in records)
+    return ("\n".join(lines) + "\n").encode("utf-8")
+
+
+def write_records(path: str | Path, records: Iterable[MCQRecord]) -> None:
+    """Write a JSONL file of records atomically."""
+    atomic_write_bytes(path, records_to_jsonl(records))
