@@ -7,7 +7,7 @@ import sys
 import typer
 
 from vlmtransfer import __version__
-from vlmtransfer.cli import analyze
+from vlmtransfer.cli import analyze, data, tasks
 
 __all__ = ["app", "main"]
 
@@ -20,6 +20,8 @@ app = typer.Typer(
     rich_markup_mode="rich",
 )
 app.command(name="analyze", epilog=analyze.EXAMPLES)(analyze.analyze)
+app.command(name="tasks", epilog=tasks.EXAMPLES)(tasks.tasks)
+app.add_typer(data.app, name="data")
 
 
 def _version(value: bool) -> None:

@@ -1,0 +1,134 @@
+"""MCQ records and dataset directories: round trips, and validation errors that name file, line and field."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from PIL import Image
+
+from vlmtransfer.data import (
+    MANIFEST,
+    MCQRecord,
+    image_bytes,
+    read_records,
+    validate_dataset,
+    write_manifest,
+    write_split,
+)
+from vlmtransfer.data.prompts import (
+    ANSWER_INSTRUCTION,
+    BLINK_DISCLAIMER,
+    answer_target,
+    build_messages,
+    format_question,
+)
+from vlmtransfer.errors import InputError
+from vlmtransfer.fsutil import staged_directory
+
+GOOD = {
+    "id": "q1",
+    "task": "T",
+    "images": ["images/q1_0.png"],
+    "prompt": "Which?\nSelect from the following choices.\n(A) x\n(B) y",
+    "choices": ["x", "y"],
+    "answer": "B",
+    "meta": {"k": 1},
+}
+
+
+def _dataset(tmp_path: Path, lines: list[object], image_ok: bool = True) -> Path:
+    task_dir = tmp_path / "ds" / "T"
+    (task_dir / "images").mkdir(parents=True)
+    data = image_bytes(Image.new("RGB", (8, 8), "red")) if image_ok else b"not an image"
+    (task_dir / "images" / "q1_0.png").write_bytes(data)
+    text = "\n".join(line if isinstance(line, str) else json.dumps(line) for line in lines)
+    (task_dir / "val.jsonl").write_text(text + "\n")
+    return task_dir / "val.jsonl"
+
+
+def test_write_then_read_round_trips(tmp_path):
+    record = MCQRecord("q1", "T", ("images/q1_0.png",), GOOD["prompt"], ("x", "y"), "B", {"k": 1})
+    out = tmp_path / "ds"
+    with staged_directory(out, MANIFEST) as staging:
+        write_split(staging, "T", "val", [(record, [image_bytes(Image.new("RGB", (8, 8)))])])
+        write_manifest(staging, "test", {"T": {"val": 1}}, seed=3)
+    (loaded,) = read_records(out / "T" / "val.jsonl")
+    assert loaded == record
+    assert loaded.meta == {"k": 1}
+    assert loaded.answer_index == 1
+    assert loaded.letters == "AB"
+    assert json.loads((out / MANIFEST).read_text())["seed"] == 3
+    (summary,) = validate_dataset(out)
+    assert (summary.records, summary.tasks, dict(summary.answers)) == (1, ("T",), {"B": 1})
+
+
+@pytest.mark.parametrize(
+    ("lines", "fragment"),
+    [
+        ([{**GOOD, "answer": "C"}], "line 1: field 'answer': 'C' is not one of the choice letters A, B"),
+        ([{**GOOD, "choices": ["only"]}], "line 1: field 'choices': must be a list of 2 to 5 strings"),
+        ([{**GOOD, "images": []}], "line 1: field 'images': must be a non-empty list"),
+        (
+            [{**GOOD, "images": ["../escape.png"]}],
+            "field 'images': must be a non-empty list of relative paths",
+        ),
+        ([{**GOOD, "images": ["/abs.png"]}], "field 'images'"),
+        (
+            [{**GOOD, "images": ["images/missing.png"]}],
+            "line 1: field 'images'[0]: 'images/missing.png' does not exist",
+        ),
+        ([{**GOOD, "id": ""}], "field 'id': must be a non-empty string"),
+        ([{**GOOD, "meta": []}], "field 'meta': must be an object"),
+        ([{k: v for k, v in GOOD.items() if k != "prompt"}], "line 1: missing field 'prompt'"),
+        ([{**GOOD, "choises": ["x", "y"]}], "unknown field 'choises' (did you mean 'choices'?)"),
+        ([GOOD, "", {**GOOD}], "line 3: field 'id': 'q1' duplicates line 1"),
+        ([GOOD, "{not json"], "line 2: not valid JSON"),
+        (["[1, 2]"], "line 1: a record must be a JSON object"),
+        ([""], "holds no records"),
+    ],
+)
+def test_invalid_records_name_the_file_line_and_field(tmp_path, lines, fragment):
+    path = _dataset(tmp_path, lines)
+    with pytest.raises(InputError) as excinfo:
+        read_records(path)
+    assert str(path) in str(excinfo.value)
+    assert fragment in str(excinfo.value)
+
+
+def test_unreadable_image_is_reported(tmp_path):
+    path = _dataset(tmp_path, [GOOD], image_ok=False)
+    with pytest.raises(InputError, match="is not a readable image"):
+        read_records(path)
+    assert read_records(path, check_images=False)[0].id == "q1"
+
+
+def test_validate_dataset_needs_jsonl_files(tmp_path):
+    with pytest.raises(InputError, match=r"holds no \.jsonl files"):
+        validate_dataset(tmp_path)
+    with pytest.raises(InputError, match="directory not found"):
+        validate_dataset(tmp_path / "nope")
+
+
+def test_prompt_has_blink_form_and_messages_put_images_first():
+    prompt = format_question("Which point is closer?", ["A is closer", "B is closer"])
+    assert (
+        prompt
+        == "Which point is closer?\nSelect from the following choices.\n(A) A is closer\n(B) B is closer"
+    )
+    record = MCQRecord("q", "Jigsaw", ("a.png", "b.png"), prompt, ("A is closer", "B is closer"), "B")
+    messages = build_messages(record, with_answer=True)
+    assert [part["type"] for part in messages[0]["content"]] == ["image", "image", "text"]
+    assert messages[0]["content"][-1]["text"] == f"{prompt}\n{ANSWER_INSTRUCTION}"
+    assert messages[1] == {"role": "assistant", "content": [{"type": "text", "text": "(B)"}]}
+    assert answer_target(record) == "(B)"
+    assert len(build_messages(record)) == 1
+
+
+def test_disclaimer_only_when_asked_and_only_for_blinks_three_tasks():
+    jigsaw = MCQRecord("q", "Jigsaw", ("a.png",), "P", ("x", "y"), "A")
+    counting = MCQRecord("q", "Counting", ("a.png",), "P", ("x", "y"), "A")
+    assert not build_messages(jigsaw)[0]["content"][-1]["text"].startswith("Disclaimer")
+    assert build_messages(jigsaw, disclaimer=True)[0]["content"][-1]["text"].startswith(BLINK_DISCLAIMER)
+    assert not build_messages(counting, disclaimer=True)[0]["content"][-1]["text"].startswith("Disclaimer")
