@@ -1,0 +1,98 @@
+"""`vlmtransfer tasks` and `vlmtransfer data ...` through the CLI."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from typer.testing import CliRunner
+
+from tests.data.test_blink import snapshot  # noqa: F401 - pytest fixture
+from tests.data.test_records import GOOD, _dataset
+from vlmtransfer.cli.main import app
+
+
+def run(*args):
+    return CliRunner().invoke(app, [str(a) for a in args])
+
+
+def test_tasks_json_lists_blink_with_metadata():
+    result = run("tasks", "--suite", "blink", "--json")
+    assert result.exit_code == 0, result.stderr
+    tasks = {t["name"]: t for t in json.loads(result.stdout)}
+    assert len(tasks) == 14
+    assert tasks["Relative_Depth"] == {
+        "name": "Relative_Depth",
+        "abbreviation": "RD",
+        "level": "low",
+        "granularity": "pixel",
+        "choices": 2,
+        "images": 1,
+        "ceiling": 100.0,
+        "suite": "blink",
+        "default": True,
+    }
+    assert tasks["IQ_Test"]["default"] is False
+
+
+def test_tasks_with_a_user_file_and_a_bad_suite(tmp_path):
+    path = tmp_path / "t.yaml"
+    path.write_text("suite: video\ntasks:\n  - {name: Temporal_Order, abbreviation: TO, level: mid}\n")
+    result = run("tasks", "--tasks", path, "--suite", "video", "--json")
+    assert [t["name"] for t in json.loads(result.stdout)] == ["Temporal_Order"]
+    bad = run("tasks", "--suite", "videos")
+    assert bad.exit_code == 2
+    assert bad.stderr.startswith("error: --suite: unknown suite 'videos'")
+
+
+def test_data_validate_reports_a_valid_dataset(tmp_path):
+    _dataset(tmp_path, [GOOD])
+    result = run("data", "validate", tmp_path / "ds")
+    assert result.exit_code == 0, result.stderr
+    assert "T/val.jsonl" in result.stdout
+    assert "B:1" in result.stdout
+
+
+def test_data_validate_names_file_line_and_field(tmp_path):
+    path = _dataset(tmp_path, [GOOD, {**GOOD, "id": "q2", "answer": "E"}])
+    result = run("data", "validate", tmp_path / "ds")
+    assert result.exit_code == 2
+    assert result.stderr.strip() == (
+        f"error: {path}: line 2: field 'answer': 'E' is not one of the choice letters A, B"
+    )
+
+
+def test_data_blink_exports_a_local_snapshot(snapshot, tmp_path):  # noqa: F811
+    out = tmp_path / "mcq"
+    result = run(
+        "data",
+        "blink",
+        "--out",
+        out,
+        "--source",
+        snapshot,
+        "--tasks",
+        "Counting",
+        "--cache-dir",
+        tmp_path / "c",
+    )
+    assert result.exit_code == 0, result.stderr
+    assert (out / "Counting" / "val.jsonl").is_file()
+    assert json.loads((out / "manifest.json").read_text())["tasks"] == {"Counting": {"val": 3}}
+    assert run("data", "validate", out).exit_code == 0
+
+
+@pytest.mark.parametrize(
+    ("extra", "fragment"),
+    [
+        (["--split", "test", "--tasks", "Jigsaw"], "is not a choice letter"),
+        (["--tasks", "Art_Style"], "no val parquet for task 'Art_Style'"),
+    ],
+)
+def test_data_blink_bad_input_leaves_nothing(snapshot, tmp_path, extra, fragment):  # noqa: F811
+    out = tmp_path / "mcq"
+    result = run("data", "blink", "--out", out, "--source", snapshot, "--cache-dir", tmp_path / "c", *extra)
+    assert result.exit_code == 2, result.exception
+    assert fragment in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1
+    assert not out.exists()
