@@ -13,6 +13,7 @@ commit hash before loading and records it in every record's ``meta`` and in the 
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import io
 import re
@@ -107,7 +108,28 @@ def load_blink(
         yield _record(row, task, split, provenance, number)
 
 
+@contextlib.contextmanager
+def _quiet_datasets() -> Iterator[None]:
+    """Silence ``datasets``' own progress bars and info logs (the CLI shows its own), then restore them."""
+    import datasets  # noqa: PLC0415
+
+    was_enabled, verbosity = datasets.is_progress_bar_enabled(), datasets.logging.get_verbosity()
+    datasets.disable_progress_bars()
+    datasets.logging.set_verbosity_error()
+    try:
+        yield
+    finally:
+        datasets.logging.set_verbosity(verbosity)
+        if was_enabled:
+            datasets.enable_progress_bars()
+
+
 def _rows(task: str, split: str, source: BlinkSource) -> tuple[Any, dict[str, Any]]:
+    with _quiet_datasets():
+        return _load_rows(task, split, source)
+
+
+def _load_rows(task: str, split: str, source: BlinkSource) -> tuple[Any, dict[str, Any]]:
     from datasets import Image, load_dataset  # noqa: PLC0415 - heavy import, only when loading
 
     if source.local_dir is not None:

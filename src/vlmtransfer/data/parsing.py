@@ -70,10 +70,7 @@ _LABEL_RE = re.compile(
     rf"|(?m:^[ \t]*(?:[-*•>][ \t]*)?([A-E])[).:](?=\s|$))"  # a line starting "B)" "B." "B:"
     rf"|\b{_NOUN}[ \t]*\(?{_LETTER}"  # option B, picture (C)
 )
-_NUMBER_WORDS = (
-    "zero one two three four five six seven eight nine ten eleven twelve thirteen fourteen fifteen "
-    "sixteen seventeen eighteen nineteen twenty"
-).split()
+_NUMBER_WORDS = ["zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine", "ten", "eleven", "twelve", "thirteen", "fourteen", "fifteen", "sixteen", "seventeen", "eighteen", "nineteen", "twenty"]
 
 
 @dataclass(frozen=True)
@@ -173,7 +170,9 @@ def _context(text: str, choices: Sequence[str]) -> _Context:
     """Normalise ``text`` and collect what the rules need."""
     norm = _normalize(text)
     regexes = _choice_regexes(tuple(choices))
-    mentions = sorted(_label_mentions(norm, len(choices)) + _text_mentions(norm, regexes), key=lambda m: m.start)
+    mentions = sorted(
+        _label_mentions(norm, len(choices)) + _text_mentions(norm, regexes), key=lambda m: m.start
+    )
     return _Context(norm, len(choices), regexes, tuple(mentions), _sentences(norm))
 
 
@@ -207,12 +206,17 @@ def _is_hedged(ctx: _Context, end: int) -> bool:
 
 _NEGATED_BEFORE_RE = re.compile(
     r"(?:\bnot|n't|\bthan|\binstead of|\bunlike|\bcompared (?:to|with)|\bversus|\bvs\.?|\bover|\bexcept"
-    r"|\bwhereas|\bwhile|\bnor|\bneither)\s+(?:the\s+|to\s+|with\s+)?$",
+    r"|\bwhereas|\bwhile|\bnor|\bneither|\bnor)(?:\s+(?:the|to|with|that|those|of|in|for|from)\b)*\s*$",
     re.IGNORECASE,
 )
 _NEGATED_AFTER_RE = re.compile(
     r"^\s*(?:\([^)]*\)\s*)?(?:,[^,]{0,40},\s*)?(?:is|are|was|does|do|has|seems|appears)?\s*"
     r"(?:not|n't|incorrect|wrong|less|too|only)\b",
+    re.IGNORECASE,
+)
+_INABILITY_RE = re.compile(
+    r"\b(?:cannot|can't|can not|could not|couldn't|unable to|not possible to|impossible to|not able to)"
+    r"\s+(?:\w+\s+){0,2}?(?:determine|tell|decide|say|identify|conclude|know|be determined|choose|answer)\b",
     re.IGNORECASE,
 )
 
@@ -224,28 +228,31 @@ def _is_contrasted(ctx: _Context, mention: _Mention, span: tuple[int, int]) -> b
     return bool(_NEGATED_BEFORE_RE.search(before) or _NEGATED_AFTER_RE.match(after))
 
 
-def _single_option(ctx: _Context, span: tuple[int, int]) -> int | None:
-    """The one option the text in ``span`` mentions, dropping contrasted mentions if several; else None."""
+def _affirmed(ctx: _Context, span: tuple[int, int]) -> set[int] | None:
+    """The options mentioned in ``span`` and not contrasted, or None when ``span`` mentions no option.
+
+    A sentence that declares it cannot decide (``I cannot determine ...``) affirms nothing."""
     inside = [m for m in ctx.mentions if span[0] <= m.start < span[1]]
-    options = {m.index for m in inside}
-    if len(options) > 1:
-        options = {m.index for m in inside if not _is_contrasted(ctx, m, span)}
-    return options.pop() if len(options) == 1 else None
+    if not inside:
+        return None
+    if _INABILITY_RE.search(ctx.text, span[0], span[1]):
+        return set()
+    return {m.index for m in inside if not _is_contrasted(ctx, m, span)}
 
 
-def _has_mention(ctx: _Context, span: tuple[int, int]) -> bool:
-    """True when some mention starts inside ``span``."""
-    return any(span[0] <= m.start < span[1] for m in ctx.mentions)
+def _enumerates(ctx: _Context) -> bool:
+    """True when several lines start with different option labels (an option-by-option analysis)."""
+    return len({m.group(1) for m in _LINE_LABEL_RE.finditer(ctx.text)}) > 1
 
 
 # --- rules -------------------------------------------------------------------------------------------
 
 _MARKER_RE = re.compile(
-    r"\b(?:answer|choice|option|selection|response|pick)s?\b"
+    r"\b(?:answer|choice|option|selection|response|pick)\b"
     r"(?:[^.!?\n]{0,80}?\b(?:is|would be|will be|should be|must be|remains)\b"
     r"(?:\s+(?:likely|probably|most likely|clearly|definitely|therefore|thus|then))?(?:\s*:)?"
     r"|\s*[:=])"
-    r"|\bI(?:\s+would|\s+will|'d|\s+must)?(?:\s+(?:choose|select|pick|go with|say|opt for))\b",
+    r"|\bI(?:\s+would|\s+will|'d|\s+must)?(?:\s+\w+ly)?\s+(?:choose|select|pick|go with|say|opt for|lean towards?)\b",
     re.IGNORECASE,
 )
 _REVERSE_MARKER_RE = re.compile(
@@ -281,33 +288,43 @@ def _leading_label(ctx: _Context) -> int | None:
     index = LETTERS.index(match.group(1))
     if index >= ctx.n or _is_hedged(ctx, match.end()):
         return None
-    line_labels = {m.group(1) for m in _LINE_LABEL_RE.finditer(ctx.text)}
-    return index if len(line_labels) <= 1 else None
+    return None if _enumerates(ctx) else index
 
 
 _CUE_RE = re.compile(
-    r"\b(?:therefore|thus|hence|so|consequently|overall|in summary|in conclusion|to conclude|to summarize"
-    r"|in short|based on|correct|best|most likely|closest|I believe|I think|my assessment|final)\b",
+    r"(?:^|[(\"'])\s*(?:so|overall|based on|given|considering|ultimately|finally|hence|thus|therefore)\b"
+    r"|\b(?:therefore|thus|hence|consequently|in summary|in conclusion|to conclude|to summarize|in short"
+    r"|correct|best|most likely|I believe|I think|I would|my (?:answer|assessment|choice|guess)|final)\b",
     re.IGNORECASE,
 )
 
 
+def _one(options: set[int] | None) -> int | None:
+    """The option when ``options`` holds exactly one, else None."""
+    return next(iter(options)) if options and len(options) == 1 else None
+
+
 def _conclusion(ctx: _Context) -> int | None:
-    """Rule 3: the option of the last conclusion-cue sentence that mentions any option."""
+    """Rule 3: the option affirmed by the last conclusion-cue sentence that affirms any option."""
     for span in reversed(ctx.sentences):
-        if _has_mention(ctx, span) and _CUE_RE.search(ctx.text, span[0], span[1]):
-            return _single_option(ctx, span)
+        if not _CUE_RE.search(ctx.text[span[0] : span[1]]):
+            continue
+        options = _affirmed(ctx, span)
+        if options:
+            return _one(options)
     return None
 
 
 def _opening_sentence(ctx: _Context) -> int | None:
-    """Rule 4: the option of the first sentence, when it mentions one (after dropping contrasts)."""
-    return _single_option(ctx, ctx.sentences[0]) if ctx.sentences else None
+    """Rule 4: the option the first sentence affirms, unless the text is an option-by-option analysis."""
+    return None if _enumerates(ctx) else _one(_affirmed(ctx, ctx.sentences[0]))
 
 
 def _single_mention(ctx: _Context) -> int | None:
-    """Rule 5: the option when the whole text mentions exactly one."""
-    return _single_option(ctx, (0, len(ctx.text))) if len({m.index for m in ctx.mentions}) == 1 else None
+    """Rule 5: the option when the whole text mentions exactly one, and affirms it at least once."""
+    if len({m.index for m in ctx.mentions}) != 1:
+        return None
+    return _one(_affirmed(ctx, (0, len(ctx.text))))
 
 
 _RULES: tuple[Callable[[_Context], int | None], ...] = (
