@@ -87,8 +87,10 @@ def analyze(
     ] = None,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Do not print the summary.")] = False,
 ) -> None:
-    """Compute PGF matrices, transferability, malleability, the transfer graph, cliques, personas,
-    category and scale trends from accuracy or PGF tables, and write them to --out."""
+    """Analyse transfer: PGF, transferability, malleability, graph, cliques, personas, categories, scale.
+
+    Reads accuracy tables or released PGF tables and writes analysis.json and CSV tables to --out.
+    """
     started = time.perf_counter()
     options = _options(include_self, edge_fraction, min_clique_size, model_order)
     registry = _registry(tasks or [])
