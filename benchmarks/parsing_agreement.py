@@ -48,7 +48,9 @@ def load_examples(directory: Path) -> dict[str, list[Example]]:
             choices = record["choices"] or [""] * n
             label = _BLINK_LABEL.match(record["prediction"] or "")
             if label and LETTERS.index(label.group(1)) < n:
-                examples.append(Example(path.stem, record["idx"], record["full_prediction"], choices, label[1]))
+                examples.append(
+                    Example(path.stem, record["idx"], record["full_prediction"], choices, label[1])
+                )
         per_model[path.stem] = examples
     return per_model
 
@@ -84,7 +86,9 @@ def main() -> None:
         for e in pooled:
             parse_choice(e.text, e.choices)
         times.append(time.perf_counter() - start)
-    print(f"throughput: {len(pooled) / statistics.median(times):,.0f} answers/second (median of {args.repeats})")
+    print(
+        f"throughput: {len(pooled) / statistics.median(times):,.0f} answers/second (median of {args.repeats})"
+    )
     shown = 0
     for e in pooled:
         if shown >= args.disagreements:
@@ -92,7 +96,9 @@ def main() -> None:
         ours = parse_choice(e.text, e.choices)
         if ours != e.blink:
             shown += 1
-            print(f"\n--- {e.model} {e.idx} choices={e.choices} BLINK={e.blink} ours={ours}\n{e.text.strip()}")
+            print(
+                f"\n--- {e.model} {e.idx} choices={e.choices} BLINK={e.blink} ours={ours}\n{e.text.strip()}"
+            )
 
 
 if __name__ == "__main__":
