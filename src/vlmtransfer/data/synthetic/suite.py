@@ -1,0 +1,179 @@
+"""Generating the synthetic suite: deterministic streams, balanced answers, records and a dataset tree."""
+
+from __future__ import annotations
+
+import difflib
+import os
+import zlib
+from collections.abc import Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import numpy as np
+from PIL import Image
+
+from vlmtransfer.data.dataset import image_bytes, write_manifest, write_split
+from vlmtransfer.data.prompts import format_question
+from vlmtransfer.data.records import LETTERS, MANIFEST, MCQRecord
+from vlmtransfer.data.synthetic.tasks import TASKS, TaskDef
+from vlmtransfer.errors import InputError
+from vlmtransfer.fsutil import staged_directory
+
+__all__ = ["MIN_IMAGE_SIZE", "SYNTHETIC_TASKS", "generate_examples", "generate_suite", "task_def"]
+
+SYNTHETIC_TASKS: tuple[str, ...] = tuple(t.name for t in TASKS)
+"""The synthetic tasks, in suite order (the order of ``tasks/synthetic.yaml``)."""
+
+MIN_IMAGE_SIZE = 56
+_BY_NAME = {t.name: t for t in TASKS}
+_ANSWER_STREAM = 0  # the stream that deals answer letters
+_EXAMPLE_STREAM = 1  # the streams of the examples themselves
+
+
+def task_def(name: str) -> TaskDef:
+    """The definition of a synthetic task; an unknown name is an InputError listing near matches."""
+    try:
+        return _BY_NAME[name]
+    except KeyError:
+        close = difflib.get_close_matches(name, SYNTHETIC_TASKS, n=3, cutoff=0.5)
+        hint = f" (did you mean {', '.join(map(repr, close))}?)" if close else ""
+        raise InputError(
+            f"unknown synthetic task {name!r}{hint}; known: {', '.join(SYNTHETIC_TASKS)}"
+        ) from None
+
+
+def _key(text: str) -> int:
+    """A stable 32-bit hash (the same in every process, unlike ``hash``)."""
+    return zlib.crc32(text.encode("utf-8"))
+
+
+def _check(split: str, n: int, seed: int, image_size: int) -> None:
+    if not isinstance(split, str) or not split or not split.replace("_", "").replace("-", "").isalnum():
+        raise InputError(f"split name {split!r} must be a non-empty word (letters, digits, _ or -)")
+    if isinstance(n, bool) or not isinstance(n, int) or n < 0:
+        raise InputError(f"number of examples must be a whole number >= 0, not {n!r}")
+    if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
+        raise InputError(f"seed must be a whole number >= 0, not {seed!r}")
+    if isinstance(image_size, bool) or not isinstance(image_size, int) or image_size < MIN_IMAGE_SIZE:
+        raise InputError(f"image size must be a whole number >= {MIN_IMAGE_SIZE}, not {image_size!r}")
+
+
+def answer_indices(task: str, split: str, n: int, seed: int) -> list[int]:
+    """Correct-choice indices of the first ``n`` examples: every block of ``k`` consecutive examples
+    (``k`` choices) is a permutation of the choices, drawn from the block's own stream. So each choice is
+    correct ``n // k`` or ``n // k + 1`` times, and example ``i`` does not depend on ``n``."""
+    k = task_def(task).choices
+    answers: list[int] = []
+    for block in range((n + k - 1) // k):
+        rng = np.random.default_rng(
+            np.random.SeedSequence([seed, _key(task), _key(split), _ANSWER_STREAM, block])
+        )
+        answers.extend(int(v) for v in rng.permutation(k))
+    return answers[:n]
+
+
+def generate_examples(
+    task: str, split: str, n: int, seed: int, image_size: int = 112
+) -> Iterator[tuple[MCQRecord, list[Image.Image]]]:
+    """The first ``n`` examples of ``task``'s ``split`` for ``seed``: records and their images.
+
+    Example ``i`` is drawn from its own stream, ``SeedSequence([seed, crc32(task), crc32(split), 1, i])``,
+    so it does not depend on ``n`` or on other tasks, and splits never share a stream (nor does the
+    stream dealing the answers, see :func:`answer_indices`). Image paths are
+    ``images/<split>_<i:05d>_<k>.png``, relative to the task's directory.
+
+    Raises:
+        InputError: unknown task (with near matches), bad split name, negative ``n`` or seed, or an
+            image size below 56.
+    """
+    definition = task_def(task)
+    _check(split, n, seed, image_size)
+    answers = answer_indices(task, split, n, seed)
+    for i in range(n):
+        sequence = np.random.SeedSequence([seed, _key(task), _key(split), _EXAMPLE_STREAM, i])
+        example = definition.generate(np.random.default_rng(sequence), answers[i], image_size)
+        if len(example.choices) != definition.choices or len(example.images) != definition.images:
+            raise AssertionError(f"{task}: generator broke the task's shape")  # pragma: no cover
+        record = MCQRecord(
+            id=f"syn_{split}_{task}_{i:05d}",
+            task=task,
+            images=tuple(f"images/{split}_{i:05d}_{k}.png" for k in range(len(example.images))),
+            prompt=format_question(example.question, example.choices),
+            choices=example.choices,
+            answer=LETTERS[answers[i]],
+            meta={
+                "generator": "synthetic",
+                "seed": seed,
+                "split": split,
+                "index": i,
+                "image_size": image_size,
+                "mirrors": definition.blink,
+                "render": example.render,
+            },
+        )
+        yield record, example.images
+
+
+def _write_unit(staging: Path, task: str, split: str, n: int, *, seed: int, image_size: int) -> None:
+    items = (
+        (record, [image_bytes(im) for im in images])
+        for record, images in generate_examples(task, split, n, seed, image_size)
+    )
+    write_split(staging, task, split, items)
+
+
+def generate_suite(  # noqa: PLR0917 - the public signature, positional as documented
+    out_dir: str | Path,
+    tasks: Sequence[str] | None = None,
+    n_train: int = 1000,
+    n_val: int = 200,
+    seed: int = 0,
+    image_size: int = 112,
+) -> dict[str, dict[str, int]]:
+    """Write the synthetic suite to ``out_dir`` (all or nothing; an earlier suite there is replaced).
+
+    Layout: ``out_dir/<task>/train.jsonl``, ``val.jsonl``, ``images/<split>_<index:05d>_<k>.png`` and
+    ``out_dir/manifest.json`` (kind ``synthetic``, with the seed and image size). A split with no
+    examples gets no file.
+
+    Returns:
+        ``{task: {"train": n_train, "val": n_val}}``.
+
+    Raises:
+        InputError: unknown task names (with near matches) or bad counts, seed or size, before anything
+            is written.
+        vlmtransfer.fsutil.OutputDirectoryError: ``out_dir`` holds files vlmtransfer did not write.
+    """
+    names = list(SYNTHETIC_TASKS if tasks is None else tasks)
+    if not names:
+        raise InputError("no synthetic tasks selected")
+    for name in names:
+        task_def(name)
+    duplicates = sorted({name for name in names if names.count(name) > 1})
+    if duplicates:
+        raise InputError(f"task(s) listed twice: {', '.join(duplicates)}")
+    splits = {"train": n_train, "val": n_val}
+    for split, n in splits.items():
+        _check(split, n, seed, image_size)
+    counts = {name: dict(splits) for name in names}
+    units = [(name, split, n) for name in names for split, n in splits.items() if n]
+    with staged_directory(out_dir, MANIFEST) as staging:
+        # Each (task, split) is independent and writes its own files, so running them in threads
+        # changes nothing in the output; PNG encoding releases the GIL, which makes this faster.
+        workers = max(1, min(len(units), os.cpu_count() or 1, 4))
+        with ThreadPoolExecutor(max_workers=workers) as pool:
+            futures = [
+                pool.submit(_write_unit, staging, name, split, n, seed=seed, image_size=image_size)
+                for name, split, n in units
+            ]
+            for future in futures:
+                future.result()
+        write_manifest(
+            staging,
+            "synthetic",
+            counts,
+            seed=seed,
+            image_size=image_size,
+            suite="synthetic",
+        )
+    return counts

@@ -1,0 +1,861 @@
+"""The synthetic tasks: one generator per BLINK task mirrored.
+
+A generator takes a random generator, the index of the correct choice (chosen by the caller so that
+answer letters are balanced) and the image size, and returns the question, the choices, the images
+and the rendering parameters (JSON-serialisable; the solvers recompute answers from images and
+these). Retries (e.g. a scene in which a marked point is hidden) draw from the same random stream,
+so generation stays deterministic.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any, TypeVar
+
+import numpy as np
+from PIL import Image, ImageDraw
+
+from vlmtransfer.data.records import LETTERS
+from vlmtransfer.data.synthetic.render import (
+    PALETTE,
+    SHAPES,
+    draw_box,
+    draw_label,
+    draw_markers,
+    label_size,
+    marker_radius,
+    plural,
+    shape_bbox,
+    shape_mask,
+    texture,
+    unit,
+)
+from vlmtransfer.data.synthetic.scenes import (
+    DEPTH_SHAPES,
+    depth_object,
+    depth_view,
+    flat_scene,
+    shading,
+)
+
+__all__ = ["TASKS", "Example", "TaskDef"]
+
+T = TypeVar("T")
+_MAX_TRIES = 200
+_COLORS = tuple(PALETTE)
+ORDINALS = ("first", "second", "third", "fourth")
+TEXTURES = ("hstripes", "vstripes", "checker", "diagonal")
+RELATIONS = {"left": "to the left of", "right": "to the right of", "above": "above", "below": "below"}
+OPPOSITE = {"left": "right", "right": "left", "above": "below", "below": "above"}
+PARTS = ("head", "left arm", "right arm", "legs")
+REFLECTANCE_LEVELS = (0.2, 0.45, 0.92)
+
+
+@dataclass(frozen=True)
+class Example:
+    """What a generator returns for one question."""
+
+    question: str
+    choices: tuple[str, ...]
+    images: list[Image.Image]
+    render: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class TaskDef:
+    """A synthetic task: its name, the BLINK task it mirrors, its shape and generator."""
+
+    name: str
+    blink: str
+    choices: int
+    images: int
+    generate: Callable[[np.random.Generator, int, int], Example]
+
+
+class _RetryError(Exception):
+    """A drawn scene does not meet the task's constraints; draw again."""
+
+
+def _retrying(make: Callable[[], T]) -> T:
+    for _ in range(_MAX_TRIES):
+        try:
+            return make()
+        except _RetryError:
+            continue
+    raise RuntimeError("synthetic generator could not satisfy its constraints")  # pragma: no cover
+
+
+# --- random helpers ------------------------------------------------------------------------------------
+
+
+def _ri(rng: np.random.Generator, lo: float, hi: float) -> int:
+    """A uniform integer in [lo, hi] (bounds rounded)."""
+    lo, hi = round(lo), round(hi)
+    return int(rng.integers(lo, max(lo, hi) + 1))
+
+
+def _rf(rng: np.random.Generator, lo: float, hi: float, digits: int = 3) -> float:
+    return round(float(rng.uniform(lo, hi)), digits)
+
+
+def _pick(rng: np.random.Generator, seq: Sequence[T]) -> T:
+    return seq[int(rng.integers(len(seq)))]
+
+
+def _sample(rng: np.random.Generator, seq: Sequence[T], k: int) -> list[T]:
+    return [seq[int(i)] for i in rng.permutation(len(seq))[:k]]
+
+
+def _grey(rng: np.random.Generator, lo: int, hi: int) -> list[int]:
+    level = _ri(rng, lo, hi)
+    return [min(255, max(0, level + _ri(rng, -6, 6))) for _ in range(3)]
+
+
+def _place(
+    rng: np.random.Generator,
+    size: int,
+    radii: Sequence[int],
+    *,
+    gap: float,
+    margin: float = 2,
+    bounds: Sequence[tuple[float, float, float, float]] | None = None,
+) -> list[tuple[int, int]]:
+    """Centres for shapes of the given half-sizes, ``margin`` inside the image (and inside ``bounds``
+    ``(x_lo, x_hi, y_lo, y_hi)`` when given, one per shape) and ``gap`` apart; else _RetryError.
+
+    Shapes are kept apart as discs of radius 1.25 x their half-size, the extent of a square's corners.
+    """
+    placed: list[tuple[int, int, float]] = []
+    for k, half in enumerate(radii):
+        r = 1.25 * half
+        x_lo, x_hi = margin + half, size - 1 - margin - half
+        y_lo, y_hi = x_lo, x_hi
+        if bounds is not None:
+            bx0, bx1, by0, by1 = bounds[k]
+            x_lo, x_hi, y_lo, y_hi = max(x_lo, bx0), min(x_hi, bx1), max(y_lo, by0), min(y_hi, by1)
+        if x_lo > x_hi or y_lo > y_hi:
+            raise _RetryError
+        for _ in range(100):
+            x, y = _ri(rng, math.ceil(x_lo), math.floor(x_hi)), _ri(rng, math.ceil(y_lo), math.floor(y_hi))
+            if all((x - px) ** 2 + (y - py) ** 2 >= (r + pr + gap) ** 2 for px, py, pr in placed):
+                break
+        else:
+            raise _RetryError
+        placed.append((x, y, r))
+    return [(x, y) for x, y, _ in placed]
+
+
+def _order_images(rng: np.random.Generator, answer: int, correct: T, wrong: Sequence[T]) -> list[T]:
+    """``wrong`` in random order with ``correct`` inserted at position ``answer``."""
+    others = [wrong[int(i)] for i in rng.permutation(len(wrong))]
+    return [*others[:answer], correct, *others[answer:]]
+
+
+def _erode(mask: np.ndarray, m: int) -> np.ndarray:
+    """Pixels whose neighbours ``m`` pixels away in the four axis directions are all in ``mask``."""
+    out = mask.copy()
+    out[:m, :] = out[-m:, :] = out[:, :m] = out[:, -m:] = False
+    out[m:, :] &= mask[:-m, :]
+    out[:-m, :] &= mask[m:, :]
+    out[:, m:] &= mask[:, :-m]
+    out[:, :-m] &= mask[:, m:]
+    return out
+
+
+def _shape_dict(shape: str, color: str, x: int, y: int, r: int) -> dict[str, Any]:
+    return {"shape": shape, "color": color, "x": int(x), "y": int(y), "r": int(r)}
+
+
+# --- Art_Style: texture families -------------------------------------------------------------------
+
+
+def _styled(rng: np.random.Generator, size: int, family: str, shape: str) -> tuple[Image.Image, dict]:
+    u = unit(size)
+    colors = _sample(rng, _COLORS, 4)
+    half = max(2, round(_ri(rng, 3, 5) * u))
+    phases = [_ri(rng, 0, 2 * half - 1), _ri(rng, 0, 2 * half - 1)]
+    r = round(_ri(rng, 28, 38) * u)
+    cx = size // 2 + _ri(rng, -10 * u, 10 * u)
+    cy = size // 2 + _ri(rng, -10 * u, 10 * u)
+    back = texture(family, size, half, (PALETTE[colors[0]], PALETTE[colors[1]]), phases[0])
+    front = texture(family, size, half, (PALETTE[colors[2]], PALETTE[colors[3]]), phases[1])
+    mask = shape_mask(size, shape, cx, cy, r)
+    pixels = np.where(mask[..., None], front, back)
+    params = {
+        "family": family,
+        "half_period": half,
+        "phases": phases,
+        "colors": colors,
+        **_shape_dict(shape, colors[2], cx, cy, r),
+    }
+    return Image.fromarray(pixels, "RGB"), params
+
+
+def gen_art_style(rng: np.random.Generator, answer: int, size: int) -> Example:
+    family, other = _sample(rng, TEXTURES, 2)
+    ref_shape, new_shape = _sample(rng, SHAPES, 2)
+    ref = _styled(rng, size, family, ref_shape)
+    same_style = _styled(rng, size, family, new_shape)  # same style, other content
+    same_content = _styled(rng, size, other, ref_shape)  # other style, same content
+    candidates = _order_images(rng, answer, same_style, [same_content])
+    question = (
+        "Some common pattern styles are horizontal stripes, vertical stripes, checks and diagonal stripes."
+        " Given the following images, use the first image as the reference image, and determine which one"
+        " of the second or the third image shares the same style as the reference image?"
+    )
+    return Example(
+        question,
+        ("the second image", "the third image"),
+        [ref[0], *(c[0] for c in candidates)],
+        {"images": [ref[1], *(c[1] for c in candidates)]},
+    )
+
+
+# --- Counting ------------------------------------------------------------------------------------------
+
+
+def gen_counting(rng: np.random.Generator, answer: int, size: int) -> Example:
+    u = unit(size)
+    count = answer + 1
+    shape = _pick(rng, ("circle", "square", "triangle", "diamond"))
+    color, *others = _sample(rng, _COLORS, 3)
+    n_distract = min(_ri(rng, 0, 2), 5 - count)
+
+    def make() -> Example:
+        radii = [round(_ri(rng, 10, 13) * u) for _ in range(count + n_distract)]
+        centres = _place(rng, size, radii, gap=6 * u)
+        background = _grey(rng, 40, 90)
+        shapes = [
+            _shape_dict(shape, color, x, y, r)
+            for (x, y), r in zip(centres[:count], radii[:count], strict=True)
+        ]
+        for (x, y), r in zip(centres[count:], radii[count:], strict=True):
+            shapes.append(_shape_dict(_pick(rng, SHAPES), _pick(rng, others), x, y, r))
+        order = [shapes[int(i)] for i in rng.permutation(len(shapes))]
+        image = flat_scene(size, background, order)
+        render = {"background": background, "target_color": color, "target_shape": shape, "shapes": order}
+        return Example(f"How many {color} {plural(shape)} are there?", ("1", "2", "3", "4"), [image], render)
+
+    return _retrying(make)
+
+
+# --- Forensic_Detection: a periodic grid artifact ------------------------------------------------------
+
+
+def _forensic_image(rng: np.random.Generator, size: int, artifact: bool) -> tuple[Image.Image, dict]:
+    u = unit(size)
+
+    def layout() -> tuple[list[int], list[int]]:
+        radii = [round(_ri(rng, 10, 22) * u) for _ in range(_ri(rng, 2, 3))]
+        return radii, _place(rng, size, radii, gap=4 * u)
+
+    radii, centres = _retrying(layout)
+    background = _grey(rng, 100, 160)
+    colors = _sample(rng, _COLORS, len(radii))
+    shapes = [
+        _shape_dict(_pick(rng, SHAPES), c, x, y, r)
+        for c, (x, y), r in zip(colors, centres, radii, strict=True)
+    ]
+    angle, low = _rf(rng, 0, 2 * math.pi, 4), _rf(rng, 0.7, 0.85)
+    pixels = np.asarray(flat_scene(size, background, shapes), dtype=np.float64)
+    pixels = pixels * shading(size, angle, low)[..., None]
+    params: dict[str, Any] = {"background": background, "shapes": shapes, "angle": angle, "low": low}
+    if artifact:
+        amplitude, half = _rf(rng, 0.14, 0.22), max(2, round(2 * u))
+        grid = texture("checker", size, half, ((0, 0, 0), (1, 1, 1))).astype(np.float64)
+        pixels = pixels * (1.0 + amplitude * (2.0 * grid - 1.0))
+        params |= {"artifact": "grid", "amplitude": amplitude, "half_period": half}
+    else:
+        params |= {"artifact": None}
+    image = Image.fromarray(np.clip(np.rint(pixels), 0, 255).astype(np.uint8), "RGB")
+    return image, params
+
+
+def gen_forensic(rng: np.random.Generator, answer: int, size: int) -> Example:
+    real = _forensic_image(rng, size, artifact=False)
+    fakes = [_forensic_image(rng, size, artifact=True) for _ in range(3)]
+    images = _order_images(rng, answer, real, fakes)
+    question = (
+        "You are a judge in a photography competition, and now you are given the four images. Please"
+        " examine the details and tell which one of them is most likely to be a real photograph."
+    )
+    return Example(
+        question,
+        tuple(f"the {o} image" for o in ORDINALS),
+        [i for i, _ in images],
+        {"images": [p for _, p in images]},
+    )
+
+
+# --- Jigsaw ---------------------------------------------------------------------------------------------
+
+
+def _border_shape(rng: np.random.Generator, size: int, color: str) -> dict[str, Any]:
+    """A shape straddling the top or left edge of the lower-right quadrant."""
+    u, h = unit(size), size // 2
+    r = round(_ri(rng, 15, 24) * u)
+    along, across = _ri(rng, h + r // 3, size - 1 - r // 3), h + _ri(rng, -r // 2, r // 2)
+    x, y = (across, along) if rng.random() < 0.5 else (along, across)
+    return _shape_dict(_pick(rng, SHAPES), color, x, y, r)
+
+
+def border_mismatch(first: np.ndarray, candidate: np.ndarray) -> float:
+    """Mean colour difference between the pixels bordering the hole of ``first`` (its lower-right
+    quadrant) and the top row / left column of ``candidate`` scaled back to the hole's size."""
+    size = first.shape[0]
+    h = size // 2
+    patch = Image.fromarray(candidate.astype(np.uint8)).resize((size - h, size - h), Image.Resampling.NEAREST)
+    patch_px = np.asarray(patch, dtype=np.int32)
+    above = np.abs(first[h - 1, h:, :] - patch_px[0, :, :]).max(axis=1)
+    left = np.abs(first[h:, h - 1, :] - patch_px[:, 0, :]).max(axis=1)
+    return float(np.concatenate([above, left]).mean())
+
+
+def gen_jigsaw(rng: np.random.Generator, answer: int, size: int) -> Example:
+    u, h = unit(size), size // 2
+
+    def make() -> Example:
+        background = _grey(rng, 45, 95)
+        colors = _sample(rng, _COLORS, len(_COLORS))
+        n = _ri(rng, 3, 4)
+        shapes = [_border_shape(rng, size, colors[0])]
+        for color in colors[1:n]:
+            r = round(_ri(rng, 12, 22) * u)
+            shapes.append(
+                _shape_dict(
+                    _pick(rng, SHAPES), color, _ri(rng, r // 2, size - 1 - r // 2), _ri(rng, r // 2, h), r
+                )
+            )
+        spare = iter(colors[n:])
+        alternative = []
+        for s in shapes:
+            if shape_mask(size, s["shape"], s["x"], s["y"], s["r"])[h:, h:].any():
+                color = next(spare, None)
+                if color is None:
+                    raise _RetryError
+                alternative.append(_border_shape(rng, size, color))
+            else:
+                alternative.append(s)
+        full, other = flat_scene(size, background, shapes), flat_scene(size, background, alternative)
+        box = (h, h, size, size)
+        right = full.crop(box).resize((size, size), Image.Resampling.NEAREST)
+        wrong = other.crop(box).resize((size, size), Image.Resampling.NEAREST)
+        first = full.copy()
+        first.paste((0, 0, 0), box)
+        first_px = np.asarray(first, dtype=np.int32)
+        margin = border_mismatch(first_px, np.asarray(wrong, dtype=np.int32)) - border_mismatch(
+            first_px, np.asarray(right, dtype=np.int32)
+        )
+        if margin < 15:
+            raise _RetryError
+        candidates = _order_images(rng, answer, right, [wrong])
+        question = (
+            "Given the first image with the lower right corner missing, can you tell which one of the second"
+            " image or the third image is the missing part? Imagine which image would be more appropriate to"
+            " place in the missing spot. You can also carefully observe and compare the edges of the images."
+        )
+        render = {
+            "background": background,
+            "shapes": shapes,
+            "alternative_shapes": alternative,
+            "candidate_sources": ["scene" if c is right else "alternative" for c in candidates],
+        }
+        return Example(question, ("the second image", "the third image"), [first, *candidates], render)
+
+    return _retrying(make)
+
+
+# --- scenes on a ground plane (Relative_Depth, Multi-view_Reasoning) ---------------------------------
+
+
+def _backdrop(rng: np.random.Generator, size: int) -> dict[str, Any]:
+    u = unit(size)
+    horizon = _ri(rng, 34 * u, 44 * u)
+    peaks = _ri(rng, 3, 5)
+    ridge = [[0, horizon]]
+    for k in range(peaks):
+        ridge.append(
+            [
+                round((k + 0.5) * (size - 1) / peaks) + _ri(rng, -6 * u, 6 * u),
+                horizon - _ri(rng, 4 * u, 14 * u),
+            ]
+        )
+    ridge.append([size - 1, horizon])
+    return {
+        "horizon": horizon,
+        "sky": [_ri(rng, 170, 200), _ri(rng, 195, 215), _ri(rng, 220, 240)],
+        "ground": [_ri(rng, 95, 125), _ri(rng, 105, 130), _ri(rng, 70, 95)],
+        "ridge_color": [_ri(rng, 120, 140), _ri(rng, 125, 145), _ri(rng, 150, 170)],
+        "ridge": ridge,
+    }
+
+
+def gen_relative_depth(rng: np.random.Generator, answer: int, size: int) -> Example:
+    u = unit(size)
+    mr = marker_radius(size)
+
+    def make() -> Example:
+        scene = _backdrop(rng, size)
+        n = _ri(rng, 2, 3)
+        colors = _sample(rng, _COLORS, n)
+        z_near = _rf(rng, 1.0, 2.0, 2)
+        z_far = round(min(4.0, z_near * _rf(rng, 1.45, 2.3, 2)), 2)
+        depths = [z_near, z_far, *(_rf(rng, 1.0, 4.0, 2) for _ in range(n - 2))]
+        objects = []
+        for k, (color, z) in enumerate(zip(colors, depths, strict=True)):
+            width, height = _rf(rng, 0.6, 1.0, 2), _rf(rng, 0.6, 1.0, 2)
+            if k == 1 and rng.random() < 0.6:  # often partly hidden behind the near object
+                near = objects[0]
+                x = near["x"] + round((1 if rng.random() < 0.5 else -1) * near["w"] * _rf(rng, 0.35, 0.8))
+            else:
+                x = _ri(rng, 14 * u, size - 1 - 14 * u)
+            obj = depth_object(
+                size,
+                scene["horizon"],
+                shape=_pick(rng, DEPTH_SHAPES),
+                color=color,
+                z=z,
+                x=x,
+                width=width,
+                height=height,
+            )
+            objects.append(obj)
+        image, ids = depth_view(size, scene, objects)
+        points = []
+        for k in (0, 1):
+            inner = _erode(ids == k + 1, max(2, round(4 * u)))
+            inner[: mr + 1, :] = inner[size - mr - 2 :, :] = False
+            inner[:, : mr + 1] = inner[:, size - mr - 2 :] = False
+            ys, xs = np.nonzero(inner)
+            if len(xs) == 0:
+                raise _RetryError
+            j = int(rng.integers(len(xs)))
+            points.append((int(xs[j]), int(ys[j])))
+        (xn, yn), (xf, yf) = points
+        if (xn - xf) ** 2 + (yn - yf) ** 2 < (3 * mr) ** 2:
+            raise _RetryError
+        near_label, far_label = ("A", "B") if answer == 0 else ("B", "A")
+        marks = sorted([(xn, yn, near_label), (xf, yf, far_label)], key=lambda p: p[2])
+        labels = draw_markers(image, marks)
+        question = (
+            "Two points are circled on the image, labeled by A and B beside each circle."
+            " Which point is closer to the camera?"
+        )
+        render = {**scene, "objects": objects, "markers": [m.to_dict() for m in labels]}
+        return Example(question, ("A is closer", "B is closer"), [image], render)
+
+    return _retrying(make)
+
+
+def gen_multiview(rng: np.random.Generator, answer: int, size: int) -> Example:
+    u = unit(size)
+    camera = -1 if answer == 0 else 1  # "left" / "right"
+
+    def make() -> Example:
+        scene = _backdrop(rng, size)
+        n = _ri(rng, 3, 4)
+        colors = _sample(rng, _COLORS, n)
+        travel = _rf(rng, 22, 30, 2) * u  # image shift of an object at depth 1
+        depths = [_rf(rng, 1.0, 1.4, 2), *(_rf(rng, 1.2, 3.5, 2) for _ in range(n - 1))]
+        first, second = [], []
+        for color, z in zip(colors, depths, strict=True):
+            shape, width, height = _pick(rng, DEPTH_SHAPES), _rf(rng, 0.6, 1.0, 2), _rf(rng, 0.6, 1.0, 2)
+            shift = -camera * travel / z  # the scene moves opposite to the camera, near objects more
+            geometry = {"shape": shape, "color": color, "z": z, "width": width, "height": height}
+            probe = depth_object(size, scene["horizon"], x=0, **geometry)
+            lo = 2 + probe["w"] // 2 + abs(shift) / 2
+            hi = size - 3 - probe["w"] // 2 - abs(shift) / 2
+            if lo > hi:
+                raise _RetryError
+            centre = _rf(rng, lo, hi, 2)
+            for view, x in ((first, centre - shift / 2), (second, centre + shift / 2)):
+                view.append(depth_object(size, scene["horizon"], x=round(x), **geometry))
+        (one, ids1), (two, ids2) = depth_view(size, scene, first), depth_view(size, scene, second)
+        # every object must stay clearly visible in both views
+        for k, obj in enumerate(first):
+            area = obj["w"] * obj["h"] * 0.5
+            if (ids1 == k + 1).sum() < area or (ids2 == k + 1).sum() < area:
+                raise _RetryError
+        question = (
+            "The images are frames from a video. The video is shooting a static scene. The camera is moving"
+            " either left or right. The first image is from the beginning of the video and the second image"
+            " is from the end. Is the camera moving left or right when shooting the video?"
+        )
+        render = {**scene, "travel": round(travel, 3), "views": [first, second]}
+        return Example(question, ("left", "right"), [one, two], render)
+
+    return _retrying(make)
+
+
+# --- Object_Localization ----------------------------------------------------------------------------
+
+
+def _iou(a: Sequence[int], b: Sequence[int]) -> float:
+    w = min(a[2], b[2]) - max(a[0], b[0]) + 1
+    h = min(a[3], b[3]) - max(a[1], b[1]) + 1
+    inter = max(0, w) * max(0, h)
+    area = (a[2] - a[0] + 1) * (a[3] - a[1] + 1) + (b[2] - b[0] + 1) * (b[3] - b[1] + 1) - inter
+    return inter / area
+
+
+def _box_label(size: int, box: Sequence[int], text: str, avoid: Sequence[Sequence[int]]) -> list[int]:
+    """Where a box's label goes: above its top-left corner, else inside it, else other corners."""
+    w, h = label_size(size, text)
+    x0, y0, x1, y1 = box
+    options = [(x0, y0 - h), (x0 + 2, y0 + 2), (x1 - w + 1, y0 - h), (x0, y1 + 1), (x1 - w + 1, y1 + 1)]
+    best = None
+    for k, (ox, oy) in enumerate(options):
+        lx, ly = min(max(ox, 0), size - w), min(max(oy, 0), size - h)
+        rect = [lx, ly, lx + w - 1, ly + h - 1]
+        overlap = sum(
+            max(0, min(rect[2], a[2]) - max(rect[0], a[0]) + 1)
+            * max(0, min(rect[3], a[3]) - max(rect[1], a[1]) + 1)
+            for a in avoid
+        )
+        if best is None or (overlap, k) < best[0]:
+            best = ((overlap, k), rect)
+    assert best is not None
+    return best[1]
+
+
+def gen_localization(rng: np.random.Generator, answer: int, size: int) -> Example:
+    u = unit(size)
+
+    def make() -> Example:
+        shape, color = _pick(rng, SHAPES), _pick(rng, _COLORS)
+        r = round(_ri(rng, 14, 24) * u)
+        margin = r + 6 * u
+        x, y = _ri(rng, margin, size - 1 - margin), _ri(rng, margin, size - 1 - margin)
+        background = _grey(rng, 40, 100)
+        image = flat_scene(size, background, [_shape_dict(shape, color, x, y, r)])
+        bx0, by0, bx1, by1 = shape_bbox(size, shape, x, y, r)
+        pad = max(1, round(2 * u))
+        right = [bx0 - pad, by0 - pad, bx1 + pad, by1 + pad]
+        w, h = right[2] - right[0], right[3] - right[1]
+        kind = _pick(rng, ("shift", "grow", "shrink"))
+        if kind == "shift":
+            angle = _pick(rng, range(8)) * math.pi / 4
+            f = _rf(rng, 0.5, 0.8)
+            dx, dy = round(math.cos(angle) * f * w), round(math.sin(angle) * f * h)
+            wrong = [right[0] + dx, right[1] + dy, right[2] + dx, right[3] + dy]
+        else:
+            f = _rf(rng, 1.7, 2.1) if kind == "grow" else _rf(rng, 0.45, 0.6)
+            cx, cy = (right[0] + right[2]) / 2, (right[1] + right[3]) / 2
+            wrong = [
+                round(cx - f * w / 2),
+                round(cy - f * h / 2),
+                round(cx + f * w / 2),
+                round(cy + f * h / 2),
+            ]
+        wrong = [min(max(v, 0), size - 1) for v in wrong]
+        if min(wrong[2] - wrong[0], wrong[3] - wrong[1]) < 8 * u or _iou(right, wrong) > 0.5:
+            raise _RetryError
+        boxes = [right, wrong] if answer == 0 else [wrong, right]
+        for box in boxes:
+            draw_box(image, box)
+        labels: list[list[int]] = []
+        for k, box in enumerate(boxes):
+            rect = _box_label(size, box, LETTERS[k], [[bx0, by0, bx1, by1], *labels])
+            draw_label(image, rect[0], rect[1], LETTERS[k])
+            labels.append(rect)
+        question = (
+            "A bounding box is an annotated rectangle surrounding an object. The edges of bounding boxes"
+            " should touch the outermost pixels of the object. In the image provided, there are two bounding"
+            f" boxes, labeled A and B. Which bounding box more accurately localizes and encloses the {color}"
+            f" {shape}?"
+        )
+        render = {
+            "background": background,
+            "object": _shape_dict(shape, color, x, y, r),
+            "boxes": boxes,
+            "labels": labels,
+            "perturbation": kind,
+        }
+        return Example(question, ("Box A", "Box B"), [image], render)
+
+    return _retrying(make)
+
+
+# --- Relative_Reflectance ---------------------------------------------------------------------------
+
+
+def _cuts(rng: np.random.Generator, size: int, parts: int) -> list[int]:
+    u = unit(size)
+    return [0, *(round(size * k / parts) + _ri(rng, -8 * u, 8 * u) for k in range(1, parts)), size]
+
+
+def gen_reflectance(rng: np.random.Generator, answer: int, size: int) -> Example:
+    u = unit(size)
+    mr = marker_radius(size)
+    inset = mr + round(5 * u)
+
+    def point_in(cell: Sequence[int]) -> tuple[int, int]:
+        x0, y0, x1, y1 = cell
+        if x1 - x0 <= 2 * inset or y1 - y0 <= 2 * inset:
+            raise _RetryError
+        return _ri(rng, x0 + inset, x1 - 1 - inset), _ri(rng, y0 + inset, y1 - 1 - inset)
+
+    def make() -> Example:
+        xs, ys = _cuts(rng, size, _ri(rng, 2, 3)), _cuts(rng, size, _ri(rng, 1, 2))
+        cells = [[xs[i], ys[j], xs[i + 1], ys[j + 1]] for j in range(len(ys) - 1) for i in range(len(xs) - 1)]
+        levels = [_pick(rng, range(len(REFLECTANCE_LEVELS))) for _ in cells]
+        if answer == 2:
+            pairs = [(i, j) for i in range(len(cells)) for j in range(len(cells)) if levels[i] == levels[j]]
+        else:
+            darker = (
+                (lambda i, j: levels[i] < levels[j]) if answer == 0 else (lambda i, j: levels[i] > levels[j])
+            )
+            pairs = [(i, j) for i in range(len(cells)) for j in range(len(cells)) if darker(i, j)]
+        if not pairs:
+            raise _RetryError
+        ia, ib = _pick(rng, pairs)
+        (xa, ya), (xb, yb) = point_in(cells[ia]), point_in(cells[ib])
+        if (xa - xb) ** 2 + (ya - yb) ** 2 < (26 * u) ** 2:
+            raise _RetryError
+        angle, low = _rf(rng, 0, 2 * math.pi, 4), _rf(rng, 0.62, 0.75)
+        tint = [_rf(rng, 0.9, 1.0) for _ in range(3)]
+        albedo = np.zeros((size, size), dtype=np.float64)
+        for (x0, y0, x1, y1), level in zip(cells, levels, strict=True):
+            albedo[y0:y1, x0:x1] = REFLECTANCE_LEVELS[level]
+        pixels = albedo[..., None] * np.array(tint) * shading(size, angle, low)[..., None] * 255.0
+        image = Image.fromarray(np.clip(np.rint(pixels), 0, 255).astype(np.uint8), "RGB")
+        labels = draw_markers(image, [(xa, ya, "A"), (xb, yb, "B")])
+        question = (
+            "Two points are circled on the image, labeled by A and B beside each circle."
+            " Which point has darker surface color, or the colors are about the same?"
+        )
+        render = {
+            "cells": cells,
+            "albedo": [REFLECTANCE_LEVELS[v] for v in levels],
+            "angle": angle,
+            "low": low,
+            "tint": tint,
+            "markers": [m.to_dict() for m in labels],
+        }
+        return Example(question, ("A is darker", "B is darker", "About the same"), [image], render)
+
+    return _retrying(make)
+
+
+# --- Semantic_Correspondence: toy creatures ----------------------------------------------------------
+
+
+def creature_parts(cx: int, cy: int, radius: int) -> dict[str, tuple[int, int]]:
+    """Anchor points of the four parts of a creature with body radius ``radius`` centred at (cx, cy)."""
+    arm = round(1.55 * radius)
+    return {
+        "head": (cx, cy - radius - round(0.3 * radius)),
+        "left arm": (cx - arm, cy),
+        "right arm": (cx + arm, cy),
+        "legs": (cx, cy + round(1.5 * radius)),
+    }
+
+
+def _creature(image: Image.Image, cx: int, cy: int, radius: int, *, body: str, limbs: str) -> None:
+    draw = ImageDraw.Draw(image)
+    a, leg = max(3, round(0.32 * radius)), max(3, round(0.42 * radius))
+    draw.rectangle([cx - 2 * radius, cy - a, cx + 2 * radius, cy + a], fill=PALETTE[limbs])
+    draw.rectangle([cx - leg, cy, cx + leg, cy + 2 * radius], fill=PALETTE[limbs])
+    draw.ellipse([cx - radius, cy - radius, cx + radius, cy + radius], fill=PALETTE[body])
+    hx, hy = creature_parts(cx, cy, radius)["head"]
+    hr = round(0.58 * radius)
+    draw.ellipse([hx - hr, hy - hr, hx + hr, hy + hr], fill=PALETTE[limbs])
+
+
+_OUTWARD = {"head": (0.0, -1.0), "left arm": (-1.0, 0.0), "right arm": (1.0, 0.0), "legs": (0.0, 1.0)}
+
+
+def gen_semantic(rng: np.random.Generator, answer: int, size: int) -> Example:
+    u = unit(size)
+    part = _pick(rng, PARTS)
+    others = [p for p in PARTS if p != part]
+    order = [others[int(i)] for i in rng.permutation(3)]
+    lettered = [*order[:answer], part, *order[answer:]]  # lettered[k] is the part labelled LETTERS[k]
+    views = []
+    images = []
+    for k in range(2):
+        radius = round(_ri(rng, 12, 16) * u)
+        margin = 2 * radius + 3 * u
+        cx, cy = _ri(rng, margin, size - 1 - margin), _ri(rng, margin + 2 * u, size - 1 - margin)
+        body, limbs = _sample(rng, _COLORS, 2)
+        background = _grey(rng, 60, 110)
+        image = Image.new("RGB", (size, size), tuple(background))
+        _creature(image, cx, cy, radius, body=body, limbs=limbs)
+        anchors = creature_parts(cx, cy, radius)
+        if k == 0:
+            marks = [(*anchors[part], "REF")]
+            prefer = [_OUTWARD[part]]
+        else:
+            marks = [(*anchors[p], LETTERS[j]) for j, p in enumerate(lettered)]
+            prefer = [_OUTWARD[p] for p in lettered]
+        labels = draw_markers(image, marks, prefer)
+        images.append(image)
+        views.append(
+            {
+                "background": background,
+                "x": cx,
+                "y": cy,
+                "radius": radius,
+                "body": body,
+                "limbs": limbs,
+                "markers": [m.to_dict() for m in labels],
+            }
+        )
+    question = (
+        "Humans can find corresponding points for different objects in the same category. For instance,"
+        " if there are images of two different toy creatures, then the left arm of one creature corresponds"
+        " to the left arm of the other. A point is circled on the first image, labeled with REF. You are"
+        ' given multiple red-circled points on the second image, choices of "A, B, C, D" are drawn beside'
+        " each circle. Which point on the second image corresponds to the point in the first image?"
+    )
+    return Example(question, tuple(f"Point {c}" for c in "ABCD"), images, {"views": views})
+
+
+# --- Spatial_Relation ---------------------------------------------------------------------------------
+
+
+def gen_spatial(rng: np.random.Generator, answer: int, size: int) -> Example:
+    u = unit(size)
+    relation = _pick(rng, tuple(RELATIONS))
+    truth = relation if answer == 0 else OPPOSITE[relation]
+    (c1, c2), (s1, s2) = _sample(rng, _COLORS, 2), _sample(rng, SHAPES, 2)
+    r1, r2 = round(_ri(rng, 11, 16) * u), round(_ri(rng, 11, 16) * u)
+    separation, offset = _ri(rng, 34 * u, 66 * u), _ri(rng, -12 * u, 12 * u)
+    sign = -1 if truth in ("left", "above") else 1  # object 1 relative to object 2 along the axis
+    rmax = max(r1, r2) + 2
+    mid_along = _ri(rng, rmax + separation / 2, size - 1 - rmax - separation / 2)
+    mid_across = _ri(rng, rmax + abs(offset) / 2, size - 1 - rmax - abs(offset) / 2)
+    a1, a2 = round(mid_along + sign * separation / 2), round(mid_along - sign * separation / 2)
+    b1, b2 = round(mid_across + offset / 2), round(mid_across - offset / 2)
+    if truth in ("left", "right"):
+        (x1, y1), (x2, y2) = (a1, b1), (a2, b2)
+    else:
+        (x1, y1), (x2, y2) = (b1, a1), (b2, a2)
+    background = _grey(rng, 40, 100)
+    shapes = [_shape_dict(s1, c1, x1, y1, r1), _shape_dict(s2, c2, x2, y2, r2)]
+    image = flat_scene(size, background, shapes)
+    question = f"Is the {c1} {s1} {RELATIONS[relation]} the {c2} {s2}?"
+    render = {"background": background, "relation": relation, "shapes": shapes}
+    return Example(question, ("yes", "no"), [image], render)
+
+
+# --- Visual_Correspondence -----------------------------------------------------------------------------
+
+
+def gen_visual_correspondence(rng: np.random.Generator, answer: int, size: int) -> Example:
+    u = unit(size)
+    c = (size - 1) / 2
+
+    def make() -> Example:
+        n = 4 + _ri(rng, 0, 1)
+        colors, shapes = _sample(rng, _COLORS, n), [_pick(rng, SHAPES) for _ in range(n)]
+        radii = [round(_ri(rng, 11, 14) * u) for _ in range(n)]
+        scale = _rf(rng, 0.8, 1.2)
+        tx, ty = _ri(rng, -14 * u, 14 * u), _ri(rng, -14 * u, 14 * u)
+
+        def inverse(lo: float, hi: float, t: int) -> tuple[float, float]:
+            # the first image's coordinates that land in [lo, hi] in the second image
+            return c + (lo - t - c) / scale + 0.5, c + (hi - t - c) / scale - 0.5
+
+        bounds = []
+        for r in radii:
+            r2 = round(r * scale)
+            bounds.append((*inverse(r2 + 3, size - 4 - r2, tx), *inverse(r2 + 3, size - 4 - r2, ty)))
+        centres = _place(rng, size, radii, gap=3 * u, margin=3 * u, bounds=bounds)
+        moved = []
+        for (x, y), r in zip(centres, radii, strict=True):
+            x2, y2, r2 = round(c + scale * (x - c) + tx), round(c + scale * (y - c) + ty), round(r * scale)
+            if not (r2 + 3 <= x2 <= size - 4 - r2 and r2 + 3 <= y2 <= size - 4 - r2):
+                raise _RetryError
+            moved.append((x2, y2, r2))
+        background = _grey(rng, 60, 100)
+        first = [
+            _shape_dict(s, col, x, y, r)
+            for s, col, (x, y), r in zip(shapes, colors, centres, radii, strict=True)
+        ]
+        second = [
+            _shape_dict(s, col, x, y, r) for s, col, (x, y, r) in zip(shapes, colors, moved, strict=True)
+        ]
+        gain = _rf(rng, 0.85, 1.12)
+        one = flat_scene(size, background, first)
+        two_px = np.asarray(flat_scene(size, background, second), dtype=np.float64) * gain
+        two = Image.fromarray(np.clip(np.rint(two_px), 0, 255).astype(np.uint8), "RGB")
+        ref = _ri(rng, 0, 3)  # objects 0-3 carry the candidate points; object 4 (if any) is a distractor
+        wrong = [k for k in range(4) if k != ref]
+        lettered = _order_images(rng, answer, ref, wrong)
+        ref_mark = draw_markers(one, [(first[ref]["x"], first[ref]["y"], "REF")])
+        marks = draw_markers(
+            two, [(second[k]["x"], second[k]["y"], LETTERS[j]) for j, k in enumerate(lettered)]
+        )
+        question = (
+            "A point is circled on the first image, labeled with REF. We change the camera position or"
+            " lighting and shoot the second image. You are given multiple red-circled points on the second"
+            ' image, choices of "A, B, C, D" are drawn beside each circle. Which point on the second image'
+            " corresponds to the point in the first image?"
+        )
+        render = {
+            "background": background,
+            "shapes": first,
+            "moved_shapes": second,
+            "scale": scale,
+            "shift": [tx, ty],
+            "gain": gain,
+            "ref_marker": ref_mark[0].to_dict(),
+            "markers": [m.to_dict() for m in marks],
+        }
+        return Example(question, tuple(f"Point {c}" for c in "ABCD"), [one, two], render)
+
+    return _retrying(make)
+
+
+# --- Visual_Similarity --------------------------------------------------------------------------------
+
+
+def _single(rng: np.random.Generator, size: int, shape: str, color: str, r: int) -> tuple[Image.Image, dict]:
+    u = unit(size)
+    x = size // 2 + _ri(rng, -14 * u, 14 * u)
+    y = size // 2 + _ri(rng, -14 * u, 14 * u)
+    background = _grey(rng, 50, 110)
+    obj = _shape_dict(shape, color, x, y, r)
+    return flat_scene(size, background, [obj]), {"background": background, **obj}
+
+
+def gen_similarity(rng: np.random.Generator, answer: int, size: int) -> Example:
+    u = unit(size)
+    (shape, other_shape), (color, other_color) = _sample(rng, SHAPES, 2), _sample(rng, _COLORS, 2)
+    r = round(_ri(rng, 26, 34) * u)
+    ref = _single(rng, size, shape, color, r)
+    same = _single(rng, size, shape, color, round(r * _rf(rng, 0.85, 1.15)))
+    if rng.random() < 0.5:
+        different = _single(rng, size, other_shape, color, round(r * _rf(rng, 0.85, 1.15)))
+    else:
+        different = _single(rng, size, shape, other_color, round(r * _rf(rng, 0.85, 1.15)))
+    candidates = _order_images(rng, answer, same, [different])
+    question = (
+        "Given three similar but different images, take the first image as reference. Can you tell which"
+        " one of the latter two images is most similar to the first one?"
+    )
+    return Example(
+        question,
+        ("The second image", "The third image"),
+        [ref[0], *(c[0] for c in candidates)],
+        {"images": [ref[1], *(c[1] for c in candidates)]},
+    )
+
+
+TASKS: tuple[TaskDef, ...] = (
+    TaskDef("Syn_Art_Style", "Art_Style", 2, 3, gen_art_style),
+    TaskDef("Syn_Counting", "Counting", 4, 1, gen_counting),
+    TaskDef("Syn_Forensic_Detection", "Forensic_Detection", 4, 4, gen_forensic),
+    TaskDef("Syn_Jigsaw", "Jigsaw", 2, 3, gen_jigsaw),
+    TaskDef("Syn_Multi-view_Reasoning", "Multi-view_Reasoning", 2, 2, gen_multiview),
+    TaskDef("Syn_Object_Localization", "Object_Localization", 2, 1, gen_localization),
+    TaskDef("Syn_Relative_Depth", "Relative_Depth", 2, 1, gen_relative_depth),
+    TaskDef("Syn_Relative_Reflectance", "Relative_Reflectance", 3, 1, gen_reflectance),
+    TaskDef("Syn_Semantic_Correspondence", "Semantic_Correspondence", 4, 2, gen_semantic),
+    TaskDef("Syn_Spatial_Relation", "Spatial_Relation", 2, 1, gen_spatial),
+    TaskDef("Syn_Visual_Correspondence", "Visual_Correspondence", 4, 2, gen_visual_correspondence),
+    TaskDef("Syn_Visual_Similarity", "Visual_Similarity", 2, 3, gen_similarity),
+)
