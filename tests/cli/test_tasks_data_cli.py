@@ -96,3 +96,38 @@ def test_data_blink_bad_input_leaves_nothing(snapshot, tmp_path, extra, fragment
     assert fragment in result.stderr
     assert len(result.stderr.strip().splitlines()) == 1
     assert not out.exists()
+
+
+def test_tasks_lists_the_synthetic_suite():
+    result = run("tasks", "--suite", "synthetic", "--json")
+    tasks = json.loads(result.stdout)
+    assert len(tasks) >= 10
+    assert all(t["suite"] == "synthetic" and t["level"] and t["granularity"] for t in tasks)
+
+
+def test_data_synth_is_deterministic_and_valid(tmp_path):
+    args = ["--tasks", "Syn_Counting", "--tasks", "Syn_Relative_Depth", "--train", "6", "--val", "4"]
+    for name in ("a", "b"):
+        result = run("data", "synth", "--out", tmp_path / name, "--seed", "7", *args)
+        assert result.exit_code == 0, result.stderr
+    first = {
+        p.relative_to(tmp_path / "a"): p.read_bytes() for p in (tmp_path / "a").rglob("*") if p.is_file()
+    }
+    second = {
+        p.relative_to(tmp_path / "b"): p.read_bytes() for p in (tmp_path / "b").rglob("*") if p.is_file()
+    }
+    assert first == second
+    assert run("data", "validate", tmp_path / "a").exit_code == 0
+    manifest = json.loads((tmp_path / "a" / "manifest.json").read_text())
+    assert manifest["tasks"] == {
+        "Syn_Counting": {"train": 6, "val": 4},
+        "Syn_Relative_Depth": {"train": 6, "val": 4},
+    }
+
+
+def test_data_synth_unknown_task_is_bad_input(tmp_path):
+    result = run("data", "synth", "--out", tmp_path / "out", "--tasks", "Syn_Countng")
+    assert result.exit_code == 2
+    assert "Syn_Counting" in result.stderr  # near match offered
+    assert len(result.stderr.strip().splitlines()) == 1
+    assert not (tmp_path / "out").exists()
