@@ -23,6 +23,7 @@ from vlmtransfer.data.prompts import (
     answer_target,
     build_messages,
     format_question,
+    render_prompt,
 )
 from vlmtransfer.errors import InputError
 from vlmtransfer.fsutil import staged_directory
@@ -132,3 +133,30 @@ def test_disclaimer_only_when_asked_and_only_for_blinks_three_tasks():
     assert not build_messages(jigsaw)[0]["content"][-1]["text"].startswith("Disclaimer")
     assert build_messages(jigsaw, disclaimer=True)[0]["content"][-1]["text"].startswith(BLINK_DISCLAIMER)
     assert not build_messages(counting, disclaimer=True)[0]["content"][-1]["text"].startswith("Disclaimer")
+
+
+class _QwenLikeTemplate:
+    """The structure of Qwen2.5-VL's chat template, enough to pin what render_prompt sends it."""
+
+    def apply_chat_template(self, conversation, *, tokenize, add_generation_prompt):
+        assert tokenize is False
+        parts = []
+        for message in conversation:
+            body = "".join(
+                "<|vision_start|><|image_pad|><|vision_end|>" if c["type"] == "image" else c["text"]
+                for c in message["content"]
+            )
+            parts.append(f"<|im_start|>{message['role']}\n{body}<|im_end|>\n")
+        return "".join(parts) + ("<|im_start|>assistant\n" if add_generation_prompt else "")
+
+
+def test_render_prompt_for_evaluation_and_training():
+    record = MCQRecord("q", "T", ("a.png",), "Which?\n(A) x\n(B) y", ("x", "y"), "B")
+    evaluation = render_prompt(record, _QwenLikeTemplate())
+    assert evaluation == (
+        "<|im_start|>user\n<|vision_start|><|image_pad|><|vision_end|>Which?\n(A) x\n(B) y\n"
+        f"{ANSWER_INSTRUCTION}<|im_end|>\n<|im_start|>assistant\n"
+    )
+    training = render_prompt(record, _QwenLikeTemplate(), with_answer=True)
+    assert training.endswith("<|im_start|>assistant\n(B)<|im_end|>\n")
+    assert training.startswith(evaluation[: -len("<|im_start|>assistant\n")])

@@ -13,7 +13,7 @@ keeping one order for training and evaluation keeps a finetuned adapter's prompt
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, Protocol
 
 from vlmtransfer.data.records import LETTERS, MCQRecord
 
@@ -24,6 +24,7 @@ __all__ = [
     "answer_target",
     "build_messages",
     "format_question",
+    "render_prompt",
     "user_text",
 ]
 
@@ -81,3 +82,27 @@ def build_messages(
 def answer_target(record: MCQRecord) -> str:
     """The training target in BLINK's answer form, e.g. ``"(B)"``."""
     return f"({record.answer})"
+
+
+class ChatTemplater(Protocol):
+    """Anything with Hugging Face's ``apply_chat_template`` (a processor or a tokenizer)."""
+
+    def apply_chat_template(self, conversation: list[dict[str, Any]], **kwargs: Any) -> Any: ...
+
+
+def render_prompt(
+    record: MCQRecord,
+    templater: ChatTemplater,
+    *,
+    with_answer: bool = False,
+    disclaimer: bool = False,
+    instruction: str = ANSWER_INSTRUCTION,
+) -> str:
+    """The exact text the model sees, rendered by the model's own chat template.
+
+    For evaluation (``with_answer=False``) the generation prompt (the assistant turn's header) is
+    appended, so the next token is the answer; for training the assistant turn holding ``(B)`` is
+    included and no generation prompt is added. Image placeholders are expanded by the processor.
+    """
+    messages = build_messages(record, with_answer=with_answer, disclaimer=disclaimer, instruction=instruction)
+    return templater.apply_chat_template(messages, tokenize=False, add_generation_prompt=not with_answer)
