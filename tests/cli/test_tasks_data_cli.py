@@ -9,7 +9,7 @@ from typer.testing import CliRunner
 
 from tests.data.test_blink import snapshot  # noqa: F401 - pytest fixture
 from tests.data.test_records import GOOD, _dataset
-from vlmtransfer.cli.main import app
+from vlmtransfer.cli.main import app, main
 
 
 def run(*args):
@@ -131,3 +131,31 @@ def test_data_synth_unknown_task_is_bad_input(tmp_path):
     assert "Syn_Counting" in result.stderr  # near match offered
     assert len(result.stderr.strip().splitlines()) == 1
     assert not (tmp_path / "out").exists()
+
+
+@pytest.mark.parametrize(
+    ("args", "fragment"),
+    [
+        (["--train", "0", "--val", "0"], "nothing to generate"),
+        (["--image-size", "1000000"], "--image-size"),
+        (["--image-size", "40"], "--image-size"),
+    ],
+)
+def test_data_synth_rejects_impossible_requests(tmp_path, capsys, args, fragment):
+    with pytest.raises(SystemExit) as excinfo:
+        main(["data", "synth", "--out", str(tmp_path / "out"), *args])
+    assert excinfo.value.code == 2
+    stderr = capsys.readouterr().err
+    assert stderr.startswith("error: ")
+    assert fragment in stderr
+    assert stderr.count("\n") == 1
+    assert not (tmp_path / "out").exists()
+
+
+def test_a_hostile_task_file_is_bad_input(tmp_path):
+    path = tmp_path / "t.yaml"
+    path.write_text("tasks: " + "[" * 20_000 + "]" * 20_000 + "\n")
+    result = run("tasks", "--tasks", path)
+    assert result.exit_code == 2
+    assert "cannot read task file" in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1

@@ -137,3 +137,51 @@ def test_hub_revision_resolution_fails_clearly_offline(monkeypatch):
     assert resolve_revision("0" * 40) == "0" * 40  # a commit needs no hub
     with pytest.raises(InputError, match="cannot resolve revision 'main'"):
         resolve_revision("main")
+
+
+@pytest.mark.parametrize(
+    ("task", "split", "fragment"),
+    [
+        ("../evil", "val", "'../evil' is not a BLINK task"),
+        ("Countng", "val", "did you mean 'Counting'"),
+        ("Counting", "../x/val", "is not a split name"),
+        ("Counting", "val*", "is not a split name"),
+    ],
+)
+def test_task_and_split_names_are_checked_before_anything_is_read(snapshot, tmp_path, task, split, fragment):
+    out = tmp_path / "out"
+    with pytest.raises(InputError) as excinfo:
+        export_blink(out, [task], split, _source(snapshot))
+    assert fragment in str(excinfo.value)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["BLINK"]
+
+
+def _write_task(root: Path, task: str, rows: dict[str, list], features: Features = FEATURES) -> None:
+    (root / task).mkdir(parents=True, exist_ok=True)
+    Dataset.from_dict(rows, features=features).to_parquet(root / task / "val-00000-of-00001.parquet")
+
+
+def test_bad_snapshots_are_input_errors(tmp_path):
+    root = tmp_path / "BLINK"
+    duplicate = _rows("Counting", "val", 1, ["(A)", "(B)"])
+    duplicate["idx"] = ["val_Counting_1", "val_Counting_1"]
+    _write_task(root, "Counting", duplicate)
+    no_answer = {k: v for k, v in _rows("Jigsaw", "val", 1, ["(A)"]).items() if k != "answer"}
+    _write_task(root, "Jigsaw", no_answer, Features({k: v for k, v in FEATURES.items() if k != "answer"}))
+    broken_image = _rows("Art_Style", "val", 1, ["(A)"])
+    broken_image["image_1"] = [{"bytes": b"not an image", "path": None}]
+    _write_task(root, "Art_Style", broken_image)
+    (root / "Spatial_Relation").mkdir()
+    (root / "Spatial_Relation" / "val-00000-of-00001.parquet").write_bytes(b"PAR1 this is not parquet")
+    source = BlinkSource(local_dir=root, cache_dir=str(tmp_path / "cache"))
+    cases = {
+        "Counting": "idx 'val_Counting_1' appears twice",
+        "Jigsaw": "Jigsaw/val lacks column(s) answer",
+        "Art_Style": "row val_Art_Style_1: image_1 is not a readable image",
+        "Spatial_Relation": "cannot load Spatial_Relation/val",
+    }
+    for task, fragment in cases.items():
+        with pytest.raises(InputError) as excinfo:
+            export_blink(tmp_path / "out", [task], "val", source)
+        assert fragment in str(excinfo.value), task
+        assert not (tmp_path / "out").exists()

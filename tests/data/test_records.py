@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import zlib
 from pathlib import Path
 
 import pytest
@@ -160,3 +161,61 @@ def test_render_prompt_for_evaluation_and_training():
     training = render_prompt(record, _QwenLikeTemplate(), with_answer=True)
     assert training.endswith("<|im_start|>assistant\n(B)<|im_end|>\n")
     assert training.startswith(evaluation[: -len("<|im_start|>assistant\n")])
+
+
+def test_unicode_line_separators_inside_strings_round_trip(tmp_path):
+    record = MCQRecord("q1", "T", ("images/q1_0.png",), "a\u2028b\u0085c\x0cd", ("x", "y"), "A")
+    out = tmp_path / "ds"
+    with staged_directory(out, MANIFEST) as staging:
+        write_split(staging, "T", "val", [(record, [image_bytes(Image.new("RGB", (8, 8)))])])
+        write_manifest(staging, "test", {"T": {"val": 1}})
+    assert read_records(out / "T" / "val.jsonl")[0].prompt == "a\u2028b\u0085c\x0cd"
+
+
+def test_a_byte_order_mark_is_accepted(tmp_path):
+    path = _dataset(tmp_path, [GOOD])
+    path.write_bytes(b"\xef\xbb\xbf" + path.read_bytes())
+    assert read_records(path)[0].id == "q1"
+
+
+@pytest.mark.parametrize(
+    "line",
+    ['{"id": ' + "[" * 100_000 + "]" * 100_000 + "}", '{"id": ' + "9" * 5000 + "}"],
+    ids=["deep", "huge-int"],
+)
+def test_hostile_json_is_an_input_error(tmp_path, line):
+    path = _dataset(tmp_path, [line])
+    with pytest.raises(InputError, match="line 1: not valid JSON"):
+        read_records(path)
+
+
+def _png_claiming(width: int, height: int) -> bytes:
+    """A PNG whose header claims a size it does not have (a decompression bomb's signature)."""
+    data = bytearray(image_bytes(Image.new("RGB", (1, 1))))
+    data[16:24] = width.to_bytes(4, "big") + height.to_bytes(4, "big")
+    data[29:33] = zlib.crc32(bytes(data[12:29])).to_bytes(4, "big")
+    return bytes(data)
+
+
+@pytest.mark.parametrize("case", ["symlink-outside", "directory", "bomb", "long-name"])
+def test_unusable_image_paths_are_reported(tmp_path, case):
+    path = _dataset(tmp_path, [GOOD])
+    image = path.parent / "images" / "q1_0.png"
+    image.unlink()
+    if case == "symlink-outside":
+        outside = tmp_path / "outside.png"
+        outside.write_bytes(image_bytes(Image.new("RGB", (8, 8))))
+        image.symlink_to(outside)
+        fragment = "resolves outside the dataset directory"
+    elif case == "directory":
+        image.mkdir()
+        fragment = "is not a file"
+    elif case == "bomb":
+        image.write_bytes(_png_claiming(30_000, 30_000))
+        fragment = "is not a readable image"
+    else:
+        path.write_text(json.dumps({**GOOD, "images": ["images/" + "x" * 300 + ".png"]}) + "\n")
+        fragment = "is not a readable image"
+    with pytest.raises(InputError, match="field 'images'") as excinfo:
+        read_records(path)
+    assert fragment in str(excinfo.value)

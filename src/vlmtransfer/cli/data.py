@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated
 
@@ -13,6 +14,7 @@ from rich.table import Table
 
 from vlmtransfer.cli.errors import reports_input_errors
 from vlmtransfer.errors import InputError
+from vlmtransfer.fsutil import OutputDirectoryError
 
 __all__ = ["app"]
 
@@ -89,8 +91,8 @@ def blink(
     """Export BLINK (HF dataset BLINK-Benchmark/BLINK) to the MCQ format, recording the dataset revision."""
     from vlmtransfer.data.blink import BLINK_TASKS, BlinkSource, export_blink  # noqa: PLC0415
 
-    if source is not None and not source.is_dir():
-        raise InputError("not a directory", source="--source")
+    if source is not None and not _is_dir(source):
+        raise InputError(f"{source} is not a directory", source="--source")
     chosen = list(tasks or BLINK_TASKS)
     started = time.perf_counter()
     with Console().status(f"Exporting {len(chosen)} BLINK task(s)..."):
@@ -110,23 +112,36 @@ def synth(
     train: Annotated[int, typer.Option("--train", min=0, help="Training examples per task.")] = 1000,
     val: Annotated[int, typer.Option("--val", min=0, help="Validation examples per task.")] = 200,
     seed: Annotated[int, typer.Option("--seed", help="Random seed: same seed, same bytes.")] = 0,
-    image_size: Annotated[int, typer.Option("--image-size", min=32, help="Image side in pixels.")] = 112,
+    image_size: Annotated[
+        int, typer.Option("--image-size", min=56, max=1024, help="Image side in pixels.")
+    ] = 112,
 ) -> None:
     """Generate the synthetic perception suite (procedural, deterministic by seed) in the MCQ format."""
     from vlmtransfer.data.synthetic import generate_suite  # noqa: PLC0415
 
+    if train == 0 and val == 0:
+        raise InputError("nothing to generate: both are 0", source="--train/--val")
     started = time.perf_counter()
     with Console().status("Generating the synthetic suite..."):
         counts = _writing(out, lambda: generate_suite(out, tasks or None, train, val, seed, image_size))
     _report(counts, out, started)
 
 
-def _writing(out: Path, produce):
-    """Run an exporter; filesystem refusals about ``out`` become bad input."""
+def _is_dir(path: Path) -> bool:
+    try:
+        return path.is_dir()
+    except OSError:  # e.g. a name too long for the filesystem
+        return False
+
+
+def _writing(out: Path, produce: Callable[[], dict[str, dict[str, int]]]) -> dict[str, dict[str, int]]:
+    """Run an exporter; filesystem refusals become bad input naming the path at fault."""
     try:
         return produce()
+    except OutputDirectoryError as exc:
+        raise InputError(str(exc), source="--out") from None
     except OSError as exc:
-        raise InputError(f"cannot write {out}: {exc.strerror or exc}", source="--out") from None
+        raise InputError(f"{exc.strerror or exc}", source=exc.filename or "--out") from None
 
 
 def _report(counts: dict[str, dict[str, int]], out: Path, started: float) -> None:

@@ -14,6 +14,7 @@ commit hash before loading and records it in every record's ``meta`` and in the 
 from __future__ import annotations
 
 import contextlib
+import difflib
 import hashlib
 import io
 import re
@@ -102,10 +103,33 @@ def load_blink(
     Images keep their original encoding (no re-compression); record image paths are
     ``images/<idx>_<k>.<ext>`` relative to the task directory, in image_1..image_4 order, None skipped.
     """
+    _check_task_and_split(task, split)
     source = source or BlinkSource()
     rows, provenance = _rows(task, split, source)
+    seen: set[str] = set()
     for number, row in enumerate(rows):
-        yield _record(row, task, split, provenance, number)
+        record, images = _record(row, task, split, provenance, number)
+        if record.id in seen:  # ids name the image files: a repeat would overwrite another row's images
+            raise InputError(
+                f"row {number + 1}: idx {record.id!r} appears twice", source=f"BLINK {task}/{split}"
+            )
+        seen.add(record.id)
+        yield record, images
+
+
+KNOWN_CONFIGS = frozenset({*BLINK_TASKS, "IQ_Test"})
+_SPLIT = re.compile(r"^[A-Za-z0-9_]+$")
+_REQUIRED_COLUMNS = ("idx", "prompt", "choices", "answer")
+
+
+def _check_task_and_split(task: str, split: str) -> None:
+    """Task names become directory names, so only BLINK's own configs are accepted."""
+    if task not in KNOWN_CONFIGS:
+        close = difflib.get_close_matches(task, sorted(KNOWN_CONFIGS), n=2)
+        hint = f" (did you mean {', '.join(map(repr, close))}?)" if close else ""
+        raise InputError(f"{task!r} is not a BLINK task{hint}", source="--tasks")
+    if not _SPLIT.match(split):
+        raise InputError(f"{split!r} is not a split name (BLINK has val and test)", source="--split")
 
 
 @contextlib.contextmanager
@@ -125,8 +149,22 @@ def _quiet_datasets() -> Iterator[None]:
 
 
 def _rows(task: str, split: str, source: BlinkSource) -> tuple[Any, dict[str, Any]]:
-    with _quiet_datasets():
-        return _load_rows(task, split, source)
+    """The task's rows, with images as raw bytes; any failure to load is bad input, named."""
+    where = source.local_dir or BLINK_DATASET
+    try:
+        with _quiet_datasets():
+            dataset, provenance = _load_rows(task, split, source)
+    except InputError:
+        raise
+    except Exception as exc:  # arrow, hub and datasets errors all mean "this source cannot be read"
+        message = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
+        raise InputError(
+            f"cannot load {task}/{split}: {type(exc).__name__}: {message}", source=where
+        ) from None
+    missing = [c for c in _REQUIRED_COLUMNS if c not in dataset.column_names]
+    if missing:
+        raise InputError(f"{task}/{split} lacks column(s) {', '.join(missing)}", source=where)
+    return dataset, provenance
 
 
 def _load_rows(task: str, split: str, source: BlinkSource) -> tuple[Any, dict[str, Any]]:
@@ -206,15 +244,16 @@ def _answer_letter(answer: Any, idx: str) -> str:
 
 def _image_payload(image: dict[str, Any], idx: str, k: int) -> tuple[bytes, str]:
     """The image's original bytes and a file extension from its actual format."""
-    data = image.get("bytes")
-    if data is None and image.get("path"):
-        data = Path(image["path"]).read_bytes()
-    if not data:
-        raise InputError(f"row {idx}: image_{k} has no data")
     from PIL import Image as PILImage  # noqa: PLC0415
 
-    with PILImage.open(io.BytesIO(data)) as handle:
-        fmt = (handle.format or "png").lower()
+    try:
+        data = image.get("bytes") or (Path(image["path"]).read_bytes() if image.get("path") else b"")
+        if not data:
+            raise InputError(f"row {idx}: image_{k} has no data")
+        with PILImage.open(io.BytesIO(data)) as handle:
+            fmt = (handle.format or "png").lower()
+    except (OSError, SyntaxError, ValueError, PILImage.DecompressionBombError) as exc:
+        raise InputError(f"row {idx}: image_{k} is not a readable image ({type(exc).__name__})") from None
     return data, {"jpeg": "jpg"}.get(fmt, fmt)
 
 
@@ -227,8 +266,12 @@ def export_blink(
     """Export BLINK tasks to an MCQ dataset directory (``out_dir/<Task>/<split>.jsonl`` + images).
 
     All or nothing: the directory appears complete or not at all, with a manifest recording the
-    source, its resolved revision (or the snapshot files' hashes) and the record counts.
+    source, its resolved revision (or, for a snapshot, its absolute path and the parquet files'
+    hashes) and the record counts. Task names are checked against BLINK's configs before anything
+    is read, since they become directory names.
     """
+    for task in tasks:
+        _check_task_and_split(task, split)
     source = source or BlinkSource()
     if source.local_dir is None:
         source = BlinkSource(None, resolve_revision(source.revision), source.cache_dir)
@@ -237,11 +280,15 @@ def export_blink(
         for task in tasks:
             counts[task] = {split: write_split(staging, task, split, load_blink(task, split, source))}
         write_manifest(
-            staging,
-            "blink",
-            counts,
-            dataset=BLINK_DATASET,
-            source=str(source.local_dir) if source.local_dir else BLINK_DATASET,
-            revision=None if source.local_dir else source.revision,
+            staging, "blink", counts, dataset=BLINK_DATASET, **_manifest_source(source, tasks, split)
         )
     return counts
+
+
+def _manifest_source(source: BlinkSource, tasks: Sequence[str], split: str) -> dict[str, Any]:
+    if source.local_dir is None:
+        return {"source": BLINK_DATASET, "revision": source.revision}
+    hashes = {
+        t: [_sha256(f) for f in sorted((source.local_dir / t).glob(f"{split}-*.parquet"))] for t in tasks
+    }
+    return {"source": str(source.local_dir.resolve()), "revision": None, "snapshot_sha256": hashes}

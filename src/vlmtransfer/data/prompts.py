@@ -44,6 +44,8 @@ DISCLAIMER_TASKS = frozenset({"Forensic_Detection", "Jigsaw", "Art_Style"})
 def format_question(question: str, choices: Sequence[str]) -> str:
     """A prompt in BLINK's form: the question, then ``Select from the following choices.`` and one
     ``(X) choice`` line per option."""
+    if not 2 <= len(choices) <= len(LETTERS):
+        raise ValueError(f"a question needs 2 to {len(LETTERS)} choices, got {len(choices)}")
     options = "\n".join(f"({letter}) {choice}" for letter, choice in zip(LETTERS, choices, strict=False))
     return f"{question}\nSelect from the following choices.\n{options}"
 

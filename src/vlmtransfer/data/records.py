@@ -204,38 +204,56 @@ def read_records(path: str | Path, *, check_images: bool = True) -> list[MCQReco
 
 
 def _json_lines(path: Path) -> Iterator[tuple[int, Any]]:
+    """Decoded objects with their line numbers. Lines end at ``\\n`` only: JSON strings may hold
+    U+2028 and other characters that ``str.splitlines`` would wrongly treat as line breaks."""
     try:
-        text = path.read_text(encoding="utf-8")
+        text = path.read_bytes().decode("utf-8-sig")
     except FileNotFoundError:
         raise InputError("file not found", source=path) from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise InputError(f"cannot read as UTF-8 text: {exc}", source=path) from None
-    for number, raw in enumerate(text.splitlines(), start=1):
-        if not raw.strip():
-            continue
-        try:
-            yield number, json.loads(raw)
-        except json.JSONDecodeError as exc:
-            raise InputError(
-                f"not valid JSON: {exc.msg} (column {exc.colno})", source=path, where=f"line {number}"
-            ) from None
+    except OSError as exc:
+        raise InputError(f"cannot read: {exc.strerror or exc}", source=path) from None
+    except UnicodeDecodeError:
+        raise InputError("not UTF-8 text", source=path) from None
+    for number, raw in enumerate(text.split("\n"), start=1):
+        if raw.strip():
+            yield number, _decode_line(raw, path, number)
+
+
+def _decode_line(raw: str, path: Path, number: int) -> Any:
+    try:
+        return json.loads(raw)
+    except json.JSONDecodeError as exc:
+        problem = f"not valid JSON: {exc.msg} (column {exc.colno})"
+    except (ValueError, RecursionError) as exc:  # e.g. integers beyond Python's digit limit, deep nesting
+        problem = f"not valid JSON: {type(exc).__name__}"
+    raise InputError(problem, source=path, where=f"line {number}")
 
 
 def _check_images(record: MCQRecord, root: Path, path: Path, line: int) -> None:
-    from PIL import Image, UnidentifiedImageError  # noqa: PLC0415 - keeps `import vlmtransfer.data` light
-
     for k, image in enumerate(record.images):
-        where = f"line {line}"
-        file = root / image
+        problem = _image_problem(root, image)
+        if problem:
+            raise InputError(f"field 'images'[{k}]: {image!r} {problem}", source=path, where=f"line {line}")
+
+
+def _image_problem(root: Path, relative: str) -> str | None:
+    """Why the image at ``root/relative`` is unusable, or None: it must be a readable image file
+    that resolves (symlinks included) inside ``root``."""
+    from PIL import Image  # noqa: PLC0415 - keeps `import vlmtransfer.data` light
+
+    file = root / relative
+    try:
+        if not file.exists():
+            return "does not exist"
         if not file.is_file():
-            raise InputError(f"field 'images'[{k}]: {image!r} does not exist", source=path, where=where)
-        try:
-            with Image.open(file) as handle:
-                handle.verify()
-        except (OSError, UnidentifiedImageError, SyntaxError) as exc:
-            raise InputError(
-                f"field 'images'[{k}]: {image!r} is not a readable image ({exc})", source=path, where=where
-            ) from None
+            return "is not a file"
+        if not file.resolve().is_relative_to(root.resolve()):
+            return "resolves outside the dataset directory"
+        with Image.open(file) as handle:
+            handle.verify()
+    except (OSError, SyntaxError, ValueError, Image.DecompressionBombError) as exc:
+        return f"is not a readable image ({type(exc).__name__}: {exc})"
+    return None
 
 
 def records_to_jsonl(records: Iterable[MCQRecord]) -> bytes:

@@ -93,7 +93,9 @@ def load_task_file(path: str | Path) -> list[TaskSpec]:
     try:
         document = yaml.safe_load(path.read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError, yaml.YAMLError) as exc:
-        raise InputError(f"cannot read task file: {exc}", source=path) from None
+        raise InputError(f"cannot read task file: {' '.join(str(exc).split())}", source=path) from None
+    except (ValueError, RecursionError) as exc:  # e.g. integers beyond Python's digit limit, deep nesting
+        raise InputError(f"cannot read task file: {type(exc).__name__}", source=path) from None
     return _specs_from_document(document, source=path)
 
 
@@ -126,7 +128,7 @@ def _spec_from_entry(entry: Any, suite: str, source: str | Path, index: int) -> 
 
 
 def default_registry() -> TaskRegistry:
-    """A fresh registry holding the built-in suites (BLINK)."""
+    """A fresh registry holding the built-in suites (BLINK and the synthetic suite)."""
     registry = TaskRegistry()
     for suite in BUILTIN_SUITES:
         text = resources.files("vlmtransfer.tasks").joinpath(f"{suite}.yaml").read_text("utf-8")
