@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
+import itertools
 import json
 from collections import Counter
 from pathlib import Path
 
+import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -15,7 +17,8 @@ from hypothesis import strategies as st
 from vlmtransfer.data import LETTERS, MANIFEST, read_records, validate_dataset
 from vlmtransfer.data.prompts import format_question
 from vlmtransfer.data.synthetic import SYNTHETIC_TASKS, generate_examples, generate_suite, solve
-from vlmtransfer.data.synthetic.suite import answer_indices
+from vlmtransfer.data.synthetic.render import PALETTE
+from vlmtransfer.data.synthetic.suite import ANSWER_BLOCK, answer_indices
 from vlmtransfer.errors import InputError
 from vlmtransfer.fsutil import OutputDirectoryError
 from vlmtransfer.tasks import default_registry
@@ -209,13 +212,36 @@ def test_answer_balance_holds_for_any_count(task, n, seed):
     answers = answer_indices(task, "train", n, seed)
     counts = Counter(answers)
     assert all(abs(counts.get(j, 0) - n / k) <= 1 for j in range(k))
-    assert answers == answer_indices(task, "train", n + 7, seed)[:n]  # a prefix does not depend on n
+    full = n // (ANSWER_BLOCK * k) * ANSWER_BLOCK * k  # complete blocks do not depend on n
+    assert answers[:full] == answer_indices(task, "train", n + 7, seed)[:full]
+
+
+@pytest.mark.parametrize("task", ["Syn_Art_Style", "Syn_Relative_Reflectance", "Syn_Semantic_Correspondence"])
+def test_neighbouring_answers_do_not_give_each_other_away(task):
+    """With blocks of k, the last answer of each block was the letter missing from the k - 1 before it."""
+    k = default_registry().get(task).choices
+    hits = trials = 0
+    for seed in range(3):
+        answers = answer_indices(task, "train", 400, seed)
+        assert all(abs(c - 400 / k) <= 1 for c in Counter(answers).values())
+        for i in range(k - 1, len(answers), k):
+            before = answers[i - k + 1 : i]
+            if len(set(before)) == k - 1:  # the missing letter is the shortcut's guess
+                trials += 1
+                hits += answers[i] not in before
+    assert trials >= 100
+    assert abs(hits / trials - 1 / k) <= 0.12, (hits, trials)
+    if k == 2:  # "the answer alternates"
+        answers = answer_indices(task, "val", 600, 0)
+        flips = sum(a != b for a, b in itertools.pairwise(answers)) / (len(answers) - 1)
+        assert abs(flips - 0.5) <= 0.1
 
 
 def test_examples_do_not_depend_on_how_many_are_asked_for():
-    short = list(generate_examples("Syn_Relative_Depth", "train", 3, seed=9))
-    long = list(generate_examples("Syn_Relative_Depth", "train", 7, seed=9))
-    for (r1, i1), (r2, i2) in zip(short, long[:3], strict=True):
+    block = 2 * ANSWER_BLOCK  # complete blocks of answers (Syn_Relative_Depth has 2 choices)
+    short = list(generate_examples("Syn_Relative_Depth", "train", block, seed=9))
+    long = list(generate_examples("Syn_Relative_Depth", "train", block + 3, seed=9))
+    for (r1, i1), (r2, i2) in zip(short, long[:block], strict=True):
         assert r1 == r2
         assert r1.meta == r2.meta
         assert [im.tobytes() for im in i1] == [im.tobytes() for im in i2]
@@ -270,3 +296,88 @@ def test_solver_refuses_other_tasks(examples):
         solve(dataclasses.replace(record, task="Counting"), images)
     with pytest.raises(InputError, match="expected 1 images"):
         solve(record, [*images, *images])
+
+
+# --- shortcuts: rules unrelated to a task's skill stay near chance --------------------------------------
+
+N_SHORTCUT = 300  # examples per task on which a shortcut rule is measured (and the solver checked)
+
+
+@pytest.fixture(scope="module")
+def many() -> dict[str, list]:
+    tasks = ("Syn_Art_Style", "Syn_Jigsaw", "Syn_Visual_Correspondence", "Syn_Relative_Reflectance")
+    return {task: list(generate_examples(task, "val", N_SHORTCUT, seed=0)) for task in tasks}
+
+
+def _palette_colors(px: np.ndarray) -> set[str]:
+    flat = px.reshape(-1, 3)
+    return {
+        name for name, rgb in PALETTE.items() if (np.abs(flat - np.array(rgb)).max(axis=1) == 0).sum() >= 3
+    }
+
+
+def _two_way(flags: list[bool], answer: str) -> float:
+    """Score of "pick the candidate the rule flags" (0.5 when it flags both or neither)."""
+    if flags[0] == flags[1]:
+        return 0.5
+    return float("AB"[flags.index(True)] == answer)
+
+
+@pytest.mark.parametrize(
+    "task", ["Syn_Art_Style", "Syn_Jigsaw", "Syn_Visual_Correspondence", "Syn_Relative_Reflectance"]
+)
+def test_solver_recovers_every_answer_on_many_examples(many, task):
+    for record, images in many[task]:
+        assert solve(record, images) == record.answer, record.id
+
+
+def test_art_style_shape_does_not_tell_the_style(many):
+    """Choosing the candidate whose shape differs from the reference's (or matches it) is at chance."""
+    score = 0.0
+    for record, _ in many["Syn_Art_Style"]:
+        ref, *candidates = record.meta["render"]["images"]
+        score += _two_way([c["shape"] != ref["shape"] for c in candidates], record.answer)
+    assert abs(score / N_SHORTCUT - 0.5) <= 0.12, score
+
+
+def test_jigsaw_colours_do_not_tell_the_piece(many):
+    """Choosing the candidate showing no colour absent from the first image is at chance."""
+    score = 0.0
+    for record, images in many["Syn_Jigsaw"]:
+        first, *candidates = (np.asarray(im, dtype=np.int32) for im in images)
+        seen = _palette_colors(first)
+        score += _two_way([_palette_colors(c) <= seen for c in candidates], record.answer)
+    assert abs(score / N_SHORTCUT - 0.5) <= 0.12, score
+
+
+def test_visual_correspondence_position_does_not_tell_the_point(many):
+    """Choosing the marker of the second image nearest to REF's pixel position is at chance (1/4)."""
+    hits = 0
+    for record, _ in many["Syn_Visual_Correspondence"]:
+        render = record.meta["render"]
+        ref = render["ref_marker"]
+        nearest = min(render["markers"], key=lambda m: (m["x"] - ref["x"]) ** 2 + (m["y"] - ref["y"]) ** 2)
+        hits += nearest["label"] == record.answer
+    assert abs(hits / N_SHORTCUT - 0.25) <= 0.1, hits
+
+
+def test_relative_reflectance_needs_the_shading(many):
+    """No pair of points shares a rectangle, and raw brightness (ratio < 0.8 / > 1.25) is near chance."""
+    hits = 0
+    for record, images in many["Syn_Relative_Reflectance"]:
+        render = record.meta["render"]
+        px = np.asarray(images[0], dtype=np.float64)
+
+        def cell(marker: dict, render: dict = render) -> int:
+            return next(
+                i
+                for i, (x0, y0, x1, y1) in enumerate(render["cells"])
+                if x0 <= marker["x"] < x1 and y0 <= marker["y"] < y1
+            )
+
+        a, b = render["markers"]
+        assert cell(a) != cell(b), record.id
+        brightness = {m["label"]: px[m["y"], m["x"]].mean() for m in render["markers"]}
+        ratio = brightness["A"] / brightness["B"]
+        hits += ("A" if ratio < 0.8 else "B" if ratio > 1.25 else "C") == record.answer
+    assert abs(hits / N_SHORTCUT - 1 / 3) <= 0.12, hits

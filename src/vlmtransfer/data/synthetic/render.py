@@ -277,3 +277,12 @@ def draw_box(image: Image.Image, box: Sequence[int], color: Sequence[int] = MARK
     """Draw the outline of the inclusive box ``x0, y0, x1, y1``."""
     width = max(1, round(2 * unit(image.size[0])))
     ImageDraw.Draw(image).rectangle(list(box), outline=tuple(color), width=width)
+
+
+def box_iou(a: Sequence[float], b: Sequence[float]) -> float:
+    """Intersection over union of two inclusive pixel boxes ``(x0, y0, x1, y1)``."""
+    w = min(a[2], b[2]) - max(a[0], b[0]) + 1
+    h = min(a[3], b[3]) - max(a[1], b[1]) + 1
+    inter = max(0.0, w) * max(0.0, h)
+    area = (a[2] - a[0] + 1) * (a[3] - a[1] + 1) + (b[2] - b[0] + 1) * (b[3] - b[1] + 1) - inter
+    return inter / area

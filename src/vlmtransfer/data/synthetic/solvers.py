@@ -17,7 +17,7 @@ import numpy as np
 from PIL import Image
 
 from vlmtransfer.data.records import LETTERS, MCQRecord
-from vlmtransfer.data.synthetic.render import MARKER_RED, PALETTE
+from vlmtransfer.data.synthetic.render import MARKER_RED, PALETTE, box_iou
 from vlmtransfer.data.synthetic.scenes import shading
 from vlmtransfer.data.synthetic.tasks import border_mismatch
 from vlmtransfer.errors import InputError
@@ -83,14 +83,6 @@ def _bbox(mask: np.ndarray) -> tuple[float, float, float, float]:
     return float(xs.min()), float(ys.min()), float(xs.max()), float(ys.max())
 
 
-def _iou(a: Sequence[float], b: Sequence[float]) -> float:
-    w = min(a[2], b[2]) - max(a[0], b[0]) + 1
-    h = min(a[3], b[3]) - max(a[1], b[1]) + 1
-    inter = max(0.0, w) * max(0.0, h)
-    area = (a[2] - a[0] + 1) * (a[3] - a[1] + 1) + (b[2] - b[0] + 1) * (b[3] - b[1] + 1) - inter
-    return inter / area
-
-
 # --- per task -------------------------------------------------------------------------------------------
 
 
@@ -151,7 +143,7 @@ def solve_localization(images: Sequence[Pixels], meta: Mapping[str, Any], record
     pad = max(1, round(2 * px.shape[0] / 112))
     x0, y0, x1, y1 = _bbox(mask)
     found = (x0 - pad, y0 - pad, x1 + pad, y1 + pad)
-    return int(np.argmax([_iou(found, box) for box in meta["render"]["boxes"]]))
+    return int(np.argmax([box_iou(found, box) for box in meta["render"]["boxes"]]))
 
 
 def solve_relative_depth(images: Sequence[Pixels], meta: Mapping[str, Any], record: MCQRecord) -> int:

@@ -28,6 +28,7 @@ MIN_IMAGE_SIZE = 56
 _BY_NAME = {t.name: t for t in TASKS}
 _ANSWER_STREAM = 0  # the stream that deals answer letters
 _EXAMPLE_STREAM = 1  # the streams of the examples themselves
+ANSWER_BLOCK = 20  # answers are balanced over blocks of ANSWER_BLOCK x (number of choices) examples
 
 
 def task_def(name: str) -> TaskDef:
@@ -59,17 +60,25 @@ def _check(split: str, n: int, seed: int, image_size: int) -> None:
 
 
 def answer_indices(task: str, split: str, n: int, seed: int) -> list[int]:
-    """Correct-choice indices of the first ``n`` examples: every block of ``k`` consecutive examples
-    (``k`` choices) is a permutation of the choices, drawn from the block's own stream. So each choice is
-    correct ``n // k`` or ``n // k + 1`` times, and example ``i`` does not depend on ``n``."""
+    """Correct-choice indices of the first ``n`` examples, dealt in blocks of ``ANSWER_BLOCK * k``
+    examples (``k`` choices), each a seeded shuffle of its own stream holding every choice equally often.
+    A final, partial block of ``m`` examples holds each choice ``m // k`` times plus ``m % k`` distinct
+    choices drawn from that block's stream, so each choice is correct ``n // k`` or ``n // k + 1`` times.
+    Blocks this long keep neighbouring examples from giving each other's answers away (with blocks of
+    ``k`` the last answer of each block is the choice not yet seen). Answers of complete blocks do not
+    depend on ``n``; only those of the final partial block do."""
     k = task_def(task).choices
+    block = ANSWER_BLOCK * k
     answers: list[int] = []
-    for block in range((n + k - 1) // k):
+    for b in range((n + block - 1) // block):
         rng = np.random.default_rng(
-            np.random.SeedSequence([seed, _key(task), _key(split), _ANSWER_STREAM, block])
+            np.random.SeedSequence([seed, _key(task), _key(split), _ANSWER_STREAM, b])
         )
-        answers.extend(int(v) for v in rng.permutation(k))
-    return answers[:n]
+        m = min(block, n - b * block)
+        extra = rng.permutation(k)[: m % k]
+        deal = np.concatenate([np.repeat(np.arange(k), m // k), extra])
+        answers.extend(int(v) for v in rng.permutation(deal))
+    return answers
 
 
 def generate_examples(
@@ -78,8 +87,9 @@ def generate_examples(
     """The first ``n`` examples of ``task``'s ``split`` for ``seed``: records and their images.
 
     Example ``i`` is drawn from its own stream, ``SeedSequence([seed, crc32(task), crc32(split), 1, i])``,
-    so it does not depend on ``n`` or on other tasks, and splits never share a stream (nor does the
-    stream dealing the answers, see :func:`answer_indices`). Image paths are
+    so it does not depend on other tasks, nor on ``n`` unless it lies in the final, partial block of
+    answers, and splits never share a stream (nor do the streams dealing the answers, see
+    :func:`answer_indices`). Image paths are
     ``images/<split>_<i:05d>_<k>.png``, relative to the task's directory.
 
     Raises:

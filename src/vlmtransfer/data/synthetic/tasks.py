@@ -21,6 +21,7 @@ from vlmtransfer.data.records import LETTERS
 from vlmtransfer.data.synthetic.render import (
     PALETTE,
     SHAPES,
+    box_iou,
     draw_box,
     draw_label,
     draw_markers,
@@ -50,7 +51,10 @@ TEXTURES = ("hstripes", "vstripes", "checker", "diagonal")
 RELATIONS = {"left": "to the left of", "right": "to the right of", "above": "above", "below": "below"}
 OPPOSITE = {"left": "right", "right": "left", "above": "below", "below": "above"}
 PARTS = ("head", "left arm", "right arm", "legs")
-REFLECTANCE_LEVELS = (0.2, 0.45, 0.92)
+REFLECTANCE_LEVELS = (0.28, 0.45, 0.72)
+_REFLECTANCE_LOW = (0.25, 0.4)  # the illumination falls from 100 % to this across the scene
+_REFLECTANCE_CANDIDATES = 8  # candidate points per marked rectangle
+_REFLECTANCE_LIGHTS = 5  # candidate illuminations per question
 
 
 @dataclass(frozen=True)
@@ -196,10 +200,14 @@ def _styled(rng: np.random.Generator, size: int, family: str, shape: str) -> tup
 def gen_art_style(rng: np.random.Generator, answer: int, size: int) -> Example:
     family, other = _sample(rng, TEXTURES, 2)
     ref_shape, new_shape = _sample(rng, SHAPES, 2)
+    # Content must not give the answer away: half the time the same-style candidate has another shape
+    # and the other-style one the reference's (content as a distractor, as in BLINK), half the time the
+    # other way round, so neither "the shape differs" nor "the shape matches" beats chance.
+    style_shape, content_shape = (new_shape, ref_shape) if rng.random() < 0.5 else (ref_shape, new_shape)
     ref = _styled(rng, size, family, ref_shape)
-    same_style = _styled(rng, size, family, new_shape)  # same style, other content
-    same_content = _styled(rng, size, other, ref_shape)  # other style, same content
-    candidates = _order_images(rng, answer, same_style, [same_content])
+    same_style = _styled(rng, size, family, style_shape)
+    other_style = _styled(rng, size, other, content_shape)
+    candidates = _order_images(rng, answer, same_style, [other_style])
     question = (
         "Some common pattern styles are horizontal stripes, vertical stripes, checks and diagonal stripes."
         " Given the following images, use the first image as the reference image, and determine which one"
@@ -292,13 +300,23 @@ def gen_forensic(rng: np.random.Generator, answer: int, size: int) -> Example:
 # --- Jigsaw ---------------------------------------------------------------------------------------------
 
 
-def _border_shape(rng: np.random.Generator, size: int, color: str) -> dict[str, Any]:
-    """A shape straddling the top or left edge of the lower-right quadrant."""
+def _border_shape(
+    rng: np.random.Generator, size: int, color: str, shapes: Sequence[str] = SHAPES
+) -> dict[str, Any]:
+    """A shape (one of ``shapes``) straddling the top or left edge of the lower-right quadrant."""
     u, h = unit(size), size // 2
     r = round(_ri(rng, 15, 24) * u)
     along, across = _ri(rng, h + r // 3, size - 1 - r // 3), h + _ri(rng, -r // 2, r // 2)
     x, y = (across, along) if rng.random() < 0.5 else (along, across)
-    return _shape_dict(_pick(rng, SHAPES), color, x, y, r)
+    return _shape_dict(_pick(rng, shapes), color, x, y, r)
+
+
+def _visible_colors(image: Image.Image, box: Sequence[int]) -> list[str]:
+    """Palette colours with pixels outside ``box`` (the part of a jigsaw scene left visible)."""
+    px = np.asarray(image, dtype=np.int32)
+    outside = np.ones(px.shape[:2], dtype=bool)
+    outside[box[1] : box[3], box[0] : box[2]] = False
+    return [name for name in _COLORS if (np.all(px == PALETTE[name], axis=2) & outside).sum() >= 4]
 
 
 def border_mismatch(first: np.ndarray, candidate: np.ndarray) -> float:
@@ -328,18 +346,22 @@ def gen_jigsaw(rng: np.random.Generator, answer: int, size: int) -> Example:
                     _pick(rng, SHAPES), color, _ri(rng, r // 2, size - 1 - r // 2), _ri(rng, r // 2, h), r
                 )
             )
-        spare = iter(colors[n:])
-        alternative = []
-        for s in shapes:
-            if shape_mask(size, s["shape"], s["x"], s["y"], s["r"])[h:, h:].any():
-                color = next(spare, None)
-                if color is None:
-                    raise _RetryError
-                alternative.append(_border_shape(rng, size, color))
-            else:
-                alternative.append(s)
-        full, other = flat_scene(size, background, shapes), flat_scene(size, background, alternative)
         box = (h, h, size, size)
+        full = flat_scene(size, background, shapes)
+        # The wrong piece is the same quadrant of a scene in which every shape reaching into it was
+        # moved elsewhere along the hole's edge, taking a colour and a kind already seen in the first
+        # image: no colour or shape gives the piece away, only continuity across the edge does.
+        visible = _visible_colors(full, box)
+        kinds = sorted({s["shape"] for s in shapes})
+        if not visible:
+            raise _RetryError
+        alternative = [
+            _border_shape(rng, size, _pick(rng, visible), kinds)
+            if shape_mask(size, s["shape"], s["x"], s["y"], s["r"])[h:, h:].any()
+            else s
+            for s in shapes
+        ]
+        other = flat_scene(size, background, alternative)
         right = full.crop(box).resize((size, size), Image.Resampling.NEAREST)
         wrong = other.crop(box).resize((size, size), Image.Resampling.NEAREST)
         first = full.copy()
@@ -492,14 +514,6 @@ def gen_multiview(rng: np.random.Generator, answer: int, size: int) -> Example:
 # --- Object_Localization ----------------------------------------------------------------------------
 
 
-def _iou(a: Sequence[int], b: Sequence[int]) -> float:
-    w = min(a[2], b[2]) - max(a[0], b[0]) + 1
-    h = min(a[3], b[3]) - max(a[1], b[1]) + 1
-    inter = max(0, w) * max(0, h)
-    area = (a[2] - a[0] + 1) * (a[3] - a[1] + 1) + (b[2] - b[0] + 1) * (b[3] - b[1] + 1) - inter
-    return inter / area
-
-
 def _box_label(size: int, box: Sequence[int], text: str, avoid: Sequence[Sequence[int]]) -> list[int]:
     """Where a box's label goes: above its top-left corner, else inside it, else other corners."""
     w, h = label_size(size, text)
@@ -550,7 +564,7 @@ def gen_localization(rng: np.random.Generator, answer: int, size: int) -> Exampl
                 round(cy + f * h / 2),
             ]
         wrong = [min(max(v, 0), size - 1) for v in wrong]
-        if min(wrong[2] - wrong[0], wrong[3] - wrong[1]) < 8 * u or _iou(right, wrong) > 0.5:
+        if min(wrong[2] - wrong[0], wrong[3] - wrong[1]) < 8 * u or box_iou(right, wrong) > 0.5:
             raise _RetryError
         boxes = [right, wrong] if answer == 0 else [wrong, right]
         for box in boxes:
@@ -591,18 +605,34 @@ def gen_reflectance(rng: np.random.Generator, answer: int, size: int) -> Example
     mr = marker_radius(size)
     inset = mr + round(5 * u)
 
-    def point_in(cell: Sequence[int]) -> tuple[int, int]:
+    def points_in(cell: Sequence[int]) -> list[tuple[int, int]]:
         x0, y0, x1, y1 = cell
         if x1 - x0 <= 2 * inset or y1 - y0 <= 2 * inset:
             raise _RetryError
-        return _ri(rng, x0 + inset, x1 - 1 - inset), _ri(rng, y0 + inset, y1 - 1 - inset)
+        return [
+            (_ri(rng, x0 + inset, x1 - 1 - inset), _ri(rng, y0 + inset, y1 - 1 - inset))
+            for _ in range(_REFLECTANCE_CANDIDATES)
+        ]
+
+    def raw_answer(brightness_a: float, brightness_b: float) -> int:
+        # what comparing the observed brightness alone would answer
+        ratio = brightness_a / brightness_b
+        return 0 if ratio < 0.8 else 1 if ratio > 1.25 else 2
+
+    decoy = _ri(rng, 0, 2)  # the answer raw brightness should suggest (drawn once, outside the retries)
 
     def make() -> Example:
         xs, ys = _cuts(rng, size, _ri(rng, 2, 3)), _cuts(rng, size, _ri(rng, 1, 2))
         cells = [[xs[i], ys[j], xs[i + 1], ys[j + 1]] for j in range(len(ys) - 1) for i in range(len(xs) - 1)]
         levels = [_pick(rng, range(len(REFLECTANCE_LEVELS))) for _ in cells]
+        # two different rectangles for every answer (a same-rectangle pair would mark "About the same")
         if answer == 2:
-            pairs = [(i, j) for i in range(len(cells)) for j in range(len(cells)) if levels[i] == levels[j]]
+            pairs = [
+                (i, j)
+                for i in range(len(cells))
+                for j in range(len(cells))
+                if i != j and levels[i] == levels[j]
+            ]
         else:
             darker = (
                 (lambda i, j: levels[i] < levels[j]) if answer == 0 else (lambda i, j: levels[i] > levels[j])
@@ -611,15 +641,36 @@ def gen_reflectance(rng: np.random.Generator, answer: int, size: int) -> Example
         if not pairs:
             raise _RetryError
         ia, ib = _pick(rng, pairs)
-        (xa, ya), (xb, yb) = point_in(cells[ia]), point_in(cells[ib])
-        if (xa - xb) ** 2 + (ya - yb) ** 2 < (26 * u) ** 2:
+        points_a, points_b = points_in(cells[ia]), points_in(cells[ib])
+        pairs_ab = [
+            (a, b)
+            for a in points_a
+            for b in points_b
+            if (a[0] - b[0]) ** 2 + (a[1] - b[1]) ** 2 >= (26 * u) ** 2
+        ]
+        if not pairs_ab:
             raise _RetryError
-        angle, low = _rf(rng, 0, 2 * math.pi, 4), _rf(rng, 0.62, 0.75)
+        # Points and lighting chosen, when possible, so that comparing raw brightness gives the answer
+        # drawn as ``decoy`` (uniform over the three, whatever the true answer): the shading then
+        # reverses, hides or fakes albedo differences, and albedo must be judged relative to shading.
+        options = []
+        for _ in range(_REFLECTANCE_LIGHTS):
+            angle, low = _rf(rng, 0, 2 * math.pi, 4), _rf(rng, *_REFLECTANCE_LOW)
+            light = shading(size, angle, low)
+            for a, b in pairs_ab:
+                raw = raw_answer(
+                    REFLECTANCE_LEVELS[levels[ia]] * light[a[1], a[0]],
+                    REFLECTANCE_LEVELS[levels[ib]] * light[b[1], b[0]],
+                )
+                options.append((raw == decoy, angle, low, a, b))
+        decoyed = [o for o in options if o[0]]
+        _, angle, low, (xa, ya), (xb, yb) = _pick(rng, decoyed or options)
+        light = shading(size, angle, low)
         tint = [_rf(rng, 0.9, 1.0) for _ in range(3)]
         albedo = np.zeros((size, size), dtype=np.float64)
         for (x0, y0, x1, y1), level in zip(cells, levels, strict=True):
             albedo[y0:y1, x0:x1] = REFLECTANCE_LEVELS[level]
-        pixels = albedo[..., None] * np.array(tint) * shading(size, angle, low)[..., None] * 255.0
+        pixels = albedo[..., None] * np.array(tint) * light[..., None] * 255.0
         image = Image.fromarray(np.clip(np.rint(pixels), 0, 255).astype(np.uint8), "RGB")
         labels = draw_markers(image, [(xa, ya, "A"), (xb, yb, "B")])
         question = (
@@ -747,29 +798,46 @@ def gen_spatial(rng: np.random.Generator, answer: int, size: int) -> Example:
 def gen_visual_correspondence(rng: np.random.Generator, answer: int, size: int) -> Example:
     u = unit(size)
     c = (size - 1) / 2
+    # Whether the candidate nearest to REF's pixel position is the answer: drawn once, outside the
+    # retries, with the chance rate 1/4, so "the marker where REF was" is right 1 time in 4.
+    nearest_is_answer = bool(rng.random() < 0.25)
 
     def make() -> Example:
         n = 4 + _ri(rng, 0, 1)
         colors, shapes = _sample(rng, _COLORS, n), [_pick(rng, SHAPES) for _ in range(n)]
         radii = [round(_ri(rng, 11, 14) * u) for _ in range(n)]
-        scale = _rf(rng, 0.8, 1.2)
-        tx, ty = _ri(rng, -14 * u, 14 * u), _ri(rng, -14 * u, 14 * u)
+        scale = _rf(rng, 0.75, 1.3)
+        mirror = -1 if rng.random() < 0.5 else 1  # the shapes are left-right symmetric
+        tx, ty = _ri(rng, -24 * u, 24 * u), _ri(rng, -24 * u, 24 * u)
 
-        def inverse(lo: float, hi: float, t: int) -> tuple[float, float]:
+        def inverse(lo: float, hi: float, t: int, m: int) -> tuple[float, float]:
             # the first image's coordinates that land in [lo, hi] in the second image
-            return c + (lo - t - c) / scale + 0.5, c + (hi - t - c) / scale - 0.5
+            a, b = c + (lo - t - c) / (m * scale), c + (hi - t - c) / (m * scale)
+            return min(a, b) + 0.5, max(a, b) - 0.5
 
         bounds = []
         for r in radii:
             r2 = round(r * scale)
-            bounds.append((*inverse(r2 + 3, size - 4 - r2, tx), *inverse(r2 + 3, size - 4 - r2, ty)))
+            lo, hi = r2 + 3, size - 4 - r2
+            bounds.append((*inverse(lo, hi, tx, mirror), *inverse(lo, hi, ty, 1)))
         centres = _place(rng, size, radii, gap=3 * u, margin=3 * u, bounds=bounds)
         moved = []
         for (x, y), r in zip(centres, radii, strict=True):
-            x2, y2, r2 = round(c + scale * (x - c) + tx), round(c + scale * (y - c) + ty), round(r * scale)
+            x2 = round(c + mirror * scale * (x - c) + tx)
+            y2, r2 = round(c + scale * (y - c) + ty), round(r * scale)
             if not (r2 + 3 <= x2 <= size - 4 - r2 and r2 + 3 <= y2 <= size - 4 - r2):
                 raise _RetryError
             moved.append((x2, y2, r2))
+
+        def nearest(k: int) -> int:
+            x, y = centres[k]
+            return min(range(4), key=lambda j: (moved[j][0] - x) ** 2 + (moved[j][1] - y) ** 2)
+
+        # objects 0-3 carry the candidate points; object 4 (if any) is a distractor
+        eligible = [k for k in range(4) if (nearest(k) == k) == nearest_is_answer]
+        if not eligible:
+            raise _RetryError
+        ref = _pick(rng, eligible)
         background = _grey(rng, 60, 100)
         first = [
             _shape_dict(s, col, x, y, r)
@@ -782,7 +850,6 @@ def gen_visual_correspondence(rng: np.random.Generator, answer: int, size: int) 
         one = flat_scene(size, background, first)
         two_px = np.asarray(flat_scene(size, background, second), dtype=np.float64) * gain
         two = Image.fromarray(np.clip(np.rint(two_px), 0, 255).astype(np.uint8), "RGB")
-        ref = _ri(rng, 0, 3)  # objects 0-3 carry the candidate points; object 4 (if any) is a distractor
         wrong = [k for k in range(4) if k != ref]
         lettered = _order_images(rng, answer, ref, wrong)
         ref_mark = draw_markers(one, [(first[ref]["x"], first[ref]["y"], "REF")])
@@ -800,6 +867,7 @@ def gen_visual_correspondence(rng: np.random.Generator, answer: int, size: int) 
             "shapes": first,
             "moved_shapes": second,
             "scale": scale,
+            "mirror": mirror == -1,
             "shift": [tx, ty],
             "gain": gain,
             "ref_marker": ref_mark[0].to_dict(),
