@@ -1,0 +1,123 @@
+"""Loading any Hugging Face image-text-to-text model and its processor.
+
+``AutoModelForImageTextToText`` + ``AutoProcessor`` cover Qwen2.5-VL and most current VLMs; a model
+is named by preset, hub id or local path. Device and dtype are chosen for the hardware (bf16 on a
+GPU that supports it, fp32 on CPU); remote code is never trusted unless asked.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from vlmtransfer.errors import InputError
+from vlmtransfer.models.presets import find_preset
+
+__all__ = ["LoadOptions", "LoadedModel", "load_model", "load_processor", "pick_device", "pick_dtype"]
+
+
+@dataclass(frozen=True)
+class LoadOptions:
+    """How to load a model.
+
+    Attributes:
+        dtype: ``"auto"`` (bf16 on a capable GPU, else fp32) or a torch dtype name (``"float32"``).
+        device: ``"auto"`` (CUDA if available, else CPU) or a torch device string.
+        trust_remote_code: allow model code from the hub (off: loading must not execute strangers' code).
+        max_pixels: cap on pixels per image after resizing (Qwen2.5-VL); recorded with results, since
+            it changes accuracy.
+        min_pixels: floor on pixels per image.
+        revision: hub revision (default: the preset's, else ``main``).
+    """
+
+    dtype: str = "auto"
+    device: str = "auto"
+    trust_remote_code: bool = False
+    max_pixels: int | None = None
+    min_pixels: int | None = None
+    revision: str | None = None
+
+
+@dataclass(frozen=True, eq=False)
+class LoadedModel:
+    """A model in eval mode with its processor, and what it was loaded as."""
+
+    model: Any
+    processor: Any
+    source: str
+    device: torch.device
+    dtype: torch.dtype
+
+
+def pick_device(device: str = "auto") -> torch.device:
+    """CUDA when available for ``"auto"``, else the requested device."""
+    if device == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    return torch.device(device)
+
+
+def pick_dtype(dtype: str, device: torch.device) -> torch.dtype:
+    """bf16 on a GPU that supports it, fp32 otherwise (CPU bf16 matmuls are slow and lossy)."""
+    if dtype != "auto":
+        resolved = getattr(torch, dtype, None)
+        if not isinstance(resolved, torch.dtype):
+            raise InputError(f"unknown dtype {dtype!r}", source="--dtype")
+        return resolved
+    if device.type == "cuda" and torch.cuda.is_bf16_supported():
+        return torch.bfloat16
+    return torch.float32
+
+
+def _resolve(name: str, revision: str | None) -> tuple[str, str | None]:
+    preset = find_preset(name)
+    if preset:
+        return preset.hub_id, revision or preset.revision
+    return name, revision
+
+
+def load_processor(name: str, options: LoadOptions | None = None) -> Any:
+    """The model's processor, with the image-resolution cap applied."""
+    from transformers import AutoProcessor  # noqa: PLC0415 - heavy import
+
+    options = options or LoadOptions()
+    source, revision = _resolve(name, options.revision)
+    kwargs: dict[str, Any] = {"revision": revision, "trust_remote_code": options.trust_remote_code}
+    processor = _loading(source, lambda: AutoProcessor.from_pretrained(source, **kwargs))
+    if options.max_pixels is None and options.min_pixels is None:
+        return processor
+    # Qwen-style processors bound the pixel count by size["shortest_edge"] (min) / ["longest_edge"] (max).
+    size = dict(processor.image_processor.size)
+    size["longest_edge"] = options.max_pixels or size.get("longest_edge")
+    size["shortest_edge"] = min(options.min_pixels or size.get("shortest_edge") or 0, size["longest_edge"])
+    return _loading(source, lambda: AutoProcessor.from_pretrained(source, size=size, **kwargs))
+
+
+def load_model(name: str, options: LoadOptions | None = None) -> LoadedModel:
+    """Load a model by preset name, hub id or local path, in eval mode on the chosen device."""
+    from transformers import AutoModelForImageTextToText  # noqa: PLC0415 - heavy import
+
+    options = options or LoadOptions()
+    source, revision = _resolve(name, options.revision)
+    device = pick_device(options.device)
+    dtype = pick_dtype(options.dtype, device)
+
+    def load() -> Any:
+        return AutoModelForImageTextToText.from_pretrained(
+            source, revision=revision, dtype=dtype, trust_remote_code=options.trust_remote_code
+        )
+
+    model = _loading(source, load).to(device).eval()
+    return LoadedModel(model, load_processor(name, options), source, device, dtype)
+
+
+def _loading(source: str, load: Any) -> Any:
+    """Run a loader; a missing path, unknown id or unreachable hub is bad input, not a crash."""
+    try:
+        return load()
+    except (OSError, ValueError) as exc:
+        where = "local path" if Path(source).exists() else "hub id or path"
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise InputError(f"cannot load {where} {source!r}: {first}", source="--model") from None

@@ -1,0 +1,52 @@
+"""Named model presets: the paper's reference models, and the embedded tiny model."""
+
+from __future__ import annotations
+
+import difflib
+from dataclasses import dataclass
+
+from vlmtransfer.errors import InputError
+
+__all__ = ["PRESETS", "ModelPreset", "find_preset"]
+
+
+@dataclass(frozen=True)
+class ModelPreset:
+    """A model known by a short name.
+
+    Attributes:
+        name: the short name users type (``qwen2.5-vl-7b``).
+        hub_id: Hugging Face model id.
+        label: the model's label in results and figures (``7B``).
+        revision: hub revision to load (record the resolved commit with results).
+    """
+
+    name: str
+    hub_id: str
+    label: str
+    revision: str = "main"
+
+
+PRESETS: dict[str, ModelPreset] = {
+    p.name: p
+    for p in (
+        ModelPreset("qwen2.5-vl-3b", "Qwen/Qwen2.5-VL-3B-Instruct", "3B"),
+        ModelPreset("qwen2.5-vl-7b", "Qwen/Qwen2.5-VL-7B-Instruct", "7B"),
+        ModelPreset("qwen2.5-vl-32b", "Qwen/Qwen2.5-VL-32B-Instruct", "32B"),
+    )
+}
+
+
+def find_preset(name: str) -> ModelPreset | None:
+    """The preset called ``name`` (case-insensitive), or None when ``name`` is a hub id or a path.
+
+    A name that looks like a preset but is not one (no ``/``, close to a preset name) is an error
+    with the near match, so ``qwen2.5-vl-7B-instruct`` typos do not turn into hub lookups.
+    """
+    preset = PRESETS.get(name.lower())
+    if preset or "/" in name:
+        return preset
+    close = difflib.get_close_matches(name.lower(), PRESETS, n=1, cutoff=0.8)
+    if close:
+        raise InputError(f"unknown model preset {name!r} (did you mean {close[0]!r}?)", source="--model")
+    return None
