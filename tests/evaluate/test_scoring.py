@@ -1,0 +1,69 @@
+"""One-pass multiple-choice scoring on the tiny Qwen2.5-VL: batching changes nothing, order is kept."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+import torch
+
+from vlmtransfer.data.prompts import render_prompt
+from vlmtransfer.data.synthetic import generate_examples
+from vlmtransfer.evaluate import ANSWER_PREFIX, letter_token_ids, score_questions
+from vlmtransfer.models import load_model
+from vlmtransfer.models.tiny import build_tiny_model
+
+
+@pytest.fixture(scope="module")
+def loaded(tmp_path_factory):
+    torch.manual_seed(0)
+    return load_model(str(build_tiny_model(tmp_path_factory.mktemp("tiny") / "model", seed=0)))
+
+
+@pytest.fixture(scope="module")
+def questions():
+    """Mixed image counts (1, 2, 3, 4), choice counts (2, 3, 4) and prompt lengths."""
+    tasks = (
+        "Syn_Counting",
+        "Syn_Visual_Correspondence",
+        "Syn_Art_Style",
+        "Syn_Forensic_Detection",
+        "Syn_Relative_Reflectance",
+    )
+    return [item for task in tasks for item in generate_examples(task, "val", 3, seed=5)]
+
+
+def test_batched_scores_equal_one_at_a_time_and_keep_input_order(loaded, questions):
+    batched = score_questions(loaded, questions, batch_size=4)
+    single = score_questions(loaded, questions, batch_size=1)
+    assert [s.id for s in batched] == [record.id for record, _ in questions]
+    for b, s in zip(batched, single, strict=True):
+        assert b.logprobs == pytest.approx(s.logprobs, abs=1e-4)
+        assert b.predicted == s.predicted
+
+
+def test_scores_are_the_letter_logprobs_of_a_plain_forward_pass(loaded, questions):
+    record, images = questions[4]
+    processor = loaded.processor
+    batch = processor(
+        text=[render_prompt(record, processor) + ANSWER_PREFIX], images=images, return_tensors="pt"
+    )
+    with torch.no_grad():
+        full = torch.log_softmax(loaded.model(**batch).logits[0, -1].float(), dim=-1)
+    expected = [float(full[i]) for i in letter_token_ids(processor.tokenizer, record.letters)]
+    (scores,) = score_questions(loaded, [(record, images)])
+    assert scores.logprobs == pytest.approx(expected, abs=1e-5)
+    assert len(scores.logprobs) == len(record.choices)
+    assert scores.predicted == record.letters[max(range(len(expected)), key=expected.__getitem__)]
+    assert scores.correct == (scores.predicted == record.answer)
+    assert scores.letter_mass == pytest.approx(sum(math.exp(v) for v in expected))
+    assert 0 < scores.letter_mass <= 1
+
+
+def test_multi_token_letters_are_refused():
+    class MergingTokenizer:
+        def __call__(self, text, add_special_tokens=False):
+            return {"input_ids": [ord(c) for c in text] if text == ANSWER_PREFIX else [1, 2, 3]}
+
+    with pytest.raises(ValueError, match="not a single token"):
+        letter_token_ids(MergingTokenizer(), "AB")
