@@ -3,7 +3,7 @@
 The model sees, in one user turn: the question's images (in record order), then the task prompt
 (BLINK's ``prompt`` field: question plus lettered choices), then the answer instruction. The
 training target is the answer in BLINK's form, ``"(B)"``. Messages use the Hugging Face chat format
-(``{"type": "image"}`` placeholders, filled by the processor from the images passed beside them), so
+(``{"type": "image"}`` entries, which the processor fills from the images passed beside them), so
 any model's ``apply_chat_template`` renders them; the model layer does that, not this module.
 
 Why images first: Qwen2.5-VL and BLINK's reference evaluations put the images before the text, and
@@ -63,7 +63,7 @@ def build_messages(
     disclaimer: bool = False,
     instruction: str = ANSWER_INSTRUCTION,
 ) -> list[dict[str, Any]]:
-    """Chat messages for one question: a user turn with one image placeholder per image, then the text.
+    """Chat messages for one question: a user turn with one image entry per image, then the text.
 
     Args:
         record: the question.
@@ -104,7 +104,7 @@ def render_prompt(
 
     For evaluation (``with_answer=False``) the generation prompt (the assistant turn's header) is
     appended, so the next token is the answer; for training the assistant turn holding ``(B)`` is
-    included and no generation prompt is added. Image placeholders are expanded by the processor.
+    included and no generation prompt is added. The processor expands each image entry into its tokens.
     """
     messages = build_messages(record, with_answer=with_answer, disclaimer=disclaimer, instruction=instruction)
     return templater.apply_chat_template(messages, tokenize=False, add_generation_prompt=not with_answer)

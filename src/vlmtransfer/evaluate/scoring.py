@@ -9,6 +9,7 @@ the last position is every row's answer position, and results returned in input 
 
 from __future__ import annotations
 
+import functools
 import math
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
@@ -74,7 +75,9 @@ def score_questions(
 ) -> list[ChoiceScores]:
     """Score every question (record with its PIL images); results in input order."""
     texts = [render_prompt(record, loaded.processor) + ANSWER_PREFIX for record, _ in items]
-    lengths = [len(loaded.processor.tokenizer(t, add_special_tokens=False)["input_ids"]) for t in texts]
+    # Batch similar lengths together (less padding). Characters plus image tokens are a close enough
+    # proxy for token counts, and tokenising here would do the processor's work twice.
+    lengths = [len(text) + 64 * len(images) for text, (_, images) in zip(texts, items, strict=True)]
     order = sorted(range(len(items)), key=lambda i: (lengths[i], i))
     results: list[ChoiceScores | None] = [None] * len(items)
     for batch in _chunks(order, batch_size):
@@ -100,11 +103,19 @@ def _score_batch(
     batch = processor(text=texts, images=images or None, padding=True, return_tensors="pt").to(loaded.device)
     logits = loaded.model(**batch, logits_to_keep=1).logits[:, -1, :].float()
     logprobs = torch.log_softmax(logits, dim=-1)
-    return [_scores(record, logprobs[row], processor.tokenizer) for row, (record, _) in enumerate(items)]
+    return [
+        _scores(record, logprobs[row], _letter_ids(processor.tokenizer, record.letters))
+        for row, (record, _) in enumerate(items)
+    ]
 
 
-def _scores(record: MCQRecord, logprobs: torch.Tensor, tokenizer: Any) -> ChoiceScores:
-    ids = letter_token_ids(tokenizer, record.letters)
+@functools.lru_cache(maxsize=64)
+def _letter_ids(tokenizer: Any, letters: str) -> tuple[int, ...]:
+    """Letter token ids per (tokenizer, letters), derived once instead of once per question."""
+    return tuple(letter_token_ids(tokenizer, letters))
+
+
+def _scores(record: MCQRecord, logprobs: torch.Tensor, ids: Sequence[int]) -> ChoiceScores:
     values = tuple(float(logprobs[i]) for i in ids)
     best = max(range(len(values)), key=lambda k: values[k])
     predicted = record.letters[best]
