@@ -92,7 +92,8 @@ def load_processor(name: str, options: LoadOptions | None = None) -> Any:
     size = dict(processor.image_processor.size)
     size["longest_edge"] = options.max_pixels or size.get("longest_edge")
     size["shortest_edge"] = min(options.min_pixels or size.get("shortest_edge") or 0, size["longest_edge"])
-    return _loading(source, lambda: AutoProcessor.from_pretrained(source, size=size, **kwargs))
+    processor.image_processor.size = type(processor.image_processor.size)(**size)
+    return processor
 
 
 def load_model(name: str, options: LoadOptions | None = None) -> LoadedModel:
