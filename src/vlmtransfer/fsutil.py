@@ -14,7 +14,13 @@ import uuid
 from collections.abc import Iterator, Mapping
 from pathlib import Path
 
-__all__ = ["OutputDirectoryError", "atomic_write_bytes", "publish_directory", "staged_directory"]
+__all__ = [
+    "OutputDirectoryError",
+    "atomic_write_bytes",
+    "check_replaceable",
+    "publish_directory",
+    "staged_directory",
+]
 
 
 class OutputDirectoryError(OSError):
@@ -64,7 +70,7 @@ def staged_directory(out_dir: str | Path, marker: str) -> Iterator[Path]:
         OSError: the filesystem refused (permissions, disk full); nothing is left behind.
     """
     out_dir = Path(out_dir)
-    _check_replaceable(out_dir, marker)
+    check_replaceable(out_dir, marker)
     out_dir.parent.mkdir(parents=True, exist_ok=True)
     staging = _sibling(out_dir, "staging")
     staging.mkdir()  # honours the umask, unlike tempfile.mkdtemp's 0700
@@ -77,7 +83,13 @@ def staged_directory(out_dir: str | Path, marker: str) -> Iterator[Path]:
         shutil.rmtree(staging, ignore_errors=True)
 
 
-def _check_replaceable(out_dir: Path, marker: str) -> None:
+def check_replaceable(out_dir: str | Path, marker: str) -> None:
+    """Refuse early what :func:`staged_directory` would refuse, before any expensive work.
+
+    Raises:
+        OutputDirectoryError: see :func:`staged_directory`.
+    """
+    out_dir = Path(out_dir)
     if out_dir.exists() and not out_dir.is_dir():
         raise OutputDirectoryError(f"{out_dir} exists and is not a directory")
     if out_dir.is_dir() and any(out_dir.iterdir()) and not (out_dir / marker).is_file():

@@ -7,7 +7,7 @@ import sys
 import typer
 
 from vlmtransfer import __version__
-from vlmtransfer.cli import analyze, data, tasks
+from vlmtransfer.cli import analyze, data, evaluate, finetune, model, tasks
 
 __all__ = ["app", "main"]
 
@@ -21,7 +21,10 @@ app = typer.Typer(
 )
 app.command(name="analyze", epilog=analyze.EXAMPLES)(analyze.analyze)
 app.command(name="tasks", epilog=tasks.EXAMPLES)(tasks.tasks)
+app.command(name="finetune", epilog=finetune.EXAMPLES)(finetune.finetune)
+app.command(name="evaluate", epilog=evaluate.EXAMPLES)(evaluate.evaluate)
 app.add_typer(data.app, name="data")
+app.add_typer(model.app, name="model")
 
 
 def _version(value: bool) -> None:

@@ -24,9 +24,12 @@ if TYPE_CHECKING:
 
 __all__ = [
     "SplitSummary",
+    "collect_questions",
     "image_bytes",
+    "load_questions",
     "load_split",
     "split_path",
+    "split_tasks",
     "validate_dataset",
     "write_manifest",
     "write_split",
@@ -98,6 +101,66 @@ def load_split(root: str | Path, task: str, split: str, *, check_images: bool = 
     if not path.is_file():
         raise InputError(f"no {split} split for task {task!r} (expected {path})", source=root)
     return read_records(path, check_images=check_images)
+
+
+def split_tasks(root: str | Path, split: str) -> list[str]:
+    """The tasks of a dataset directory that have ``split`` (sorted).
+
+    Raises:
+        InputError: ``root`` is not a directory, or no task in it has the split.
+    """
+    root = Path(root)
+    if not root.is_dir():
+        raise InputError("not a directory" if root.exists() else "directory not found", source=root)
+    tasks = sorted(path.parent.name for path in root.glob(f"*/{split}.jsonl"))
+    if not tasks:
+        raise InputError(f"no task folder holds a {split!r} split ({split}.jsonl)", source=root)
+    return tasks
+
+
+def load_questions(
+    root: str | Path, task: str, split: str, *, limit: int | None = None
+) -> list[tuple[MCQRecord, list[Image.Image]]]:
+    """The first ``limit`` questions of a task's split with their images decoded as RGB.
+
+    Images are checked (inside the directory, readable) before any is decoded, so a bad file is
+    reported with its line rather than failing later inside a model.
+    """
+    from PIL import Image  # noqa: PLC0415 - keeps `import vlmtransfer.data` light
+
+    records = load_split(root, task, split, check_images=True)[:limit]
+    folder = split_path(root, task, split).parent
+    questions = []
+    for record in records:
+        images = []
+        for relative in record.images:
+            with Image.open(folder / relative) as handle:
+                images.append(handle.convert("RGB"))
+        questions.append((record, images))
+    return questions
+
+
+def collect_questions(
+    roots: Sequence[str | Path], split: str, *, tasks: Sequence[str] | None = None, limit: int | None = None
+) -> dict[str, list[tuple[MCQRecord, list[Image.Image]]]]:
+    """Questions per task from one or more dataset directories (all their tasks with ``split``, or ``tasks``).
+
+    Raises:
+        InputError: a directory is missing or has no such split, a requested task is in none of them,
+            or a task is in two of them (which copy to use would be a guess).
+    """
+    found: dict[str, Path] = {}
+    for root in roots:
+        for task in split_tasks(root, split):
+            if task in found:
+                raise InputError(f"task {task!r} is in both {found[task]} and {root}", source=root)
+            found[task] = Path(root)
+    wanted = list(tasks) if tasks else sorted(found)
+    for task in wanted:
+        if task not in found:
+            where = ", ".join(str(r) for r in roots)
+            raise InputError(f"no {split!r} split for task {task!r} in {where}", source="--task")
+    return {task: load_questions(found[task], task, split, limit=limit) for task in wanted}
 
 
 @dataclass(frozen=True)

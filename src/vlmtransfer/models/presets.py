@@ -4,10 +4,14 @@ from __future__ import annotations
 
 import difflib
 from dataclasses import dataclass
+from pathlib import Path
 
 from vlmtransfer.errors import InputError
 
-__all__ = ["PRESETS", "ModelPreset", "find_preset"]
+__all__ = ["EMBEDDED_TINY", "PRESETS", "ModelPreset", "find_preset"]
+
+EMBEDDED_TINY = Path(__file__).resolve().parent.parent / "assets" / "tiny-qwen2.5-vl"
+"""The pretrained tiny Qwen2.5-VL shipped with the package (``vlmtransfer model tiny --rebuild`` makes it)."""
 
 
 @dataclass(frozen=True)
@@ -33,6 +37,7 @@ PRESETS: dict[str, ModelPreset] = {
         ModelPreset("qwen2.5-vl-3b", "Qwen/Qwen2.5-VL-3B-Instruct", "3B"),
         ModelPreset("qwen2.5-vl-7b", "Qwen/Qwen2.5-VL-7B-Instruct", "7B"),
         ModelPreset("qwen2.5-vl-32b", "Qwen/Qwen2.5-VL-32B-Instruct", "32B"),
+        ModelPreset("tiny", str(EMBEDDED_TINY), "tiny"),
     )
 }
 

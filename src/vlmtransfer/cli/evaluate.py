@@ -1,0 +1,197 @@
+"""``vlmtransfer evaluate``: a base model and any number of its LoRA adapters on MCQ datasets."""
+
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import asdict
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.console import Console
+from rich.markup import escape
+from rich.table import Table
+
+from vlmtransfer.cli.errors import reports_input_errors
+from vlmtransfer.errors import InputError
+
+__all__ = ["EXAMPLES", "evaluate"]
+
+EXAMPLES = """[bold]Examples[/bold]
+
+  vlmtransfer evaluate --model tiny --data data/synthetic --out results/base.json
+
+  [dim]# the base model and two adapters; vision features computed once for all three[/dim]
+
+  vlmtransfer evaluate --model tiny --adapter adapters/counting --adapter adapters/depth \\
+      --data data/synthetic --out results/eval.json --accuracy-csv results/accuracy.csv
+
+  [dim]# the paper's protocol: greedy decoding and answer parsing[/dim]
+
+  vlmtransfer evaluate --model qwen2.5-vl-7b --data data/blink --mode generate --out results/7b.json
+"""
+
+
+@reports_input_errors
+def evaluate(
+    model: Annotated[
+        str, typer.Option("--model", "-m", help="Preset (tiny, qwen2.5-vl-7b ...), hub id or path.")
+    ],
+    data: Annotated[list[Path], typer.Option("--data", help="Dataset directory (repeatable).")],
+    out: Annotated[Path, typer.Option("--out", "-o", help="Results JSON file.")],
+    adapter: Annotated[
+        list[Path] | None, typer.Option("--adapter", "-a", help="LoRA adapter directory (repeatable).")
+    ] = None,
+    skip_base: Annotated[bool, typer.Option("--skip-base", help="Do not evaluate the base model.")] = False,
+    mode: Annotated[
+        str, typer.Option("--mode", help="loglik (one forward pass) or generate (greedy + parser).")
+    ] = "loglik",
+    task: Annotated[list[str] | None, typer.Option("--task", help="Task to evaluate (repeatable).")] = None,
+    split: Annotated[str, typer.Option("--split", help="Split to evaluate.")] = "val",
+    limit: Annotated[
+        int | None, typer.Option("--limit", help="At most this many questions per task.")
+    ] = None,
+    batch_size: Annotated[int, typer.Option("--batch-size", help="Questions per forward pass.")] = 8,
+    max_new_tokens: Annotated[int, typer.Option("--max-new-tokens", help="Generation budget.")] = 16,
+    no_vision_cache: Annotated[
+        bool, typer.Option("--no-vision-cache", help="Recompute vision features for every adapter.")
+    ] = False,
+    accuracy_csv: Annotated[
+        Path | None, typer.Option("--accuracy-csv", help="Also write the accuracy table (analyze's input).")
+    ] = None,
+    label: Annotated[str | None, typer.Option("--label", help="Model label in the accuracy table.")] = None,
+    max_pixels: Annotated[int | None, typer.Option("--max-pixels", help="Cap on pixels per image.")] = None,
+    device: Annotated[str, typer.Option("--device", help="auto, cpu, cuda ...")] = "auto",
+    dtype: Annotated[
+        str, typer.Option("--dtype", help="auto (bf16 on GPU, fp32 on CPU) or a dtype.")
+    ] = "auto",
+) -> None:
+    """Per-question answers and per-task accuracy of the base model and each adapter."""
+    from vlmtransfer.cli.progress import quiet_ml_libraries, step_progress  # noqa: PLC0415
+    from vlmtransfer.data.dataset import collect_questions  # noqa: PLC0415
+    from vlmtransfer.evaluate.engine import EvalSettings, Evaluator, accuracy_by_task  # noqa: PLC0415
+    from vlmtransfer.models.loading import LoadOptions, load_model  # noqa: PLC0415
+
+    try:
+        settings = EvalSettings(
+            mode=mode,  # type: ignore[arg-type] - validated by EvalSettings
+            batch_size=batch_size,
+            max_new_tokens=max_new_tokens,
+            cache_vision=not no_vision_cache,
+        )
+    except ValueError as exc:
+        name, _, problem = str(exc).partition(": ")
+        raise InputError(problem, source=f"--{name.replace('_', '-')}") from None
+    adapters = [_checked_adapter(path) for path in adapter or []]
+    if skip_base and not adapters:
+        raise InputError("nothing to evaluate: --skip-base without any --adapter", source="--skip-base")
+    if limit is not None and limit < 1:
+        raise InputError("must be >= 1", source="--limit")
+    quiet_ml_libraries()
+    questions = collect_questions(data, split, tasks=task, limit=limit)
+    items = [item for task_items in questions.values() for item in task_items]
+    loaded = load_model(model, LoadOptions(dtype=dtype, device=device, max_pixels=max_pixels))
+    runs: list[tuple[str, Path | None]] = ([] if skip_base else [("base", None)]) + [
+        (path.name, path) for path in adapters
+    ]
+    evaluator = Evaluator(loaded, items, settings)
+    results = []
+    console = Console(stderr=True)
+    with step_progress(console) as progress:
+        bar = progress.add_task("evaluate", total=len(runs), status="")
+        for name, path in runs:
+            progress.update(bar, status=f"{name}: {len(items)} questions")
+            started = time.perf_counter()
+            try:
+                answers = evaluator.run(path)
+            except ValueError as exc:
+                raise InputError(str(exc), source=str(path)) from None
+            results.append(
+                _run_record(name, path, answers, accuracy_by_task(answers), time.perf_counter() - started)
+            )
+            progress.advance(bar)
+    evaluator.close()
+    document = {
+        "model": model,
+        "model_source": loaded.source,
+        "mode": mode,
+        "split": split,
+        "data": [str(path) for path in data],
+        "max_pixels": max_pixels,
+        "vision_cache": evaluator.caches_vision,
+        "runs": results,
+    }
+    _write_json(out, document)
+    if accuracy_csv:
+        _write_accuracy_csv(accuracy_csv, label or model, results)
+    _print_table(results)
+
+
+def _checked_adapter(path: Path) -> Path:
+    if not (path / "adapter_config.json").is_file():
+        raise InputError("not an adapter directory (no adapter_config.json)", source=path)
+    return path
+
+
+def _run_record(
+    name: str, path: Path | None, answers: list[Any], accuracy: dict[str, tuple[float, int]], seconds: float
+) -> dict[str, Any]:
+    return {
+        "label": name,
+        "adapter": str(path) if path else None,
+        "seed": _adapter_seed(path),
+        "seconds": round(seconds, 3),
+        "accuracy": {task: {"accuracy": round(acc, 4), "n": n} for task, (acc, n) in accuracy.items()},
+        "questions": [asdict(answer) for answer in answers],
+    }
+
+
+def _adapter_seed(path: Path | None) -> int | None:
+    """The seed recorded by ``vlmtransfer finetune`` (None for the base model or foreign adapters)."""
+    if path is None:
+        return None
+    try:
+        return int(json.loads((path / "training.json").read_text())["train"]["seed"])
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+
+
+def _write_json(out: Path, document: dict[str, Any]) -> None:
+    from vlmtransfer.fsutil import atomic_write_bytes  # noqa: PLC0415
+
+    try:
+        atomic_write_bytes(out, (json.dumps(document, indent=1, allow_nan=False) + "\n").encode())
+    except OSError as exc:
+        raise InputError(exc.strerror or str(exc), source=out) from None
+
+
+def _write_accuracy_csv(path: Path, model_label: str, results: list[dict[str, Any]]) -> None:
+    """The accuracy table (DESIGN.md 3.2): the base model's rows with an empty seed, adapters' by label."""
+    import csv  # noqa: PLC0415
+    import io  # noqa: PLC0415
+
+    from vlmtransfer.fsutil import atomic_write_bytes  # noqa: PLC0415
+
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\n")
+    writer.writerow(["model", "seed", "source", "target", "accuracy", "n"])
+    for run in results:
+        seed = "" if run["adapter"] is None or run["seed"] is None else run["seed"]
+        for target, cell in run["accuracy"].items():
+            writer.writerow([model_label, seed, run["label"], target, cell["accuracy"], cell["n"]])
+    try:
+        atomic_write_bytes(path, buffer.getvalue().encode())
+    except OSError as exc:
+        raise InputError(exc.strerror or str(exc), source=path) from None
+
+
+def _print_table(results: list[dict[str, Any]]) -> None:
+    table = Table(title="accuracy (%)")
+    table.add_column("task")
+    for run in results:
+        table.add_column(escape(run["label"]), justify="right")
+    tasks = list(results[0]["accuracy"])
+    for task in tasks:
+        table.add_row(escape(task), *(f"{run['accuracy'][task]['accuracy']:.1f}" for run in results))
+    Console().print(table)

@@ -1,0 +1,130 @@
+"""``vlmtransfer finetune``: train one LoRA adapter on one task (or a mixture) of an MCQ dataset."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.markup import escape
+
+from vlmtransfer.cli.errors import reports_input_errors
+from vlmtransfer.errors import InputError
+
+__all__ = ["EXAMPLES", "finetune"]
+
+EXAMPLES = """[bold]Examples[/bold]
+
+  [dim]# the embedded tiny model on one synthetic task[/dim]
+
+  vlmtransfer finetune --model tiny --train data/synthetic --task Syn_Counting \\
+      --out adapters/counting --seed 0
+
+  [dim]# Qwen2.5-VL-7B on a BLINK training set, reference LoRA settings, effective batch 16[/dim]
+
+  vlmtransfer finetune --model qwen2.5-vl-7b --train data/blink-train --task Counting \\
+      --out adapters/7b-counting \\
+      --batch-size 4 --grad-accum 4 --lr 1e-4 --epochs 1 --max-pixels 401408
+"""
+
+
+@reports_input_errors
+def finetune(
+    model: Annotated[
+        str, typer.Option("--model", "-m", help="Preset (tiny, qwen2.5-vl-7b ...), hub id or path.")
+    ],
+    train: Annotated[list[Path], typer.Option("--train", help="Dataset directory (repeatable).")],
+    out: Annotated[Path, typer.Option("--out", "-o", help="Adapter output directory.")],
+    seed: Annotated[int, typer.Option("--seed", help="Data order and LoRA initialisation.")] = 0,
+    task: Annotated[
+        list[str] | None, typer.Option("--task", help="Task to train on (repeatable; default: every task).")
+    ] = None,
+    split: Annotated[str, typer.Option("--split", help="Split to train on.")] = "train",
+    max_examples: Annotated[
+        int | None, typer.Option("--max-examples", help="Use at most this many questions per task.")
+    ] = None,
+    rank: Annotated[int, typer.Option("--rank", help="LoRA rank.")] = 8,
+    alpha: Annotated[float, typer.Option("--alpha", help="LoRA alpha.")] = 16,
+    dropout: Annotated[float, typer.Option("--dropout", help="LoRA dropout.")] = 0.05,
+    lr: Annotated[float, typer.Option("--lr", help="Peak learning rate.")] = 2e-4,
+    epochs: Annotated[float, typer.Option("--epochs", help="Passes over the data.")] = 1.0,
+    max_steps: Annotated[
+        int | None, typer.Option("--max-steps", help="Optimiser steps (overrides --epochs).")
+    ] = None,
+    batch_size: Annotated[int, typer.Option("--batch-size", help="Questions per forward pass.")] = 8,
+    grad_accum: Annotated[int, typer.Option("--grad-accum", help="Forward passes per optimiser step.")] = 1,
+    max_pixels: Annotated[int | None, typer.Option("--max-pixels", help="Cap on pixels per image.")] = None,
+    device: Annotated[str, typer.Option("--device", help="auto, cpu, cuda, cuda:1 ...")] = "auto",
+    dtype: Annotated[
+        str, typer.Option("--dtype", help="auto (bf16 on GPU, fp32 on CPU) or a dtype.")
+    ] = "auto",
+) -> None:
+    """Train a LoRA adapter (language model only, loss on the answer) and save it in PEFT's format."""
+    from vlmtransfer.cli.progress import quiet_ml_libraries, step_progress, training_callback  # noqa: PLC0415
+    from vlmtransfer.data.dataset import collect_questions  # noqa: PLC0415
+    from vlmtransfer.finetune.lora import ADAPTER_CONFIG, LoraSettings, finetune_lora  # noqa: PLC0415
+    from vlmtransfer.finetune.trainer import TrainSettings  # noqa: PLC0415
+    from vlmtransfer.fsutil import OutputDirectoryError, check_replaceable  # noqa: PLC0415
+    from vlmtransfer.models.encoding import encode_question  # noqa: PLC0415
+    from vlmtransfer.models.loading import LoadOptions, load_model  # noqa: PLC0415
+
+    lora = _settings(LoraSettings, rank=rank, alpha=alpha, dropout=dropout)
+    settings = _settings(
+        TrainSettings,
+        learning_rate=lr,
+        epochs=epochs,
+        max_steps=max_steps,
+        batch_size=batch_size,
+        grad_accum=grad_accum,
+        seed=seed,
+    )
+    if max_examples is not None and max_examples < 1:
+        raise InputError("must be >= 1", source="--max-examples")
+    try:
+        check_replaceable(out, ADAPTER_CONFIG)
+    except OutputDirectoryError as exc:
+        raise InputError(str(exc), source="--out") from None
+    quiet_ml_libraries()
+    questions = collect_questions(train, split, tasks=task, limit=max_examples)
+    loaded = load_model(model, LoadOptions(dtype=dtype, device=device, max_pixels=max_pixels))
+    encoded = [
+        encode_question(record, images, loaded.processor, with_answer=True)
+        for items in questions.values()
+        for record, images in items
+    ]
+    provenance = {
+        "model": model,
+        "model_source": loaded.source,
+        "data": [str(path) for path in train],
+        "split": split,
+        "max_pixels": max_pixels,
+    }
+    console = Console(stderr=True)
+    with step_progress(console) as progress:
+        result = finetune_lora(
+            loaded.model,
+            encoded,
+            out,
+            lora=lora,
+            settings=settings,
+            pad_id=loaded.processor.tokenizer.pad_token_id,
+            provenance=provenance,
+            on_step=training_callback(progress, f"finetune {', '.join(questions)}"),
+        )
+    first, last = result.curve[0], result.curve[-1]
+    console.print(
+        f"adapter -> {escape(str(out))}: {len(encoded)} questions, {len(result.curve)} steps, "
+        f"loss {first.loss:.4f} -> {last.loss:.4f}, {result.trainable_parameters:,} trainable parameters, "
+        f"{last.seconds:.1f} s"
+    )
+
+
+def _settings(kind: type, **values: object) -> object:
+    """Build a settings dataclass; its validation error names the option at fault."""
+    try:
+        return kind(**values)
+    except ValueError as exc:
+        name, _, problem = str(exc).partition(": ")
+        option = {"learning_rate": "lr"}.get(name, name).replace("_", "-")
+        raise InputError(problem or str(exc), source=f"--{option}") from None

@@ -1,0 +1,254 @@
+"""Evaluating a base model and many LoRA adapters on many questions, doing each piece of work once.
+
+- Questions are rendered, tokenised and batched by length once, not once per adapter.
+- The base model is loaded once; adapters are swapped on it (PEFT ``load_adapter`` / ``delete_adapter``),
+  and the base is evaluated with adapters disabled.
+- LoRA adapters made by vlmtransfer never touch the vision tower, so each question's vision features are
+  computed once and passed to every later forward pass (``mm_encoder_outputs``, transformers' pre-encoded
+  multimodal input). An adapter that does adapt vision modules is refused while the cache is on, since
+  the cached features would then be wrong. Models without pre-encoded input support run uncached.
+- Log-likelihood mode computes vocabulary logits for the answer position only (``logits_to_keep=1``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager, nullcontext
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Literal
+
+import torch
+
+from vlmtransfer.data.records import MCQRecord
+from vlmtransfer.evaluate.scoring import ANSWER_PREFIX, QuestionResult, from_logprobs, from_text, letter_ids
+from vlmtransfer.models.encoding import EncodedQuestion, collate, encode_question
+from vlmtransfer.models.loading import LoadedModel
+
+__all__ = ["EvalSettings", "Evaluator", "accuracy_by_task", "score_questions"]
+
+Mode = Literal["loglik", "generate"]
+_PIXEL_KEYS = ("pixel_values",)
+
+
+@dataclass(frozen=True)
+class EvalSettings:
+    """How to evaluate.
+
+    Attributes:
+        mode: ``loglik`` (letter log-probabilities, one forward pass) or ``generate`` (greedy decoding
+            and the answer parser, the paper's protocol).
+        batch_size: questions per forward pass.
+        max_new_tokens: generation budget in generate mode.
+        cache_vision: compute each question's vision features once and reuse them for every adapter.
+    """
+
+    mode: Mode = "loglik"
+    batch_size: int = 8
+    max_new_tokens: int = 16
+    cache_vision: bool = True
+
+    def __post_init__(self) -> None:
+        if self.mode not in {"loglik", "generate"}:
+            raise ValueError(f"mode: must be 'loglik' or 'generate', got {self.mode!r}")
+        if self.batch_size < 1:
+            raise ValueError(f"batch_size: must be >= 1, got {self.batch_size}")
+        if self.max_new_tokens < 1:
+            raise ValueError(f"max_new_tokens: must be >= 1, got {self.max_new_tokens}")
+
+
+@dataclass(eq=False)
+class _Batch:
+    """Questions evaluated together: their input positions, text inputs, and pixels or cached features."""
+
+    indices: list[int]
+    inputs: dict[str, torch.Tensor]
+    pixels: dict[str, torch.Tensor]
+    features: tuple[torch.Tensor, ...] | None = None
+
+
+class Evaluator:
+    """Evaluates one loaded base model, with or without adapters, on a fixed list of questions.
+
+    Usage::
+
+        evaluator = Evaluator(loaded, questions)
+        base = evaluator.run()                      # the base model
+        tuned = evaluator.run("adapters/counting")  # the same questions, one adapter swapped in
+        evaluator.close()                           # the base model is as it was
+
+    Results come back in question order. The evaluator owns the model's adapter state until ``close()``.
+    """
+
+    def __init__(
+        self,
+        loaded: LoadedModel,
+        questions: Sequence[tuple[MCQRecord, Sequence[Any]]],
+        settings: EvalSettings | None = None,
+    ) -> None:
+        self.loaded = loaded
+        self.settings = settings or EvalSettings()
+        self.records = [record for record, _ in questions]
+        self._peft: Any = None
+        self._adapter_name: str | None = None
+        self._loaded_adapters = 0
+        self._cache = self.settings.cache_vision and _supports_pre_encoded_images(loaded.model)
+        suffix = ANSWER_PREFIX if self.settings.mode == "loglik" else ""
+        encoded = [encode_question(r, images, loaded.processor, suffix=suffix) for r, images in questions]
+        self._batches = list(self._plan(encoded))
+
+    @property
+    def caches_vision(self) -> bool:
+        """Whether vision features are computed once and reused (model support and settings allowing)."""
+        return self._cache
+
+    def run(self, adapter: str | Path | None = None) -> list[QuestionResult]:
+        """Evaluate the base model (``adapter=None``) or the base with one PEFT adapter.
+
+        Raises:
+            ValueError: the adapter adapts modules outside the language model while the vision cache is on.
+        """
+        results: list[QuestionResult | None] = [None] * len(self.records)
+        with self._activated(adapter) as model:
+            for batch in self._batches:
+                for index, result in zip(batch.indices, self._evaluate_batch(model, batch), strict=True):
+                    results[index] = result
+        return [result for result in results if result is not None]
+
+    def close(self) -> None:
+        """Remove every adapter, returning the base model to its original state."""
+        if self._peft is not None:
+            self._peft.unload()
+            self._peft = None
+            self._adapter_name = None
+
+    def _plan(self, encoded: list[EncodedQuestion]) -> Iterator[_Batch]:
+        order = sorted(range(len(encoded)), key=lambda i: (encoded[i].length, i))
+        pad_id = self.loaded.processor.tokenizer.pad_token_id
+        for start in range(0, len(order), self.settings.batch_size):
+            indices = order[start : start + self.settings.batch_size]
+            inputs = collate([encoded[i] for i in indices], pad_id)
+            pixels = {key: inputs.pop(key) for key in _PIXEL_KEYS if key in inputs}
+            yield _Batch(indices, inputs, pixels)
+
+    @contextmanager
+    def _activated(self, adapter: str | Path | None) -> Iterator[Any]:
+        if adapter is None:
+            context = self._peft.disable_adapter() if self._peft is not None else nullcontext()
+            with context:
+                yield self.loaded.model
+            return
+        self._swap_in(Path(adapter))
+        yield self._peft
+
+    def _swap_in(self, adapter: Path) -> None:
+        from peft import PeftModel  # noqa: PLC0415 - heavy import
+
+        name = f"adapter_{self._loaded_adapters}"
+        self._loaded_adapters += 1
+        previous = self._adapter_name
+        if self._peft is None:
+            self._peft = PeftModel.from_pretrained(self.loaded.model, str(adapter), adapter_name=name)
+        else:
+            self._peft.load_adapter(str(adapter), adapter_name=name)
+            self._peft.set_adapter(name)
+        self._adapter_name = name
+        if previous is not None:
+            self._peft.delete_adapter(previous)
+        self._peft.eval()
+        if self._cache:
+            _check_language_only(self._peft, name, adapter)
+
+    @torch.inference_mode()
+    def _evaluate_batch(self, model: Any, batch: _Batch) -> list[QuestionResult]:
+        device = self.loaded.device
+        inputs = {key: value.to(device) for key, value in batch.inputs.items()}
+        inputs.update(self._vision_inputs(batch))
+        records = [self.records[i] for i in batch.indices]
+        if self.settings.mode == "generate":
+            return self._generate(model, inputs, records)
+        logits = model(**inputs, logits_to_keep=1).logits[:, -1, :].float()
+        logprobs = torch.log_softmax(logits, dim=-1)
+        tokenizer = self.loaded.processor.tokenizer
+        return [
+            from_logprobs(record, logprobs[row], letter_ids(tokenizer, record.letters))
+            for row, record in enumerate(records)
+        ]
+
+    def _vision_inputs(self, batch: _Batch) -> dict[str, Any]:
+        """Pixels, or (with the cache) the vision features, computed by the first run that needs them."""
+        if not batch.pixels:
+            return {}
+        device = self.loaded.device
+        if not self._cache:
+            return {key: value.to(device) for key, value in batch.pixels.items()}
+        if batch.features is None:
+            pixels = batch.pixels["pixel_values"].to(device)
+            grid = batch.inputs["image_grid_thw"].to(device)
+            with self._base_only():
+                output = self.loaded.model.get_image_features(pixels, grid, return_dict=True)
+            batch.features = tuple(part.detach() for part in output.pooler_output)
+            batch.pixels = {"pixel_values": batch.pixels["pixel_values"][:0]}  # pixels no longer needed
+        from transformers.modeling_outputs import BaseModelOutputWithPooling  # noqa: PLC0415
+
+        # A fresh dict per call: generation writes into it.
+        return {"mm_encoder_outputs": {"image": BaseModelOutputWithPooling(pooler_output=batch.features)}}
+
+    def _base_only(self) -> Any:
+        return self._peft.disable_adapter() if self._peft is not None else nullcontext()
+
+    def _generate(self, model: Any, inputs: dict[str, Any], records: list[MCQRecord]) -> list[QuestionResult]:
+        tokenizer = self.loaded.processor.tokenizer
+        output = model.generate(
+            **inputs,
+            max_new_tokens=self.settings.max_new_tokens,
+            do_sample=False,
+            pad_token_id=tokenizer.pad_token_id,
+        )
+        width = inputs["input_ids"].shape[1]
+        texts = tokenizer.batch_decode(output[:, width:], skip_special_tokens=True)
+        return [from_text(record, text) for record, text in zip(records, texts, strict=True)]
+
+
+def _supports_pre_encoded_images(model: Any) -> bool:
+    import inspect  # noqa: PLC0415
+
+    return (
+        hasattr(model, "get_image_features")
+        and "mm_encoder_outputs" in inspect.signature(model.forward).parameters
+    )
+
+
+def _check_language_only(peft_model: Any, name: str, adapter: Path) -> None:
+    from vlmtransfer.finetune.lora import language_model_path  # noqa: PLC0415
+
+    prefix = language_model_path(peft_model.get_base_model())
+    adapted = [
+        module_name
+        for module_name, module in peft_model.get_base_model().named_modules()
+        if name in getattr(module, "lora_A", {})
+    ]
+    outside = [m for m in adapted if not m.startswith(prefix + ".")]
+    if outside:
+        raise ValueError(
+            f"adapter {adapter} adapts modules outside the language model ({outside[0]}); "
+            "its vision features differ from the base model's, so evaluate it with the vision cache off"
+        )
+
+
+def accuracy_by_task(results: Sequence[QuestionResult]) -> dict[str, tuple[float, int]]:
+    """Per task: (accuracy in percent, number of questions), tasks in first-seen order."""
+    counts: dict[str, list[int]] = {}
+    for result in results:
+        correct_total = counts.setdefault(result.task, [0, 0])
+        correct_total[0] += result.correct
+        correct_total[1] += 1
+    return {task: (100.0 * correct / total, total) for task, (correct, total) in counts.items()}
+
+
+def score_questions(
+    loaded: LoadedModel, questions: Sequence[tuple[MCQRecord, Sequence[Any]]], *, batch_size: int = 8
+) -> list[QuestionResult]:
+    """Log-likelihood results of the loaded model on ``questions`` (no adapter), in question order."""
+    evaluator = Evaluator(loaded, questions, EvalSettings(batch_size=batch_size, cache_vision=False))
+    return evaluator.run()

@@ -1,0 +1,1 @@
+"""Training: LoRA finetuning of any VLM, and pretraining of the embedded tiny model (imports torch)."""

@@ -1,0 +1,225 @@
+"""LoRA finetuning of a VLM's language model (PEFT), saved as a standard PEFT adapter.
+
+Only the language model is adapted: the adapter's target modules are matched by a regular expression
+anchored at the language model's own module path (found through ``get_decoder()``), because vision
+towers reuse the same projection names (Qwen2.5-VL's vision MLP also has ``gate_proj``/``up_proj``).
+Keeping the vision tower and merger frozen is what lets evaluation encode each question's images once
+for the base model and every adapter.
+
+The base model is left as it was found: the adapter is attached, trained, saved and unloaded, so a
+study can finetune many adapters on one loaded base.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+from collections.abc import Callable, Sequence
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from vlmtransfer import __version__
+from vlmtransfer.finetune.trainer import LossPoint, TrainSettings, train
+from vlmtransfer.fsutil import staged_directory
+from vlmtransfer.models.encoding import EncodedQuestion
+
+__all__ = [
+    "ADAPTER_CONFIG",
+    "LOSS_CURVE",
+    "TRAINING_CONFIG",
+    "FinetuneResult",
+    "LoraSettings",
+    "attach_lora",
+    "finetune_lora",
+    "language_model_path",
+    "read_loss_curve",
+]
+
+ADAPTER_CONFIG = "adapter_config.json"
+TRAINING_CONFIG = "training.json"
+LOSS_CURVE = "loss_curve.csv"
+
+
+@dataclass(frozen=True)
+class LoraSettings:
+    """LoRA hyperparameters; defaults are the paper's (rank 8, alpha 16) and the usual dropout.
+
+    ``target_modules`` are leaf names of the language model's linear layers (all attention and MLP
+    projections by default).
+    """
+
+    rank: int = 8
+    alpha: int = 16
+    dropout: float = 0.05
+    target_modules: tuple[str, ...] = (
+        "q_proj",
+        "k_proj",
+        "v_proj",
+        "o_proj",
+        "gate_proj",
+        "up_proj",
+        "down_proj",
+    )
+
+    def __post_init__(self) -> None:
+        if self.rank < 1:
+            raise ValueError(f"rank: must be >= 1, got {self.rank}")
+        if self.alpha <= 0:
+            raise ValueError(f"alpha: must be > 0, got {self.alpha}")
+        if not 0 <= self.dropout < 1:
+            raise ValueError(f"dropout: must be in [0, 1), got {self.dropout}")
+        if not self.target_modules or not all(re.fullmatch(r"\w+", m) for m in self.target_modules):
+            raise ValueError(f"target_modules: need module leaf names, got {self.target_modules!r}")
+
+
+@dataclass(frozen=True)
+class FinetuneResult:
+    """Where the adapter went and how training went."""
+
+    adapter_dir: Path
+    curve: list[LossPoint]
+    trainable_parameters: int
+
+
+def language_model_path(model: Any) -> str:
+    """The dotted module path of the model's language model (its decoder).
+
+    Raises:
+        ValueError: the model does not expose its decoder through ``get_decoder()``.
+    """
+    decoder = model.get_decoder() if hasattr(model, "get_decoder") else None
+    for name, module in model.named_modules():
+        if module is decoder and name:
+            return name
+    raise ValueError(f"cannot find the language model of {type(model).__name__} (no get_decoder())")
+
+
+def attach_lora(model: Any, settings: LoraSettings, seed: int) -> Any:
+    """Wrap ``model`` in a PEFT LoRA model adapting only its language model; initialisation from ``seed``.
+
+    Raises:
+        ValueError: no module matched, or anything outside the language model became trainable.
+    """
+    from peft import LoraConfig, get_peft_model  # noqa: PLC0415 - heavy import
+
+    prefix = language_model_path(model)
+    pattern = rf"^{re.escape(prefix)}\..*\.({'|'.join(settings.target_modules)})$"
+    config = LoraConfig(
+        r=settings.rank,
+        lora_alpha=settings.alpha,
+        lora_dropout=settings.dropout,
+        target_modules=pattern,
+        bias="none",
+    )
+    torch.manual_seed(seed)
+    try:
+        peft_model = get_peft_model(model, config)
+    except ValueError as exc:
+        raise ValueError(
+            f"LoRA target modules {settings.target_modules} not found under {prefix}: {exc}"
+        ) from None
+    stray = [
+        name
+        for name, parameter in peft_model.named_parameters()
+        if parameter.requires_grad and f".{prefix}." not in f".{name}"
+    ]
+    if stray:
+        raise ValueError(f"LoRA would train parameters outside the language model: {stray[:3]}")
+    return peft_model
+
+
+def finetune_lora(
+    model: Any,
+    questions: Sequence[EncodedQuestion],
+    out_dir: str | Path,
+    *,
+    lora: LoraSettings,
+    settings: TrainSettings,
+    pad_id: int,
+    provenance: dict[str, Any] | None = None,
+    on_step: Callable[[LossPoint, int], None] | None = None,
+) -> FinetuneResult:
+    """Train a LoRA adapter on ``questions`` and save it to ``out_dir`` (all or nothing).
+
+    ``out_dir`` receives ``adapter_model.safetensors`` and ``adapter_config.json`` (PEFT's format, so
+    ``PeftModel.from_pretrained`` loads it), ``training.json`` (settings, data fingerprint, versions,
+    ``provenance``) and ``loss_curve.csv``. ``model`` is returned to its original state afterwards.
+    """
+    peft_model = attach_lora(model, lora, settings.seed)
+    try:
+        trainable = sum(p.numel() for p in peft_model.parameters() if p.requires_grad)
+        curve = train(peft_model, questions, settings, pad_id=pad_id, on_step=on_step)
+        out_dir = Path(out_dir)
+        with staged_directory(out_dir, ADAPTER_CONFIG) as staging:
+            peft_model.save_pretrained(staging, safe_serialization=True)
+            record = _training_record(questions, lora, settings, curve, trainable, provenance or {})
+            (staging / TRAINING_CONFIG).write_text(json.dumps(record, indent=2, sort_keys=True) + "\n")
+            (staging / LOSS_CURVE).write_text(_curve_csv(curve))
+    finally:
+        peft_model.unload()
+    return FinetuneResult(out_dir, curve, trainable)
+
+
+def _training_record(  # noqa: PLR0917 - private helper, called once
+    questions: Sequence[EncodedQuestion],
+    lora: LoraSettings,
+    settings: TrainSettings,
+    curve: list[LossPoint],
+    trainable: int,
+    provenance: dict[str, Any],
+) -> dict[str, Any]:
+    import peft  # noqa: PLC0415
+    import transformers  # noqa: PLC0415
+
+    tasks: dict[str, int] = {}
+    for question in questions:
+        tasks[question.record.task] = tasks.get(question.record.task, 0) + 1
+    return {
+        **provenance,
+        "lora": asdict(lora),
+        "train": asdict(settings),
+        "examples": len(questions),
+        "tasks": dict(sorted(tasks.items())),
+        "data_fingerprint": data_fingerprint(questions),
+        "steps": len(curve),
+        "final_loss": curve[-1].loss,
+        "seconds": round(curve[-1].seconds, 3),
+        "trainable_parameters": trainable,
+        "versions": {
+            "vlmtransfer": __version__,
+            "torch": torch.__version__,
+            "transformers": transformers.__version__,
+            "peft": peft.__version__,
+        },
+    }
+
+
+def data_fingerprint(questions: Sequence[EncodedQuestion]) -> str:
+    """SHA-256 over the training questions' ids, answers and token ids (order-independent)."""
+    digests = sorted(
+        hashlib.sha256(
+            f"{q.record.id}\t{q.record.answer}\t{q.tensors['input_ids'].tolist()}".encode()
+        ).hexdigest()
+        for q in questions
+    )
+    return hashlib.sha256("\n".join(digests).encode()).hexdigest()
+
+
+def _curve_csv(curve: list[LossPoint]) -> str:
+    lines = ["step,examples,loss,learning_rate,seconds"]
+    lines += [f"{p.step},{p.examples},{p.loss:.6f},{p.learning_rate:.6g},{p.seconds:.3f}" for p in curve]
+    return "\n".join(lines) + "\n"
+
+
+def read_loss_curve(adapter_dir: str | Path) -> list[LossPoint]:
+    """The loss curve saved with an adapter."""
+    rows = (Path(adapter_dir) / LOSS_CURVE).read_text().splitlines()[1:]
+    points = []
+    for row in rows:
+        step, examples, loss, learning_rate, seconds = row.split(",")
+        points.append(LossPoint(int(step), int(examples), float(loss), float(learning_rate), float(seconds)))
+    return points

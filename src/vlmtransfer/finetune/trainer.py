@@ -1,0 +1,174 @@
+"""The training loop shared by LoRA finetuning and the tiny model's pretraining.
+
+Loss is next-token cross-entropy on the target tokens only (the answer ``(B)`` and the end of the turn),
+averaged over all target tokens of an optimiser step, so gradient accumulation over micro-batches gives
+the same update as one large batch. Vocabulary logits are computed only for the positions that predict
+targets (``logits_to_keep``): with left padding, targets are the last tokens of every row, so a real
+VLM's 150k-wide logits are never materialised for the prompt.
+
+Determinism: the seed fixes the data order (one permutation per epoch from its own generator) and the
+global torch RNG (dropout, and parameter initialisation when the caller seeds before building adapters),
+so on the same hardware the same seed gives bit-identical weights.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import torch
+
+from vlmtransfer.models.encoding import IGNORE_INDEX, EncodedQuestion, collate
+
+__all__ = ["LossPoint", "TrainSettings", "total_steps", "train"]
+
+
+@dataclass(frozen=True)
+class TrainSettings:
+    """Optimisation settings.
+
+    Attributes:
+        learning_rate: peak AdamW learning rate (linear warm-up, then linear decay to 0).
+        epochs: passes over the data (fractional allowed); ignored when ``max_steps`` is set.
+        max_steps: number of optimiser steps, overriding ``epochs``.
+        batch_size: questions per forward pass (micro-batch).
+        grad_accum: micro-batches per optimiser step; the effective batch is their product.
+        warmup_ratio: fraction of the steps spent warming up.
+        weight_decay: AdamW weight decay.
+        max_grad_norm: gradient clipping norm (0 disables).
+        seed: data order and RNG seed.
+    """
+
+    learning_rate: float = 2e-4
+    epochs: float = 1.0
+    max_steps: int | None = None
+    batch_size: int = 8
+    grad_accum: int = 1
+    warmup_ratio: float = 0.03
+    weight_decay: float = 0.0
+    max_grad_norm: float = 1.0
+    seed: int = 0
+
+    def __post_init__(self) -> None:
+        checks = {
+            "learning_rate": self.learning_rate > 0,
+            "epochs": self.epochs > 0,
+            "max_steps": self.max_steps is None or self.max_steps > 0,
+            "batch_size": self.batch_size >= 1,
+            "grad_accum": self.grad_accum >= 1,
+            "warmup_ratio": 0 <= self.warmup_ratio < 1,
+            "weight_decay": self.weight_decay >= 0,
+            "max_grad_norm": self.max_grad_norm >= 0,
+            "seed": self.seed >= 0,
+        }
+        for name, ok in checks.items():
+            if not ok:
+                raise ValueError(f"{name}: invalid value {getattr(self, name)!r}")
+
+
+@dataclass(frozen=True)
+class LossPoint:
+    """The loss of one optimiser step (mean over its target tokens) and where training was."""
+
+    step: int
+    examples: int
+    loss: float
+    learning_rate: float
+    seconds: float
+
+
+def total_steps(n_questions: int, settings: TrainSettings) -> int:
+    """Optimiser steps a run takes: ``max_steps``, else enough for ``epochs`` passes (at least 1)."""
+    if settings.max_steps is not None:
+        return settings.max_steps
+    per_step = settings.batch_size * settings.grad_accum
+    return max(1, math.ceil(settings.epochs * n_questions / per_step))
+
+
+def train(
+    model: Any,
+    questions: Sequence[EncodedQuestion],
+    settings: TrainSettings,
+    *,
+    pad_id: int,
+    on_step: Callable[[LossPoint, int], None] | None = None,
+) -> list[LossPoint]:
+    """Train ``model``'s trainable parameters on ``questions``; return the loss curve.
+
+    ``on_step(point, total)`` is called after every optimiser step (progress bars, logging).
+
+    Raises:
+        ValueError: no questions, a question without targets, or a model with nothing to train.
+    """
+    if not questions:
+        raise ValueError("no training questions")
+    if any(q.target_length == 0 for q in questions):
+        raise ValueError("every training question needs target tokens (encode with with_answer=True)")
+    parameters = [p for p in model.parameters() if p.requires_grad]
+    if not parameters:
+        raise ValueError("the model has no trainable parameters")
+    torch.manual_seed(settings.seed)
+    steps = total_steps(len(questions), settings)
+    optimizer = torch.optim.AdamW(parameters, lr=settings.learning_rate, weight_decay=settings.weight_decay)
+    warmup = math.floor(settings.warmup_ratio * steps)
+    schedule = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda step: _lr_factor(step, warmup, steps))
+    device = next(model.parameters()).device
+    order = _order(len(questions), settings.seed)
+    model.train()
+    curve: list[LossPoint] = []
+    examples = 0
+    start = time.perf_counter()
+    for step in range(1, steps + 1):
+        micro_batches = [
+            [questions[next(order)] for _ in range(settings.batch_size)] for _ in range(settings.grad_accum)
+        ]
+        n_targets = sum(q.target_length for batch in micro_batches for q in batch)
+        loss_sum = 0.0
+        for batch in micro_batches:
+            loss = _target_loss_sum(model, batch, pad_id, device) / n_targets
+            loss.backward()
+            loss_sum += float(loss.detach())
+        if settings.max_grad_norm:
+            torch.nn.utils.clip_grad_norm_(parameters, settings.max_grad_norm)
+        learning_rate = schedule.get_last_lr()[0]
+        optimizer.step()
+        schedule.step()
+        optimizer.zero_grad(set_to_none=True)
+        examples += settings.batch_size * settings.grad_accum
+        point = LossPoint(step, examples, loss_sum, learning_rate, time.perf_counter() - start)
+        curve.append(point)
+        if on_step:
+            on_step(point, steps)
+    model.eval()
+    return curve
+
+
+def _lr_factor(step: int, warmup: int, steps: int) -> float:
+    if step < warmup:
+        return (step + 1) / (warmup + 1)
+    return max(0.0, (steps - step) / max(1, steps - warmup))
+
+
+def _order(n: int, seed: int) -> Iterator[int]:
+    """Question indices, one fresh permutation per epoch, forever."""
+    generator = torch.Generator().manual_seed(seed)
+    while True:
+        yield from torch.randperm(n, generator=generator).tolist()
+
+
+def _target_loss_sum(model: Any, batch: Sequence[EncodedQuestion], pad_id: int, device: Any) -> torch.Tensor:
+    inputs = collate(batch, pad_id)
+    labels = inputs.pop("labels")
+    width = max(q.target_length for q in batch)
+    inputs = {key: value.to(device) for key, value in inputs.items()}
+    logits = model(**inputs, logits_to_keep=width + 1).logits.float()
+    targets = labels[:, -width:].to(device)
+    return torch.nn.functional.cross_entropy(
+        logits[:, :-1].reshape(-1, logits.shape[-1]),
+        targets.reshape(-1),
+        ignore_index=IGNORE_INDEX,
+        reduction="sum",
+    )

@@ -1,0 +1,104 @@
+"""Questions as model inputs: encode once, batch many times.
+
+Training and evaluation both see the same rendered prompt (``data.prompts.render_prompt``); this module
+turns a record and its images into token ids and pixel tensors once, so that a training epoch or the
+evaluation of many adapters does not re-run the processor, and batches encoded questions with left
+padding (the answer position is then the last column of every row, which the log-likelihood scorer
+relies on).
+
+Training targets: the rendered training text is the evaluation prompt followed by the assistant's answer
+``(B)<|im_end|>...``; the target tokens are that suffix, tokenised on its own and checked to be the
+exact tail of the full token sequence (a tokeniser merging across the boundary would silently train on
+the wrong tokens otherwise).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import torch
+
+from vlmtransfer.data.prompts import render_prompt
+from vlmtransfer.data.records import MCQRecord
+
+__all__ = ["IGNORE_INDEX", "EncodedQuestion", "collate", "encode_question"]
+
+IGNORE_INDEX = -100
+"""Label value the loss ignores (PyTorch's and transformers' convention)."""
+
+
+@dataclass(frozen=True, eq=False)
+class EncodedQuestion:
+    """One question, processed.
+
+    Attributes:
+        record: the question.
+        tensors: the processor's per-question outputs with the batch dimension removed from sequence
+            tensors (``input_ids``, ``attention_mask``, ``mm_token_type_ids`` ...) and kept whole for
+            per-image tensors (``pixel_values``, ``image_grid_thw``), which batch by concatenation.
+        target_length: number of trailing tokens that are the training target (0 for evaluation).
+    """
+
+    record: MCQRecord
+    tensors: dict[str, torch.Tensor]
+    target_length: int
+
+    @property
+    def length(self) -> int:
+        return int(self.tensors["input_ids"].shape[0])
+
+
+_SEQUENCE_KEYS = ("input_ids", "attention_mask", "mm_token_type_ids", "token_type_ids")
+
+
+def encode_question(
+    record: MCQRecord, images: Sequence[Any], processor: Any, *, with_answer: bool = False, suffix: str = ""
+) -> EncodedQuestion:
+    """Encode a question for evaluation (prompt + ``suffix``) or training (prompt + answer turn).
+
+    Raises:
+        ValueError: the answer's tokens are not the tail of the full sequence (see module docstring).
+    """
+    prompt = render_prompt(record, processor)
+    text = render_prompt(record, processor, with_answer=True) if with_answer else prompt + suffix
+    batch = processor(text=[text], images=list(images) or None, return_tensors="pt")
+    tensors = {key: (value[0] if key in _SEQUENCE_KEYS else value) for key, value in batch.items()}
+    target_length = 0
+    if with_answer:
+        if not text.startswith(prompt):
+            raise ValueError(f"{record.id}: the training text does not start with the evaluation prompt")
+        target = processor.tokenizer(text[len(prompt) :], add_special_tokens=False)["input_ids"]
+        if tensors["input_ids"][-len(target) :].tolist() != list(target):
+            raise ValueError(f"{record.id}: the answer's tokens are not the tail of the training sequence")
+        target_length = len(target)
+    return EncodedQuestion(record, tensors, target_length)
+
+
+def collate(questions: Sequence[EncodedQuestion], pad_id: int) -> dict[str, torch.Tensor]:
+    """A left-padded batch; ``labels`` (targets only, else ``IGNORE_INDEX``) when any question has targets."""
+    width = max(q.length for q in questions)
+    batch: dict[str, torch.Tensor] = {}
+    for key in _SEQUENCE_KEYS:
+        if key not in questions[0].tensors:
+            continue
+        fill = pad_id if key == "input_ids" else 0
+        batch[key] = torch.stack([_left_pad(q.tensors[key], width, fill) for q in questions])
+    per_image_keys = dict.fromkeys(key for q in questions for key in q.tensors if key not in _SEQUENCE_KEYS)
+    for key in per_image_keys:
+        batch[key] = torch.cat([q.tensors[key] for q in questions if key in q.tensors])
+    if any(q.target_length for q in questions):
+        labels = torch.full_like(batch["input_ids"], IGNORE_INDEX)
+        for row, q in enumerate(questions):
+            if q.target_length:
+                labels[row, width - q.target_length :] = batch["input_ids"][row, width - q.target_length :]
+        batch["labels"] = labels
+    return batch
+
+
+def _left_pad(values: torch.Tensor, width: int, fill: int) -> torch.Tensor:
+    pad = width - values.shape[0]
+    if not pad:
+        return values
+    return torch.cat([values.new_full((pad,), fill), values])
