@@ -52,3 +52,11 @@ def accuracy_rows(
             for j, target in enumerate(tasks):
                 rows.append([model, seed, source, target, base + ((3 * i + 5 * j + 7 * s) % 11) - 4])
     return rows
+
+
+@pytest.fixture(scope="session")
+def untrained_tiny(tmp_path_factory) -> Path:
+    """The tiny Qwen2.5-VL as built (random weights): for mechanics that do not need a trained model."""
+    from vlmtransfer.models.tiny import build_tiny_model
+
+    return build_tiny_model(tmp_path_factory.mktemp("tiny") / "model", seed=0)

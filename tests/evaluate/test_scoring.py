@@ -11,13 +11,11 @@ from vlmtransfer.data.prompts import render_prompt
 from vlmtransfer.data.synthetic import generate_examples
 from vlmtransfer.evaluate import ANSWER_PREFIX, letter_token_ids, score_questions
 from vlmtransfer.models import load_model
-from vlmtransfer.models.tiny import build_tiny_model
 
 
 @pytest.fixture(scope="module")
-def loaded(tmp_path_factory):
-    torch.manual_seed(0)
-    return load_model(str(build_tiny_model(tmp_path_factory.mktemp("tiny") / "model", seed=0)))
+def loaded(untrained_tiny):
+    return load_model(str(untrained_tiny))
 
 
 @pytest.fixture(scope="module")

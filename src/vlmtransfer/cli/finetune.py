@@ -108,7 +108,7 @@ def finetune(
             out,
             lora=lora,
             settings=settings,
-            pad_id=loaded.processor.tokenizer.pad_token_id,
+            processor=loaded.processor,
             provenance=provenance,
             on_step=training_callback(progress, f"finetune {', '.join(questions)}"),
         )

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import warnings
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
@@ -28,8 +27,6 @@ def quiet_ml_libraries() -> None:
 
     logging.set_verbosity_error()
     logging.disable_progress_bar()
-    # PEFT calls a transformers property that 5.x deprecates; nothing a user can act on.
-    warnings.filterwarnings("ignore", message=".*is_gradient_checkpointing.*", category=FutureWarning)
 
 
 def step_progress(console: Console | None = None) -> Progress:

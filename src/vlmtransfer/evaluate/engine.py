@@ -22,13 +22,12 @@ import torch
 
 from vlmtransfer.data.records import MCQRecord
 from vlmtransfer.evaluate.scoring import ANSWER_PREFIX, QuestionResult, from_logprobs, from_text, letter_ids
-from vlmtransfer.models.encoding import EncodedQuestion, collate, encode_question
+from vlmtransfer.models.encoding import EncodedQuestion, collate, encode_question, pixel_inputs
 from vlmtransfer.models.loading import LoadedModel
 
 __all__ = ["EvalSettings", "Evaluator", "accuracy_by_task", "score_questions"]
 
 Mode = Literal["loglik", "generate"]
-_PIXEL_KEYS = ("pixel_values",)
 
 
 @dataclass(frozen=True)
@@ -59,12 +58,14 @@ class EvalSettings:
 
 @dataclass(eq=False)
 class _Batch:
-    """Questions evaluated together: their input positions, text inputs, and pixels or cached features."""
+    """Questions evaluated together: their input positions, collated text inputs, and (once computed)
+    their vision features. Pixels are made when needed and not kept (see ``models.encoding``)."""
 
     indices: list[int]
+    questions: list[EncodedQuestion]
     inputs: dict[str, torch.Tensor]
-    pixels: dict[str, torch.Tensor]
     features: tuple[torch.Tensor, ...] | None = None
+    grid: torch.Tensor | None = None
 
 
 class Evaluator:
@@ -86,6 +87,8 @@ class Evaluator:
         questions: Sequence[tuple[MCQRecord, Sequence[Any]]],
         settings: EvalSettings | None = None,
     ) -> None:
+        if "peft_config" in vars(loaded.model):
+            raise ValueError("the model already has adapters attached (close the other evaluator first)")
         self.loaded = loaded
         self.settings = settings or EvalSettings()
         self.records = [record for record, _ in questions]
@@ -118,18 +121,18 @@ class Evaluator:
     def close(self) -> None:
         """Remove every adapter, returning the base model to its original state."""
         if self._peft is not None:
-            self._peft.unload()
+            from vlmtransfer.finetune.lora import detach_lora  # noqa: PLC0415
+
+            detach_lora(self._peft)
             self._peft = None
             self._adapter_name = None
 
     def _plan(self, encoded: list[EncodedQuestion]) -> Iterator[_Batch]:
         order = sorted(range(len(encoded)), key=lambda i: (encoded[i].length, i))
-        pad_id = self.loaded.processor.tokenizer.pad_token_id
         for start in range(0, len(order), self.settings.batch_size):
             indices = order[start : start + self.settings.batch_size]
-            inputs = collate([encoded[i] for i in indices], pad_id)
-            pixels = {key: inputs.pop(key) for key in _PIXEL_KEYS if key in inputs}
-            yield _Batch(indices, inputs, pixels)
+            questions = [encoded[i] for i in indices]
+            yield _Batch(indices, questions, collate(questions, self.loaded.processor, pixels=False))
 
     @contextmanager
     def _activated(self, adapter: str | Path | None) -> Iterator[Any]:
@@ -144,14 +147,17 @@ class Evaluator:
     def _swap_in(self, adapter: Path) -> None:
         from peft import PeftModel  # noqa: PLC0415 - heavy import
 
+        from vlmtransfer.finetune.lora import quiet_peft  # noqa: PLC0415
+
         name = f"adapter_{self._loaded_adapters}"
         self._loaded_adapters += 1
         previous = self._adapter_name
-        if self._peft is None:
-            self._peft = PeftModel.from_pretrained(self.loaded.model, str(adapter), adapter_name=name)
-        else:
-            self._peft.load_adapter(str(adapter), adapter_name=name)
-            self._peft.set_adapter(name)
+        with quiet_peft():
+            if self._peft is None:
+                self._peft = PeftModel.from_pretrained(self.loaded.model, str(adapter), adapter_name=name)
+            else:
+                self._peft.load_adapter(str(adapter), adapter_name=name)
+                self._peft.set_adapter(name)
         self._adapter_name = name
         if previous is not None:
             self._peft.delete_adapter(previous)
@@ -177,22 +183,30 @@ class Evaluator:
 
     def _vision_inputs(self, batch: _Batch) -> dict[str, Any]:
         """Pixels, or (with the cache) the vision features, computed by the first run that needs them."""
-        if not batch.pixels:
+        if not any(q.images for q in batch.questions):
             return {}
         device = self.loaded.device
-        if not self._cache:
-            return {key: value.to(device) for key, value in batch.pixels.items()}
-        if batch.features is None:
-            pixels = batch.pixels["pixel_values"].to(device)
-            grid = batch.inputs["image_grid_thw"].to(device)
-            with self._base_only():
-                output = self.loaded.model.get_image_features(pixels, grid, return_dict=True)
-            batch.features = tuple(part.detach() for part in output.pooler_output)
-            batch.pixels = {"pixel_values": batch.pixels["pixel_values"][:0]}  # pixels no longer needed
-        from transformers.modeling_outputs import BaseModelOutputWithPooling  # noqa: PLC0415
+        if self._cache and batch.features is not None and batch.grid is not None:
+            from transformers.modeling_outputs import BaseModelOutputWithPooling  # noqa: PLC0415
 
-        # A fresh dict per call: generation writes into it.
-        return {"mm_encoder_outputs": {"image": BaseModelOutputWithPooling(pooler_output=batch.features)}}
+            # A fresh dict per call: generation writes into it.
+            return {
+                "image_grid_thw": batch.grid.to(device),
+                "mm_encoder_outputs": {"image": BaseModelOutputWithPooling(pooler_output=batch.features)},
+            }
+        pixels = {
+            key: value.to(device)
+            for key, value in pixel_inputs(batch.questions, self.loaded.processor).items()
+        }
+        if not self._cache:
+            return pixels
+        with self._base_only():
+            output = self.loaded.model.get_image_features(
+                pixels["pixel_values"], pixels["image_grid_thw"], return_dict=True
+            )
+        batch.features = tuple(part.detach() for part in output.pooler_output)
+        batch.grid = pixels["image_grid_thw"]
+        return self._vision_inputs(batch)
 
     def _base_only(self) -> Any:
         return self._peft.disable_adapter() if self._peft is not None else nullcontext()

@@ -12,10 +12,12 @@ study can finetune many adapters on one loaded base.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import re
-from collections.abc import Callable, Sequence
+import warnings
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -34,8 +36,10 @@ __all__ = [
     "FinetuneResult",
     "LoraSettings",
     "attach_lora",
+    "detach_lora",
     "finetune_lora",
     "language_model_path",
+    "quiet_peft",
     "read_loss_curve",
 ]
 
@@ -106,6 +110,10 @@ def attach_lora(model: Any, settings: LoraSettings, seed: int) -> Any:
     """
     from peft import LoraConfig, get_peft_model  # noqa: PLC0415 - heavy import
 
+    if "peft_config" in vars(model):
+        raise ValueError(
+            "the model already has adapters attached (finish the other finetune or evaluation first)"
+        )
     prefix = language_model_path(model)
     pattern = rf"^{re.escape(prefix)}\..*\.({'|'.join(settings.target_modules)})$"
     config = LoraConfig(
@@ -117,7 +125,8 @@ def attach_lora(model: Any, settings: LoraSettings, seed: int) -> Any:
     )
     torch.manual_seed(seed)
     try:
-        peft_model = get_peft_model(model, config)
+        with quiet_peft():
+            peft_model = get_peft_model(model, config)
     except ValueError as exc:
         raise ValueError(
             f"LoRA target modules {settings.target_modules} not found under {prefix}: {exc}"
@@ -132,6 +141,22 @@ def attach_lora(model: Any, settings: LoraSettings, seed: int) -> Any:
     return peft_model
 
 
+@contextlib.contextmanager
+def quiet_peft() -> Iterator[None]:
+    """PEFT reads a transformers property that 5.x deprecates; nothing a user can act on."""
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message=".*is_gradient_checkpointing.*", category=FutureWarning)
+        yield
+
+
+def detach_lora(peft_model: Any) -> Any:
+    """Remove every adapter (without merging) and PEFT's bookkeeping; return the original model."""
+    model = peft_model.unload()
+    if "peft_config" in vars(model):
+        del model.peft_config  # left behind by unload(); a later attach would warn about it
+    return model
+
+
 def finetune_lora(
     model: Any,
     questions: Sequence[EncodedQuestion],
@@ -139,7 +164,7 @@ def finetune_lora(
     *,
     lora: LoraSettings,
     settings: TrainSettings,
-    pad_id: int,
+    processor: Any,
     provenance: dict[str, Any] | None = None,
     on_step: Callable[[LossPoint, int], None] | None = None,
 ) -> FinetuneResult:
@@ -152,7 +177,7 @@ def finetune_lora(
     peft_model = attach_lora(model, lora, settings.seed)
     try:
         trainable = sum(p.numel() for p in peft_model.parameters() if p.requires_grad)
-        curve = train(peft_model, questions, settings, pad_id=pad_id, on_step=on_step)
+        curve = train(peft_model, questions, settings, processor=processor, on_step=on_step)
         out_dir = Path(out_dir)
         with staged_directory(out_dir, ADAPTER_CONFIG) as staging:
             peft_model.save_pretrained(staging, safe_serialization=True)
@@ -160,7 +185,7 @@ def finetune_lora(
             (staging / TRAINING_CONFIG).write_text(json.dumps(record, indent=2, sort_keys=True) + "\n")
             (staging / LOSS_CURVE).write_text(_curve_csv(curve))
     finally:
-        peft_model.unload()
+        detach_lora(peft_model)
     return FinetuneResult(out_dir, curve, trainable)
 
 

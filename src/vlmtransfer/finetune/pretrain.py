@@ -44,9 +44,9 @@ class PretrainRecipe:
 
     seed: int = 0
     tasks: tuple[str, ...] | None = None
-    examples_per_task: int = 1500
-    steps: int = 3000
-    learning_rate: float = 1e-3
+    examples_per_task: int = 3000
+    steps: int = 6000
+    learning_rate: float = 2e-3
     batch_size: int = 32
     warmup_ratio: float = 0.05
     eval_examples_per_task: int = 200
@@ -93,9 +93,7 @@ def pretrain_tiny(
             seed=recipe.seed,
         )
         stage("pretraining")
-        curve = train(
-            loaded.model, questions, settings, pad_id=loaded.processor.tokenizer.pad_token_id, on_step=on_step
-        )
+        curve = train(loaded.model, questions, settings, processor=loaded.processor, on_step=on_step)
         stage("measuring accuracy on the val split")
         val = [
             item

@@ -93,7 +93,7 @@ def train(
     questions: Sequence[EncodedQuestion],
     settings: TrainSettings,
     *,
-    pad_id: int,
+    processor: Any,
     on_step: Callable[[LossPoint, int], None] | None = None,
 ) -> list[LossPoint]:
     """Train ``model``'s trainable parameters on ``questions``; return the loss curve.
@@ -128,7 +128,7 @@ def train(
         n_targets = sum(q.target_length for batch in micro_batches for q in batch)
         loss_sum = 0.0
         for batch in micro_batches:
-            loss = _target_loss_sum(model, batch, pad_id, device) / n_targets
+            loss = _target_loss_sum(model, batch, processor, device) / n_targets
             loss.backward()
             loss_sum += float(loss.detach())
         if settings.max_grad_norm:
@@ -159,8 +159,10 @@ def _order(n: int, seed: int) -> Iterator[int]:
         yield from torch.randperm(n, generator=generator).tolist()
 
 
-def _target_loss_sum(model: Any, batch: Sequence[EncodedQuestion], pad_id: int, device: Any) -> torch.Tensor:
-    inputs = collate(batch, pad_id)
+def _target_loss_sum(
+    model: Any, batch: Sequence[EncodedQuestion], processor: Any, device: Any
+) -> torch.Tensor:
+    inputs = collate(batch, processor)
     labels = inputs.pop("labels")
     width = max(q.target_length for q in batch)
     inputs = {key: value.to(device) for key, value in inputs.items()}

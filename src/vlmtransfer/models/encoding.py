@@ -1,10 +1,13 @@
 """Questions as model inputs: encode once, batch many times.
 
 Training and evaluation both see the same rendered prompt (``data.prompts.render_prompt``); this module
-turns a record and its images into token ids and pixel tensors once, so that a training epoch or the
-evaluation of many adapters does not re-run the processor, and batches encoded questions with left
-padding (the answer position is then the last column of every row, which the log-likelihood scorer
-relies on).
+turns a record and its images into token ids once, so that a training epoch or the evaluation of many
+adapters does not re-render and re-tokenise, and batches encoded questions with left padding (the answer
+position is then the last column of every row, which the log-likelihood scorer relies on).
+
+Pixels are made per batch by the processor's image processor, not stored: Qwen2.5-VL's patch tensors
+are float32 and duplicated along time, about 150 times the size of the PNG, so storing them for a
+pretraining mixture would take tens of gigabytes.
 
 Training targets: the rendered training text is the evaluation prompt followed by the assistant's answer
 ``(B)<|im_end|>...``; the target tokens are that suffix, tokenised on its own and checked to be the
@@ -23,7 +26,7 @@ import torch
 from vlmtransfer.data.prompts import render_prompt
 from vlmtransfer.data.records import MCQRecord
 
-__all__ = ["IGNORE_INDEX", "EncodedQuestion", "collate", "encode_question"]
+__all__ = ["IGNORE_INDEX", "EncodedQuestion", "collate", "encode_question", "pixel_inputs"]
 
 IGNORE_INDEX = -100
 """Label value the loss ignores (PyTorch's and transformers' convention)."""
@@ -35,14 +38,15 @@ class EncodedQuestion:
 
     Attributes:
         record: the question.
-        tensors: the processor's per-question outputs with the batch dimension removed from sequence
-            tensors (``input_ids``, ``attention_mask``, ``mm_token_type_ids`` ...) and kept whole for
-            per-image tensors (``pixel_values``, ``image_grid_thw``), which batch by concatenation.
+        tensors: the processor's per-question sequence tensors (``input_ids``, ``attention_mask``,
+            ``mm_token_type_ids`` ...) without the batch dimension.
+        images: the question's images, processed into pixels when batched.
         target_length: number of trailing tokens that are the training target (0 for evaluation).
     """
 
     record: MCQRecord
     tensors: dict[str, torch.Tensor]
+    images: tuple[Any, ...]
     target_length: int
 
     @property
@@ -64,7 +68,7 @@ def encode_question(
     prompt = render_prompt(record, processor)
     text = render_prompt(record, processor, with_answer=True) if with_answer else prompt + suffix
     batch = processor(text=[text], images=list(images) or None, return_tensors="pt")
-    tensors = {key: (value[0] if key in _SEQUENCE_KEYS else value) for key, value in batch.items()}
+    tensors = {key: value[0] for key, value in batch.items() if key in _SEQUENCE_KEYS}
     target_length = 0
     if with_answer:
         if not text.startswith(prompt):
@@ -73,11 +77,15 @@ def encode_question(
         if tensors["input_ids"][-len(target) :].tolist() != list(target):
             raise ValueError(f"{record.id}: the answer's tokens are not the tail of the training sequence")
         target_length = len(target)
-    return EncodedQuestion(record, tensors, target_length)
+    return EncodedQuestion(record, tensors, tuple(images), target_length)
 
 
-def collate(questions: Sequence[EncodedQuestion], pad_id: int) -> dict[str, torch.Tensor]:
-    """A left-padded batch; ``labels`` (targets only, else ``IGNORE_INDEX``) when any question has targets."""
+def collate(
+    questions: Sequence[EncodedQuestion], processor: Any, *, pixels: bool = True
+) -> dict[str, torch.Tensor]:
+    """A left-padded batch, with its pixels unless ``pixels=False``; ``labels`` (targets only, else
+    ``IGNORE_INDEX``) when any question has targets."""
+    pad_id = processor.tokenizer.pad_token_id
     width = max(q.length for q in questions)
     batch: dict[str, torch.Tensor] = {}
     for key in _SEQUENCE_KEYS:
@@ -85,9 +93,8 @@ def collate(questions: Sequence[EncodedQuestion], pad_id: int) -> dict[str, torc
             continue
         fill = pad_id if key == "input_ids" else 0
         batch[key] = torch.stack([_left_pad(q.tensors[key], width, fill) for q in questions])
-    per_image_keys = dict.fromkeys(key for q in questions for key in q.tensors if key not in _SEQUENCE_KEYS)
-    for key in per_image_keys:
-        batch[key] = torch.cat([q.tensors[key] for q in questions if key in q.tensors])
+    if pixels:
+        batch.update(pixel_inputs(questions, processor))
     if any(q.target_length for q in questions):
         labels = torch.full_like(batch["input_ids"], IGNORE_INDEX)
         for row, q in enumerate(questions):
@@ -95,6 +102,15 @@ def collate(questions: Sequence[EncodedQuestion], pad_id: int) -> dict[str, torc
                 labels[row, width - q.target_length :] = batch["input_ids"][row, width - q.target_length :]
         batch["labels"] = labels
     return batch
+
+
+def pixel_inputs(questions: Sequence[EncodedQuestion], processor: Any) -> dict[str, torch.Tensor]:
+    """The image processor's outputs (``pixel_values``, ``image_grid_thw`` ...) for the questions' images
+    in order, exactly what the processor makes when given text and images together; empty without images."""
+    images = [image for q in questions for image in q.images]
+    if not images:
+        return {}
+    return dict(processor.image_processor(images=images, return_tensors="pt"))
 
 
 def _left_pad(values: torch.Tensor, width: int, fill: int) -> torch.Tensor:

@@ -1,0 +1,149 @@
+"""The evaluator: adapters swapped on one base, vision features cached, both modes, exact agreement
+with the obvious approach (a freshly loaded base with the adapter merged in)."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from vlmtransfer.data.synthetic import generate_examples
+from vlmtransfer.evaluate import EvalSettings, Evaluator, accuracy_by_task, score_questions
+from vlmtransfer.finetune.lora import LoraSettings, finetune_lora
+from vlmtransfer.finetune.trainer import TrainSettings
+from vlmtransfer.models import load_model
+from vlmtransfer.models.encoding import encode_question
+
+TASKS = ("Syn_Counting", "Syn_Art_Style", "Syn_Relative_Depth", "Syn_Forensic_Detection")
+
+
+@pytest.fixture(scope="module")
+def loaded(untrained_tiny):
+    return load_model(str(untrained_tiny))
+
+
+@pytest.fixture(scope="module")
+def questions():
+    return [item for task in TASKS for item in generate_examples(task, "val", 3, seed=1)]
+
+
+@pytest.fixture(scope="module")
+def adapters(loaded, tmp_path_factory):
+    """Two adapters that change predictions (large learning rate, different tasks)."""
+    root = tmp_path_factory.mktemp("adapters")
+    made = []
+    for k, task in enumerate(("Syn_Counting", "Syn_Relative_Depth")):
+        items = generate_examples(task, "train", 8, seed=k)
+        encoded = [encode_question(r, images, loaded.processor, with_answer=True) for r, images in items]
+        settings = TrainSettings(learning_rate=3e-2, max_steps=4, batch_size=4, warmup_ratio=0.0, seed=k)
+        finetune_lora(
+            loaded.model,
+            encoded,
+            root / task,
+            lora=LoraSettings(),
+            settings=settings,
+            processor=loaded.processor,
+        )
+        made.append(root / task)
+    return made
+
+
+def _logprobs(results):
+    return [r.logprobs for r in results]
+
+
+def _all_runs(loaded, questions, settings, adapters):
+    """Results for the base, each adapter, and the base again; one evaluator per model at a time."""
+    evaluator = Evaluator(loaded, questions, settings)
+    try:
+        return evaluator.caches_vision, [evaluator.run(adapter) for adapter in (None, *adapters, None)]
+    finally:
+        evaluator.close()
+
+
+def test_vision_cache_changes_nothing(loaded, questions, adapters):
+    cache_on, cached = _all_runs(loaded, questions, EvalSettings(batch_size=5), adapters)
+    cache_off, plain = _all_runs(loaded, questions, EvalSettings(batch_size=5, cache_vision=False), adapters)
+    assert cache_on
+    assert not cache_off
+    for a, b in zip(cached, plain, strict=True):
+        assert [r.predicted for r in a] == [r.predicted for r in b]
+        for x, y in zip(_logprobs(a), _logprobs(b), strict=True):
+            assert x == pytest.approx(y, abs=1e-5)
+
+
+def test_swapped_adapter_equals_a_fresh_base_with_the_adapter_merged(
+    untrained_tiny, loaded, questions, adapters
+):
+    from peft import PeftModel
+
+    evaluator = Evaluator(loaded, questions, EvalSettings(batch_size=4))
+    base = evaluator.run()
+    swapped = [evaluator.run(adapter) for adapter in adapters]
+    base_again = evaluator.run()
+    evaluator.close()
+    assert base_again == base
+    assert all(s != base for s in swapped)  # the adapters do change the answers' probabilities
+    for adapter, results in zip(adapters, swapped, strict=True):
+        fresh = load_model(str(untrained_tiny))
+        merged = PeftModel.from_pretrained(fresh.model, str(adapter)).merge_and_unload()
+        obvious = score_questions(
+            type(fresh)(merged, fresh.processor, fresh.source, fresh.device, fresh.dtype), questions
+        )
+        assert [r.predicted for r in obvious] == [r.predicted for r in results]
+        for x, y in zip(_logprobs(obvious), _logprobs(results), strict=True):
+            assert x == pytest.approx(y, abs=1e-4)
+
+
+def test_base_model_is_untouched_after_evaluating_adapters(loaded, questions, adapters):
+    before = {k: v.clone() for k, v in loaded.model.state_dict().items()}
+    evaluator = Evaluator(loaded, questions)
+    for adapter in adapters:
+        evaluator.run(adapter)
+    evaluator.close()
+    after = loaded.model.state_dict()
+    assert before.keys() == after.keys()
+    assert all(torch.equal(before[k], after[k]) for k in before)
+
+
+def test_generate_mode_parses_text_and_agrees_with_and_without_cache(loaded, questions, adapters):
+    settings = EvalSettings(mode="generate", batch_size=6, max_new_tokens=4)
+    cached = Evaluator(loaded, questions, settings)
+    plain = Evaluator(
+        loaded, questions, EvalSettings(mode="generate", batch_size=1, max_new_tokens=4, cache_vision=False)
+    )
+    try:
+        for adapter in (None, adapters[0]):
+            a, b = cached.run(adapter), plain.run(adapter)
+            assert [r.text for r in a] == [r.text for r in b]
+            assert all(r.logprobs is None and isinstance(r.text, str) for r in a)
+            assert all(r.correct == (r.predicted == r.answer) for r in a)
+    finally:
+        cached.close()
+        plain.close()
+
+
+def test_an_adapter_on_the_vision_tower_is_refused_while_caching(loaded, questions, tmp_path):
+    from peft import LoraConfig, get_peft_model
+
+    peft_model = get_peft_model(loaded.model, LoraConfig(r=2, target_modules=["qkv"]))  # vision attention
+    peft_model.save_pretrained(tmp_path / "vision")
+    peft_model.unload()
+    evaluator = Evaluator(loaded, questions[:2])
+    try:
+        with pytest.raises(ValueError, match="outside the language model"):
+            evaluator.run(tmp_path / "vision")
+    finally:
+        evaluator.close()
+    uncached = Evaluator(loaded, questions[:2], EvalSettings(cache_vision=False))
+    assert len(uncached.run(tmp_path / "vision")) == 2
+    uncached.close()
+
+
+def test_accuracy_by_task(loaded, questions):
+    results = score_questions(loaded, questions)
+    accuracy = accuracy_by_task(results)
+    assert list(accuracy) == list(TASKS)
+    for task, (value, n) in accuracy.items():
+        rows = [r for r in results if r.task == task]
+        assert n == len(rows) == 3
+        assert value == pytest.approx(100 * sum(r.correct for r in rows) / 3)
