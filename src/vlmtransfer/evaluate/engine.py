@@ -1,8 +1,8 @@
 """Evaluating a base model and many LoRA adapters on many questions, doing each piece of work once.
 
 - Questions are rendered, tokenised and batched by length once, not once per adapter.
-- The base model is loaded once; adapters are swapped on it (PEFT ``load_adapter`` / ``delete_adapter``),
-  and the base is evaluated with adapters disabled.
+- The base model is loaded once; each adapter is attached to it for its run and detached after
+  (PEFT, no merging), so the model is the untouched base between runs and can be finetuned meanwhile.
 - LoRA adapters made by vlmtransfer never touch the vision tower, so each question's vision features are
   computed once and passed to every later forward pass (``mm_encoder_outputs``, transformers' pre-encoded
   multimodal input). An adapter that does adapt vision modules is refused while the cache is on, since
@@ -13,7 +13,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
-from contextlib import contextmanager, nullcontext
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
@@ -76,9 +76,8 @@ class Evaluator:
         evaluator = Evaluator(loaded, questions)
         base = evaluator.run()                      # the base model
         tuned = evaluator.run("adapters/counting")  # the same questions, one adapter swapped in
-        evaluator.close()                           # the base model is as it was
 
-    Results come back in question order. The evaluator owns the model's adapter state until ``close()``.
+    Results come back in question order. Between runs the model is the untouched base model.
     """
 
     def __init__(
@@ -88,13 +87,10 @@ class Evaluator:
         settings: EvalSettings | None = None,
     ) -> None:
         if "peft_config" in vars(loaded.model):
-            raise ValueError("the model already has adapters attached (close the other evaluator first)")
+            raise ValueError("the model already has adapters attached (detach them first)")
         self.loaded = loaded
         self.settings = settings or EvalSettings()
         self.records = [record for record, _ in questions]
-        self._peft: Any = None
-        self._adapter_name: str | None = None
-        self._loaded_adapters = 0
         self._cache = self.settings.cache_vision and _supports_pre_encoded_images(loaded.model)
         suffix = ANSWER_PREFIX if self.settings.mode == "loglik" else ""
         encoded = [encode_question(r, images, loaded.processor, suffix=suffix) for r, images in questions]
@@ -119,13 +115,9 @@ class Evaluator:
         return [result for result in results if result is not None]
 
     def close(self) -> None:
-        """Remove every adapter, returning the base model to its original state."""
-        if self._peft is not None:
-            from vlmtransfer.finetune.lora import detach_lora  # noqa: PLC0415
-
-            detach_lora(self._peft)
-            self._peft = None
-            self._adapter_name = None
+        """Free the cached vision features (the model itself never keeps an adapter between runs)."""
+        for batch in self._batches:
+            batch.features = batch.grid = None
 
     def _plan(self, encoded: list[EncodedQuestion]) -> Iterator[_Batch]:
         order = sorted(range(len(encoded)), key=lambda i: (encoded[i].length, i))
@@ -136,34 +128,22 @@ class Evaluator:
 
     @contextmanager
     def _activated(self, adapter: str | Path | None) -> Iterator[Any]:
+        """The base model, or the base with ``adapter`` attached for the duration (then detached)."""
         if adapter is None:
-            context = self._peft.disable_adapter() if self._peft is not None else nullcontext()
-            with context:
-                yield self.loaded.model
+            yield self.loaded.model
             return
-        self._swap_in(Path(adapter))
-        yield self._peft
-
-    def _swap_in(self, adapter: Path) -> None:
         from peft import PeftModel  # noqa: PLC0415 - heavy import
 
-        from vlmtransfer.finetune.lora import quiet_peft  # noqa: PLC0415
+        from vlmtransfer.finetune.lora import detach_lora, quiet_peft  # noqa: PLC0415
 
-        name = f"adapter_{self._loaded_adapters}"
-        self._loaded_adapters += 1
-        previous = self._adapter_name
         with quiet_peft():
-            if self._peft is None:
-                self._peft = PeftModel.from_pretrained(self.loaded.model, str(adapter), adapter_name=name)
-            else:
-                self._peft.load_adapter(str(adapter), adapter_name=name)
-                self._peft.set_adapter(name)
-        self._adapter_name = name
-        if previous is not None:
-            self._peft.delete_adapter(previous)
-        self._peft.eval()
-        if self._cache:
-            _check_language_only(self._peft, name, adapter)
+            peft_model = PeftModel.from_pretrained(self.loaded.model, str(adapter)).eval()
+        try:
+            if self._cache:
+                _check_language_only(peft_model, Path(adapter))
+            yield peft_model
+        finally:
+            detach_lora(peft_model)
 
     @torch.inference_mode()
     def _evaluate_batch(self, model: Any, batch: _Batch) -> list[QuestionResult]:
@@ -200,16 +180,13 @@ class Evaluator:
         }
         if not self._cache:
             return pixels
-        with self._base_only():
-            output = self.loaded.model.get_image_features(
-                pixels["pixel_values"], pixels["image_grid_thw"], return_dict=True
-            )
+        # An attached adapter is language-only (checked), so these are the base model's features.
+        output = self.loaded.model.get_image_features(
+            pixels["pixel_values"], pixels["image_grid_thw"], return_dict=True
+        )
         batch.features = tuple(part.detach() for part in output.pooler_output)
         batch.grid = pixels["image_grid_thw"]
         return self._vision_inputs(batch)
-
-    def _base_only(self) -> Any:
-        return self._peft.disable_adapter() if self._peft is not None else nullcontext()
 
     def _generate(self, model: Any, inputs: dict[str, Any], records: list[MCQRecord]) -> list[QuestionResult]:
         tokenizer = self.loaded.processor.tokenizer
@@ -233,14 +210,14 @@ def _supports_pre_encoded_images(model: Any) -> bool:
     )
 
 
-def _check_language_only(peft_model: Any, name: str, adapter: Path) -> None:
+def _check_language_only(peft_model: Any, adapter: Path) -> None:
     from vlmtransfer.finetune.lora import language_model_path  # noqa: PLC0415
 
     prefix = language_model_path(peft_model.get_base_model())
     adapted = [
         module_name
         for module_name, module in peft_model.get_base_model().named_modules()
-        if name in getattr(module, "lora_A", {})
+        if getattr(module, "lora_A", None)
     ]
     outside = [m for m in adapted if not m.startswith(prefix + ".")]
     if outside:
