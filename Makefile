@@ -12,7 +12,7 @@ DEMO_OUT ?= demo-out
 $(STAMP): pyproject.toml constraints.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -c constraints.txt -e '.[test,ml]'
+	$(BIN)/python -m pip install --quiet -c constraints.txt -e '.[test,ml,ray]'
 	touch $(STAMP)
 
 install: $(STAMP)

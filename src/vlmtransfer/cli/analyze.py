@@ -38,16 +38,19 @@ def analyze(
     inputs: Annotated[
         list[Path],
         typer.Argument(
-            help="Accuracy tables (model,seed,source,target,accuracy) or PGF tables"
-            " (seed,ft_task,task,perfection_gap_factor)."
+            help="Accuracy tables (model,seed,source,target,accuracy), PGF tables"
+            " (seed,ft_task,task,perfection_gap_factor), or study directories (read from their store)."
         ),
     ],
     out: Annotated[
-        str,
+        str | None,
         typer.Option(
-            "--out", "-o", help="Output directory; replaced if it holds an earlier analysis, else created."
+            "--out",
+            "-o",
+            help="Output directory; replaced if it holds an earlier analysis, else created"
+            " (default for one study directory: STUDY_DIR/analysis).",
         ),
-    ],
+    ] = None,
     label: Annotated[
         list[str] | None,
         typer.Option(
@@ -96,6 +99,7 @@ def analyze(
     registry = _registry(tasks or [])
     ceilings = parse_ceilings(ceiling or ())
     _check_labels(label or [])
+    inputs, out = _study_inputs(inputs, out)
     models = load_inputs(inputs, labels=label or (), ceilings=ceilings, default_ceilings=registry.ceilings())
     for model in models:
         for warning in model.warnings:
@@ -110,6 +114,28 @@ def analyze(
         f"Wrote {len(files)} files to [bold]{escape(out)}[/bold] in {elapsed:.2f} s"
         " (analysis.json, CSV tables)."
     )
+
+
+def _study_inputs(inputs: list[Path], out: str | None) -> tuple[list[Path], str]:
+    """Study directories become their freshly exported accuracy tables; ``--out`` defaults for one study."""
+    from vlmtransfer.store import STORE_FILE, StudyStore  # noqa: PLC0415
+    from vlmtransfer.study.runner import export_results  # noqa: PLC0415
+
+    studies = [path for path in inputs if path.is_dir()]
+    for study in studies:
+        if not (study / STORE_FILE).is_file():
+            raise InputError(f"a directory input must be a study directory (no {STORE_FILE})", source=study)
+    resolved = []
+    for path in inputs:
+        if path in studies:
+            with StudyStore(path) as store:
+                path = export_results(store, path)  # noqa: PLW2901 - the study's table stands in for it
+        resolved.append(path)
+    if out is None:
+        if len(studies) != 1 or len(inputs) != 1:
+            raise InputError("required (it defaults only for a single study directory)", source="--out")
+        out = str(studies[0] / "analysis")
+    return resolved, out
 
 
 def _options(

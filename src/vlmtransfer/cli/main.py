@@ -7,7 +7,7 @@ import sys
 import typer
 
 from vlmtransfer import __version__
-from vlmtransfer.cli import analyze, data, evaluate, finetune, model, tasks
+from vlmtransfer.cli import analyze, data, demo, evaluate, finetune, model, study, tasks
 
 __all__ = ["app", "main"]
 
@@ -23,6 +23,9 @@ app.command(name="analyze", epilog=analyze.EXAMPLES)(analyze.analyze)
 app.command(name="tasks", epilog=tasks.EXAMPLES)(tasks.tasks)
 app.command(name="finetune", epilog=finetune.EXAMPLES)(finetune.finetune)
 app.command(name="evaluate", epilog=evaluate.EXAMPLES)(evaluate.evaluate)
+app.command(name="run", epilog=study.RUN_EXAMPLES)(study.run)
+app.command(name="status", epilog=study.STATUS_EXAMPLES)(study.status)
+app.command(name="demo", epilog=demo.EXAMPLES)(demo.demo)
 app.add_typer(data.app, name="data")
 app.add_typer(model.app, name="model")
 

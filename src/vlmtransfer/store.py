@@ -1,0 +1,228 @@
+"""The study store: one SQLite file (WAL) per study directory (DESIGN.md §3.4).
+
+A run (model, source or ``base``, seed) is written in one transaction together with all its
+predictions and accuracies, so a run is either entirely present or absent: a process killed at any
+moment leaves no partial rows, and "resume" is simply "run what is absent". The driver is the only
+writer. No torch here: analysis reads the store directly.
+
+Tables: ``meta`` (key/value: schema version, results hash), ``runs`` (one row per finished run, with
+its results hash, adapter path, timings, training loss and package versions), ``predictions`` (per
+question: predicted letter, correctness, per-choice log-probabilities as JSON, letter mass, generated
+text) and ``accuracies`` (per run and target, in percent, with the number of questions).
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+__all__ = ["STORE_FILE", "RunRecord", "StudyStore", "run_key"]
+
+STORE_FILE = "study.sqlite"
+SCHEMA_VERSION = "1"
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS runs (
+    id INTEGER PRIMARY KEY,
+    key TEXT NOT NULL UNIQUE,
+    model TEXT NOT NULL,
+    source TEXT NOT NULL,
+    seed INTEGER,
+    results_hash TEXT NOT NULL,
+    adapter TEXT,
+    train_seconds REAL,
+    eval_seconds REAL,
+    train_loss REAL,
+    versions TEXT NOT NULL,
+    finished_at TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%SZ', 'now'))
+);
+CREATE TABLE IF NOT EXISTS predictions (
+    run_id INTEGER NOT NULL REFERENCES runs(id) ON DELETE CASCADE,
+    target TEXT NOT NULL,
+    question_id TEXT NOT NULL,
+    answer TEXT NOT NULL,
+    predicted TEXT,
+    correct INTEGER NOT NULL,
+    logprobs TEXT,
+    letter_mass REAL,
+    text TEXT,
+    PRIMARY KEY (run_id, question_id)
+);
+CREATE TABLE IF NOT EXISTS accuracies (
+    run_id INTEGER NOT NULL REFERENCES runs(id) ON DELETE CASCADE,
+    target TEXT NOT NULL,
+    accuracy REAL NOT NULL,
+    n INTEGER NOT NULL,
+    PRIMARY KEY (run_id, target)
+);
+"""
+
+
+def run_key(model: str, source: str, seed: int | None) -> str:
+    """The identity of a run: ``model|source|seed`` (empty seed for the base model)."""
+    return f"{model}|{source}|{'' if seed is None else seed}"
+
+
+@dataclass(frozen=True)
+class RunRecord:
+    """A finished run, ready to be stored.
+
+    ``predictions`` are mappings with the keys of :class:`vlmtransfer.evaluate.QuestionResult`
+    (``id, task, answer, predicted, correct, logprobs, letter_mass, text``).
+    """
+
+    model: str
+    source: str
+    seed: int | None
+    results_hash: str
+    predictions: Sequence[Mapping[str, Any]]
+    accuracies: Mapping[str, tuple[float, int]]
+    versions: Mapping[str, str]
+    adapter: str | None = None
+    train_seconds: float | None = None
+    eval_seconds: float | None = None
+    train_loss: float | None = None
+
+    @property
+    def key(self) -> str:
+        return run_key(self.model, self.source, self.seed)
+
+
+class StudyStore:
+    """The SQLite store of one study directory."""
+
+    def __init__(self, study_dir: str | Path) -> None:
+        self.path = Path(study_dir) / STORE_FILE
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._db = sqlite3.connect(self.path, isolation_level=None, timeout=30)
+        self._db.execute("PRAGMA journal_mode=WAL")
+        self._db.execute("PRAGMA foreign_keys=ON")
+        self._db.execute("PRAGMA synchronous=NORMAL")
+        with self._transaction():
+            for statement in _statements(_SCHEMA):  # not executescript(), which commits on its own
+                self._db.execute(statement)
+            self._db.execute("INSERT OR IGNORE INTO meta VALUES ('schema_version', ?)", (SCHEMA_VERSION,))
+
+    def close(self) -> None:
+        self._db.close()
+
+    def __enter__(self) -> StudyStore:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    @contextmanager
+    def _transaction(self) -> Iterator[None]:
+        self._db.execute("BEGIN IMMEDIATE")
+        try:
+            yield
+        except BaseException:
+            self._db.execute("ROLLBACK")
+            raise
+        self._db.execute("COMMIT")
+
+    def get_meta(self, key: str) -> str | None:
+        row = self._db.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
+        return row[0] if row else None
+
+    def set_meta(self, key: str, value: str) -> None:
+        with self._transaction():
+            self._db.execute("INSERT OR REPLACE INTO meta VALUES (?, ?)", (key, value))
+
+    def finished(self) -> dict[str, str]:
+        """Finished runs: key -> results hash."""
+        return dict(self._db.execute("SELECT key, results_hash FROM runs"))
+
+    def add_run(self, run: RunRecord) -> None:
+        """Store a finished run with its predictions and accuracies, all or nothing; replaces an
+        earlier run with the same key."""
+        with self._transaction():
+            self._db.execute("DELETE FROM runs WHERE key = ?", (run.key,))
+            cursor = self._db.execute(
+                "INSERT INTO runs (key, model, source, seed, results_hash, adapter, train_seconds,"
+                " eval_seconds, train_loss, versions) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (
+                    run.key,
+                    run.model,
+                    run.source,
+                    run.seed,
+                    run.results_hash,
+                    run.adapter,
+                    run.train_seconds,
+                    run.eval_seconds,
+                    run.train_loss,
+                    json.dumps(dict(run.versions), sort_keys=True),
+                ),
+            )
+            run_id = cursor.lastrowid
+            self._db.executemany(
+                "INSERT INTO predictions VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                [
+                    (
+                        run_id,
+                        p["task"],
+                        p["id"],
+                        p["answer"],
+                        p["predicted"],
+                        int(bool(p["correct"])),
+                        None if p.get("logprobs") is None else json.dumps(list(p["logprobs"])),
+                        p.get("letter_mass"),
+                        p.get("text"),
+                    )
+                    for p in run.predictions
+                ],
+            )
+            self._db.executemany(
+                "INSERT INTO accuracies VALUES (?, ?, ?, ?)",
+                [(run_id, target, accuracy, n) for target, (accuracy, n) in run.accuracies.items()],
+            )
+
+    def delete_runs(self, keys: Sequence[str]) -> None:
+        """Forget runs (their predictions and accuracies go with them)."""
+        with self._transaction():
+            self._db.executemany("DELETE FROM runs WHERE key = ?", [(k,) for k in keys])
+
+    def runs(self) -> pd.DataFrame:
+        """One row per finished run."""
+        return pd.read_sql_query(
+            "SELECT key, model, source, seed, results_hash, adapter, train_seconds, eval_seconds, train_loss,"
+            " versions, finished_at FROM runs ORDER BY id",
+            self._db,
+        ).astype({"seed": "Int64"})
+
+    def accuracy_table(self) -> pd.DataFrame:
+        """The accuracy table (DESIGN.md §3.2): ``model, seed, source, target, accuracy, n``; base rows
+        have an empty seed. Sorted, so equal stores give equal tables."""
+        frame = pd.read_sql_query(
+            "SELECT r.model, r.seed, r.source, a.target, a.accuracy, a.n FROM accuracies a"
+            " JOIN runs r ON r.id = a.run_id",
+            self._db,
+        ).astype({"seed": "Int64"})
+        order = frame.assign(_base=frame["source"] != "base")
+        return (
+            order.sort_values(["model", "_base", "source", "seed", "target"], na_position="first")
+            .drop(columns="_base")
+            .reset_index(drop=True)
+        )
+
+    def predictions(self) -> pd.DataFrame:
+        """Every stored prediction with its run's model, source and seed."""
+        return pd.read_sql_query(
+            "SELECT r.model, r.seed, r.source, p.target, p.question_id, p.answer, p.predicted, p.correct,"
+            " p.logprobs, p.letter_mass, p.text FROM predictions p JOIN runs r ON r.id = p.run_id"
+            " ORDER BY r.id, p.question_id",
+            self._db,
+        ).astype({"seed": "Int64"})
+
+
+def _statements(script: str) -> list[str]:
+    return [statement.strip() for statement in script.split(";") if statement.strip()]

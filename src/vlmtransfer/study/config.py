@@ -1,0 +1,194 @@
+"""The study config: one YAML file describes a whole transfer study.
+
+Validated at the edge with pydantic; any problem becomes one line naming the file and the key
+(``study.yaml: train.learning_rate: must be > 0``). Paths in the file are relative to the file.
+The *results hash* covers everything that changes a result (model, data, splits and limits, LoRA,
+training, evaluation, image cap); seeds and the task lists are not in it, so adding a seed or a task
+extends a study instead of invalidating it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from vlmtransfer.errors import InputError
+
+__all__ = ["ExecutorConfig", "ModelConfig", "StudyConfig", "load_study_config"]
+
+
+class _Frozen(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class ModelConfig(_Frozen):
+    """A model of the study: preset, hub id or path, and its label in results."""
+
+    name: str = Field(min_length=1)
+    label: str | None = None
+    revision: str | None = None
+
+    @property
+    def key(self) -> str:
+        return self.label or self.name
+
+
+class LoraConfig(_Frozen):
+    rank: Annotated[int, Field(ge=1)] = 8
+    alpha: Annotated[float, Field(gt=0)] = 16
+    dropout: Annotated[float, Field(ge=0, lt=1)] = 0.05
+
+
+class TrainConfig(_Frozen):
+    learning_rate: Annotated[float, Field(gt=0)] = 2e-4
+    epochs: Annotated[float, Field(gt=0)] = 1.0
+    max_steps: Annotated[int, Field(ge=1)] | None = None
+    batch_size: Annotated[int, Field(ge=1)] = 8
+    grad_accum: Annotated[int, Field(ge=1)] = 1
+    warmup_ratio: Annotated[float, Field(ge=0, lt=1)] = 0.03
+
+
+class EvalConfig(_Frozen):
+    mode: Literal["loglik", "generate"] = "loglik"
+    batch_size: Annotated[int, Field(ge=1)] = 16
+    max_new_tokens: Annotated[int, Field(ge=1)] = 16
+
+
+class ExecutorConfig(_Frozen):
+    """Where jobs run: ``local`` (in-process) or ``ray`` (a cluster or a local Ray instance)."""
+
+    kind: Literal["local", "ray"] = "local"
+    address: str | None = None
+    workers: Annotated[int, Field(ge=1)] = 1
+    num_cpus: Annotated[float, Field(ge=0)] = 1
+    num_gpus: Annotated[float, Field(ge=0)] = 0
+    max_retries: Annotated[int, Field(ge=0)] = 2
+
+
+class DataConfig(_Frozen):
+    """Which questions: dataset directories, splits, per-task limits, and the task lists."""
+
+    dirs: list[Path] = Field(min_length=1)
+    targets: list[str] | None = None
+    sources: list[str] | None = None
+    train_split: str = "train"
+    eval_split: str = "val"
+    train_limit: Annotated[int, Field(ge=1)] | None = None
+    eval_limit: Annotated[int, Field(ge=1)] | None = None
+
+
+class StudyConfig(_Frozen):
+    """A transfer study: per model, a baseline on every target, then per (source, seed) a LoRA finetune
+    evaluated on every target."""
+
+    name: str = "study"
+    output: Path
+    models: list[ModelConfig] = Field(min_length=1)
+    data: DataConfig
+    seeds: list[Annotated[int, Field(ge=0)]] = Field(min_length=1)
+    lora: LoraConfig = LoraConfig()
+    train: TrainConfig = TrainConfig()
+    eval: EvalConfig = EvalConfig()
+    max_pixels: Annotated[int, Field(ge=1)] | None = None
+    executor: ExecutorConfig = ExecutorConfig()
+
+    @field_validator("seeds")
+    @classmethod
+    def _distinct_seeds(cls, seeds: list[int]) -> list[int]:
+        if len(set(seeds)) != len(seeds):
+            raise ValueError("seeds must be distinct")
+        return seeds
+
+    @model_validator(mode="after")
+    def _distinct_labels(self) -> StudyConfig:
+        keys = [m.key for m in self.models]
+        if len(set(keys)) != len(keys):
+            raise ValueError("models: labels must be distinct (give each model a label)")
+        return self
+
+    def training_hash(self, model: ModelConfig) -> str:
+        """Hash of what determines a model's adapters besides source and seed (their reuse key)."""
+        return _hash(
+            {
+                "model": model.model_dump(mode="json"),
+                "dirs": [str(d) for d in self.data.dirs],
+                "split": self.data.train_split,
+                "limit": self.data.train_limit,
+                "lora": self.lora.model_dump(mode="json"),
+                "train": self.train.model_dump(mode="json"),
+                "max_pixels": self.max_pixels,
+            }
+        )
+
+    def results_hash(self, model: ModelConfig, targets: list[str], *, baseline: bool = False) -> str:
+        """Hash of everything that changes a model's results: its training (not for the baseline), the
+        evaluation settings and questions (targets included). Seeds, sources, executor and output are not
+        in it, so adding a seed or a source extends a study; changing anything in it makes results stale."""
+        evaluated = {"model": model.model_dump(mode="json"), "dirs": [str(d) for d in self.data.dirs]}
+        return _hash(
+            {
+                "training": evaluated | {"max_pixels": self.max_pixels}
+                if baseline
+                else self.training_hash(model),
+                "targets": sorted(targets),
+                "split": self.data.eval_split,
+                "limit": self.data.eval_limit,
+                "eval": self.eval.model_dump(mode="json"),
+            }
+        )
+
+
+def _hash(value: Any) -> str:
+    return hashlib.sha256(json.dumps(value, sort_keys=True).encode()).hexdigest()[:16]
+
+
+def load_study_config(path: str | Path, *, overrides: dict[str, Any] | None = None) -> StudyConfig:
+    """Read and validate a study YAML; relative paths resolve against the file's directory.
+
+    Raises:
+        InputError: unreadable file, invalid YAML, or the first invalid key (named with its path).
+    """
+    path = Path(path)
+    try:
+        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise InputError(exc.strerror or str(exc), source=path) from None
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f"line {mark.line + 1}" if mark else None
+        raise InputError(f"invalid YAML: {getattr(exc, 'problem', exc)}", source=path, where=where) from None
+    if not isinstance(raw, dict):
+        raise InputError("a study config must be a mapping of keys", source=path)
+    raw = {**raw, **(overrides or {})}
+    try:
+        config = StudyConfig.model_validate(raw)
+    except ValidationError as exc:
+        error = exc.errors()[0]
+        key = ".".join(str(part) for part in error["loc"]) or "(top level)"
+        message = error["msg"].removeprefix("Value error, ")
+        if error["type"] == "extra_forbidden":
+            message = "unknown key"
+        raise InputError(message, source=path, where=key) from None
+    return _resolved(config, path.parent)
+
+
+def _resolved(config: StudyConfig, base: Path) -> StudyConfig:
+    def resolve(p: Path) -> Path:
+        return p if p.is_absolute() else (base / p).resolve()
+
+    data = config.data.model_copy(update={"dirs": [resolve(d) for d in config.data.dirs]})
+    models = [
+        m.model_copy(update={"name": str(resolve(Path(m.name)))}) if _looks_like_path(m.name, base) else m
+        for m in config.models
+    ]
+    return config.model_copy(update={"output": resolve(config.output), "data": data, "models": models})
+
+
+def _looks_like_path(name: str, base: Path) -> bool:
+    """A model name is a local path when it starts like one or exists relative to the config."""
+    return name.startswith((".", "/", "~")) or (base / name).exists()

@@ -1,0 +1,138 @@
+"""Running a study to completion: plan, skip what is stored, refuse stale results, execute, export.
+
+Resumable and idempotent: a run is stored whole or not at all (see :mod:`vlmtransfer.store`), so
+running again does exactly the missing jobs, and a finished study does nothing. Results made under a
+different results hash (the config changed in a way that changes them) are refused unless
+``reset_changed``, which forgets and redoes them (reusing adapters whose training did not change).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from vlmtransfer.errors import InputError
+from vlmtransfer.fsutil import atomic_write_bytes
+from vlmtransfer.store import RunRecord, StudyStore
+from vlmtransfer.study.config import StudyConfig
+from vlmtransfer.study.executors import get_executor
+from vlmtransfer.study.plan import Job, StudyTasks, plan_jobs, resolve_tasks
+
+__all__ = [
+    "ACCURACY_CSV",
+    "CONFIG_COPY",
+    "StudyPlan",
+    "check_stale",
+    "export_results",
+    "make_plan",
+    "read_config_copy",
+    "run_study",
+]
+
+CONFIG_COPY = "study.json"
+ACCURACY_CSV = "accuracy.csv"
+ACCURACY_PARQUET = "accuracy.parquet"
+
+
+@dataclass(frozen=True)
+class StudyPlan:
+    """A study's jobs and how far it is: ``todo`` are missing, ``stale`` were made under another config."""
+
+    tasks: StudyTasks
+    jobs: list[Job]
+    done: list[Job]
+    todo: list[Job]
+    stale: list[Job] = field(default_factory=list)
+
+
+def make_plan(config: StudyConfig, config_path: str | Path = "study config") -> StudyPlan:
+    """The plan against the store (read only; the store is created if absent)."""
+    tasks = resolve_tasks(config, config_path)
+    jobs = plan_jobs(config, tasks)
+    models = {m.key: m for m in config.models}
+    expected = {
+        job.key: config.results_hash(models[job.model], tasks.targets, baseline=job.is_baseline)
+        for job in jobs
+    }
+    with StudyStore(config.output) as store:
+        finished = store.finished()
+    done = [job for job in jobs if finished.get(job.key) == expected[job.key]]
+    stale = [job for job in jobs if job.key in finished and finished[job.key] != expected[job.key]]
+    todo = [job for job in jobs if job.key not in finished or job in stale]
+    return StudyPlan(tasks, jobs, done, todo, stale)
+
+
+def run_study(
+    config: StudyConfig,
+    config_path: str | Path = "study config",
+    *,
+    reset_changed: bool = False,
+    on_result: Callable[[RunRecord, int, int], None] | None = None,
+) -> StudyPlan:
+    """Run every missing job, storing each run as it finishes; then export the accuracy table.
+
+    ``on_result(run, finished, total)`` follows progress. Returns the plan as it was before running.
+
+    Raises:
+        InputError: stored results are stale and ``reset_changed`` is false.
+    """
+    plan = make_plan(config, config_path)
+    check_stale(plan, config_path, reset_changed=reset_changed)
+    config.output.mkdir(parents=True, exist_ok=True)
+    atomic_write_bytes(config.output / CONFIG_COPY, (config.model_dump_json(indent=2) + "\n").encode())
+    with StudyStore(config.output) as store:
+        if plan.stale:
+            store.delete_runs([job.key for job in plan.stale])
+        finished = len(plan.done)
+
+        def store_run(run: RunRecord) -> None:
+            nonlocal finished
+            store.add_run(run)
+            finished += 1
+            if on_result:
+                on_result(run, finished, len(plan.jobs))
+
+        if plan.todo:
+            get_executor(config.executor.kind).execute(config, plan.tasks, plan.todo, store_run)
+        export_results(store, config.output)
+    return plan
+
+
+def check_stale(plan: StudyPlan, config_path: str | Path, *, reset_changed: bool) -> None:
+    """Refuse to mix results made under different settings, unless asked to redo them.
+
+    Raises:
+        InputError: stale runs exist and ``reset_changed`` is false.
+    """
+    if plan.stale and not reset_changed:
+        raise InputError(
+            f"{len(plan.stale)} stored runs (e.g. {plan.stale[0].key}) were made with different settings "
+            "(model, data, LoRA, training or evaluation); rerun with --reset-changed to redo them, "
+            "or choose another output directory",
+            source=config_path,
+        )
+
+
+def export_results(store: StudyStore, study_dir: Path) -> Path:
+    """Write the accuracy table as CSV (analyze's input) and Parquet into the study directory."""
+    table = store.accuracy_table()
+    csv_path = study_dir / ACCURACY_CSV
+    atomic_write_bytes(csv_path, table.to_csv(index=False).encode())
+    parquet = table.to_parquet(index=False)
+    atomic_write_bytes(study_dir / ACCURACY_PARQUET, parquet)
+    return csv_path
+
+
+def read_config_copy(study_dir: Path) -> StudyConfig:
+    """The config a study directory was last run with.
+
+    Raises:
+        InputError: the directory holds no study.
+    """
+    path = study_dir / CONFIG_COPY
+    try:
+        return StudyConfig.model_validate(json.loads(path.read_text()))
+    except OSError:
+        raise InputError(f"not a study directory (no {CONFIG_COPY})", source=study_dir) from None

@@ -1,0 +1,142 @@
+"""Running a study's jobs for one model: the base model loaded once, questions encoded once, vision
+features cached across the baseline and every adapter (imports torch).
+
+A worker computes; it never writes the store. It does write adapters, each into its own directory
+via a staged rename, so a killed job leaves either a complete adapter or none. An adapter whose
+``training.json`` carries the current training hash is reused instead of retrained (a run killed
+after finetuning but before its results were stored only re-evaluates).
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import asdict
+from pathlib import Path
+from typing import Any
+
+from vlmtransfer import __version__
+from vlmtransfer.store import RunRecord
+from vlmtransfer.study.config import ModelConfig, StudyConfig
+from vlmtransfer.study.plan import Job, StudyTasks
+
+__all__ = ["ModelWorker", "adapter_dir", "package_versions"]
+
+
+def adapter_dir(study_dir: Path, job: Job) -> Path:
+    """Where a job's adapter lives: ``adapters/<model>/<source>/seed-<k>`` (names made path-safe)."""
+    return study_dir / "adapters" / _safe(job.model) / _safe(job.source) / f"seed-{job.seed}"
+
+
+def _safe(name: str) -> str:
+    return "".join(c if c.isalnum() or c in "-_." else "_" for c in name).lstrip(".") or "_"
+
+
+def package_versions() -> dict[str, str]:
+    import peft  # noqa: PLC0415
+    import torch  # noqa: PLC0415
+    import transformers  # noqa: PLC0415
+
+    return {
+        "vlmtransfer": __version__,
+        "torch": torch.__version__,
+        "transformers": transformers.__version__,
+        "peft": peft.__version__,
+    }
+
+
+class ModelWorker:
+    """Runs jobs of one model of a study."""
+
+    def __init__(self, config: StudyConfig, model: ModelConfig, tasks: StudyTasks) -> None:
+        from vlmtransfer.data.dataset import collect_questions  # noqa: PLC0415
+        from vlmtransfer.evaluate.engine import EvalSettings, Evaluator  # noqa: PLC0415
+        from vlmtransfer.models.loading import LoadOptions, load_model  # noqa: PLC0415
+
+        self.config = config
+        self.model = model
+        self.tasks = tasks
+        self.loaded = load_model(
+            model.name, LoadOptions(max_pixels=config.max_pixels, revision=model.revision)
+        )
+        data = config.data
+        questions = collect_questions(data.dirs, data.eval_split, tasks=tasks.targets, limit=data.eval_limit)
+        settings = EvalSettings(
+            mode=config.eval.mode,
+            batch_size=config.eval.batch_size,
+            max_new_tokens=config.eval.max_new_tokens,
+        )
+        self.evaluator = Evaluator(
+            self.loaded, [q for task in tasks.targets for q in questions[task]], settings
+        )
+        self.results_hash = config.results_hash(model, tasks.targets)
+        self.baseline_hash = config.results_hash(model, tasks.targets, baseline=True)
+        self.training_hash = config.training_hash(model)
+        self.versions = package_versions()
+
+    def run(self, job: Job) -> RunRecord:
+        """Finetune (unless a baseline or a reusable adapter exists), evaluate, return the run."""
+        from vlmtransfer.evaluate.engine import accuracy_by_task  # noqa: PLC0415
+
+        adapter, train_seconds, train_loss = None, None, None
+        if not job.is_baseline:
+            adapter, train_seconds, train_loss = self._adapter(job)
+        started = time.perf_counter()
+        results = self.evaluator.run(adapter)
+        eval_seconds = time.perf_counter() - started
+        return RunRecord(
+            model=job.model,
+            source=job.source,
+            seed=job.seed,
+            results_hash=self.baseline_hash if job.is_baseline else self.results_hash,
+            predictions=[asdict(r) for r in results],
+            accuracies=accuracy_by_task(results),
+            versions=self.versions,
+            adapter=str(adapter.relative_to(self.config.output)) if adapter else None,
+            train_seconds=train_seconds,
+            eval_seconds=eval_seconds,
+            train_loss=train_loss,
+        )
+
+    def _adapter(self, job: Job) -> tuple[Path, float | None, float | None]:
+        from vlmtransfer.data.dataset import load_questions  # noqa: PLC0415
+        from vlmtransfer.finetune.lora import TRAINING_CONFIG, LoraSettings, finetune_lora  # noqa: PLC0415
+        from vlmtransfer.finetune.trainer import TrainSettings  # noqa: PLC0415
+        from vlmtransfer.models.encoding import encode_question  # noqa: PLC0415
+
+        out = adapter_dir(self.config.output, job)
+        reusable = _recorded(out / TRAINING_CONFIG)
+        if (
+            reusable.get("training_hash") == self.training_hash
+            and reusable.get("train", {}).get("seed") == job.seed
+        ):
+            return out, reusable.get("seconds"), reusable.get("final_loss")
+        data = self.config.data
+        root = next(d for d in data.dirs if (d / job.source / f"{data.train_split}.jsonl").is_file())
+        items = load_questions(root, job.source, data.train_split, limit=data.train_limit)
+        encoded = [encode_question(r, images, self.loaded.processor, with_answer=True) for r, images in items]
+        lora = self.config.lora
+        train = self.config.train
+        result = finetune_lora(
+            self.loaded.model,
+            encoded,
+            out,
+            lora=LoraSettings(rank=lora.rank, alpha=lora.alpha, dropout=lora.dropout),
+            settings=TrainSettings(**train.model_dump(), seed=job.seed),
+            processor=self.loaded.processor,
+            provenance={
+                "model": self.model.name,
+                "source": job.source,
+                "training_hash": self.training_hash,
+                "max_pixels": self.config.max_pixels,
+            },
+        )
+        return out, result.curve[-1].seconds, result.curve[-1].loss
+
+
+def _recorded(path: Path) -> dict[str, Any]:
+    try:
+        value = json.loads(path.read_text())
+    except (OSError, ValueError):
+        return {}
+    return value if isinstance(value, dict) else {}
