@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import re
 import shutil
 import tempfile
 import uuid
@@ -19,6 +20,7 @@ __all__ = [
     "atomic_write_bytes",
     "check_replaceable",
     "publish_directory",
+    "remove_abandoned_staging",
     "staged_directory",
 ]
 
@@ -119,3 +121,21 @@ def _swap_into_place(staging: Path, out_dir: Path) -> None:
 
 def _sibling(path: Path, role: str) -> Path:
     return path.parent / f".{path.name}.{uuid.uuid4().hex[:12]}.{role}"
+
+
+_ABANDONED = re.compile(r"^\..+\.[0-9a-f]{12}\.(staging|old)$")
+
+
+def remove_abandoned_staging(root: str | Path) -> int:
+    """Delete staging/retired directories that a killed process left under ``root``; return how many.
+
+    Only names made by :func:`staged_directory` (``.<name>.<12 hex>.staging`` / ``.old``) are touched.
+    Call it only when no other process is writing under ``root``.
+    """
+    root = Path(root)
+    if not root.is_dir():
+        return 0
+    abandoned = [p for p in root.rglob(".*") if p.is_dir() and _ABANDONED.match(p.name)]
+    for path in abandoned:
+        shutil.rmtree(path, ignore_errors=True)
+    return len(abandoned)

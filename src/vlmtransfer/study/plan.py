@@ -51,6 +51,7 @@ def resolve_tasks(config: StudyConfig, config_path: str | Path = "study config")
         InputError: a data directory is missing, or a listed task has no eval (target) or train
             (source) split in any of them; the message names the key.
     """
+    _check_model_paths(config, config_path)
     data = config.data
     with_eval = _tasks_with(data.dirs, data.eval_split, config_path)
     with_train = _tasks_with(data.dirs, data.train_split, config_path)
@@ -65,6 +66,15 @@ def resolve_tasks(config: StudyConfig, config_path: str | Path = "study config")
             f"no task has a {data.train_split!r} split", source=config_path, where="data.sources"
         )
     return StudyTasks(targets, sources)
+
+
+def _check_model_paths(config: StudyConfig, config_path: str | Path) -> None:
+    """A model given as a local path must exist (hub ids are checked when loaded)."""
+    for position, model in enumerate(config.models):
+        path = Path(model.name).expanduser()
+        if path.is_absolute() and not path.exists():
+            where = f"models.{position}.name"
+            raise InputError(f"model path {path} not found", source=config_path, where=where)
 
 
 def plan_jobs(config: StudyConfig, tasks: StudyTasks) -> list[Job]:

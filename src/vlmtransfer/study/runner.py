@@ -14,8 +14,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from vlmtransfer.errors import InputError
-from vlmtransfer.fsutil import atomic_write_bytes
-from vlmtransfer.store import RunRecord, StudyStore
+from vlmtransfer.fsutil import atomic_write_bytes, remove_abandoned_staging
+from vlmtransfer.store import STORE_FILE, RunRecord, StudyStore
 from vlmtransfer.study.config import StudyConfig
 from vlmtransfer.study.executors import get_executor
 from vlmtransfer.study.plan import Job, StudyTasks, plan_jobs, resolve_tasks
@@ -48,7 +48,7 @@ class StudyPlan:
 
 
 def make_plan(config: StudyConfig, config_path: str | Path = "study config") -> StudyPlan:
-    """The plan against the store (read only; the store is created if absent)."""
+    """The plan against the store (read only)."""
     tasks = resolve_tasks(config, config_path)
     jobs = plan_jobs(config, tasks)
     models = {m.key: m for m in config.models}
@@ -56,8 +56,10 @@ def make_plan(config: StudyConfig, config_path: str | Path = "study config") -> 
         job.key: config.results_hash(models[job.model], tasks.targets, baseline=job.is_baseline)
         for job in jobs
     }
-    with StudyStore(config.output) as store:
-        finished = store.finished()
+    finished: dict[str, str] = {}
+    if (config.output / STORE_FILE).is_file():  # planning never creates the study directory
+        with StudyStore(config.output) as store:
+            finished = store.finished()
     done = [job for job in jobs if finished.get(job.key) == expected[job.key]]
     stale = [job for job in jobs if job.key in finished and finished[job.key] != expected[job.key]]
     todo = [job for job in jobs if job.key not in finished or job in stale]
@@ -81,6 +83,7 @@ def run_study(
     plan = make_plan(config, config_path)
     check_stale(plan, config_path, reset_changed=reset_changed)
     config.output.mkdir(parents=True, exist_ok=True)
+    remove_abandoned_staging(config.output)  # what a killed run was writing; we are the only writer
     atomic_write_bytes(config.output / CONFIG_COPY, (config.model_dump_json(indent=2) + "\n").encode())
     with StudyStore(config.output) as store:
         if plan.stale:

@@ -1,0 +1,137 @@
+"""Running studies on the embedded tiny model: resume, idempotence, kill-and-resume, Ray = local."""
+
+from __future__ import annotations
+
+import os
+import signal
+import sqlite3
+import subprocess
+import sys
+import time
+
+import pandas as pd
+import pytest
+import yaml
+from typer.testing import CliRunner
+
+from vlmtransfer.cli.main import app
+from vlmtransfer.data.synthetic import generate_suite
+from vlmtransfer.store import STORE_FILE, StudyStore
+
+TASKS = ("Syn_Forensic_Detection", "Syn_Relative_Depth")
+
+
+@pytest.fixture(scope="module")
+def data_dir(tmp_path_factory):
+    out = tmp_path_factory.mktemp("data") / "syn"
+    generate_suite(out, tasks=TASKS, n_train=12, n_val=6, seed=0)
+    return out
+
+
+def study(tmp_path, data_dir, name="study", **changes):
+    config = {
+        "name": name,
+        "output": str(tmp_path / name),
+        "models": [{"name": "tiny"}],
+        "data": {"dirs": [str(data_dir)]},
+        "seeds": [0, 1],
+        "train": {"learning_rate": 5e-3, "max_steps": 3, "batch_size": 4},
+        "eval": {"batch_size": 16},
+    } | changes
+    path = tmp_path / f"{name}.yaml"
+    path.write_text(yaml.safe_dump(config))
+    return path
+
+
+def run(*args):
+    result = CliRunner().invoke(app, [str(a) for a in args])
+    assert result.exit_code == 0, result.output
+    return result
+
+
+def table(study_dir):
+    return pd.read_csv(study_dir / "accuracy.csv", keep_default_na=False)
+
+
+def test_a_study_runs_resumes_and_is_idempotent(tmp_path, data_dir):
+    config = study(tmp_path, data_dir)
+    run("run", config)
+    out = tmp_path / "study"
+    first = table(out)
+    assert len(first) == len(TASKS) * (1 + 2 * 2)
+    assert set(first["source"]) == {"base", *TASKS}
+    assert (first[first["source"] == "base"]["seed"] == "").all()
+    with StudyStore(out) as store:
+        runs = store.runs()
+        predictions = store.predictions()
+    assert len(runs) == 5
+    assert len(predictions) == 5 * len(TASKS) * 6
+    assert runs["adapter"].dropna().str.startswith("adapters/tiny/").all()
+
+    again = run("run", config)
+    assert "0 to run" in again.stdout
+    with StudyStore(out) as store:
+        assert store.runs()["finished_at"].tolist() == runs["finished_at"].tolist()
+    pd.testing.assert_frame_equal(table(out), first)
+
+    more = study(tmp_path, data_dir, seeds=[0, 1, 2])
+    assert "2 to run (2 finetunes)" in run("run", more, "--dry-run").stdout
+    run("run", more)
+    assert len(table(out)) == len(TASKS) * (1 + 2 * 3)
+    pd.testing.assert_frame_equal(table(out).merge(first).sort_index(axis=1), first.sort_index(axis=1))
+
+    analysis = run("analyze", out, "--quiet")
+    assert (out / "analysis" / "analysis.json").is_file(), analysis.output
+
+
+def test_a_changed_setting_is_refused_then_redone_reusing_nothing_stale(tmp_path, data_dir):
+    run("run", study(tmp_path, data_dir, seeds=[0]))
+    changed = study(
+        tmp_path, data_dir, seeds=[0], train={"learning_rate": 1e-3, "max_steps": 3, "batch_size": 4}
+    )
+    refused = CliRunner().invoke(app, ["run", str(changed)])
+    assert refused.exit_code == 2
+    assert "2 stored runs" in refused.stderr
+    assert "--reset-changed" in refused.stderr
+    run("run", changed, "--reset-changed")
+    with StudyStore(tmp_path / "study") as store:
+        assert len(store.runs()) == 3
+
+
+@pytest.mark.slow
+def test_a_killed_run_resumes_to_the_same_table(tmp_path, data_dir):
+    reference = study(tmp_path, data_dir, name="reference")
+    run("run", reference)
+    killed = study(tmp_path, data_dir, name="killed")
+    process = subprocess.Popen(
+        [sys.executable, "-m", "vlmtransfer", "run", str(killed)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        env=os.environ | {"HF_HUB_OFFLINE": "1"},
+    )
+    store_path = tmp_path / "killed" / STORE_FILE
+    deadline = time.monotonic() + 300
+    while time.monotonic() < deadline and process.poll() is None:
+        if store_path.is_file():
+            with sqlite3.connect(store_path) as db:
+                if db.execute("SELECT count(*) FROM runs").fetchone()[0] >= 2:
+                    break
+        time.sleep(0.2)
+    assert process.poll() is None, "the run finished before it could be killed"
+    process.send_signal(signal.SIGKILL)
+    process.wait()
+    with StudyStore(tmp_path / "killed") as store:
+        assert 2 <= len(store.runs()) < 5
+    run("run", killed)
+    pd.testing.assert_frame_equal(table(tmp_path / "killed"), table(tmp_path / "reference"))
+    leftovers = [p for p in (tmp_path / "killed").rglob(".*") if p.name.endswith((".staging", ".old"))]
+    assert leftovers == []
+
+
+@pytest.mark.slow
+def test_ray_executor_gives_the_local_table(tmp_path, data_dir):
+    pytest.importorskip("ray")
+    run("run", study(tmp_path, data_dir, name="local", seeds=[0]))
+    ray_study = study(tmp_path, data_dir, name="ray", seeds=[0], executor={"kind": "ray", "workers": 2})
+    run("run", ray_study)
+    pd.testing.assert_frame_equal(table(tmp_path / "ray"), table(tmp_path / "local"))
