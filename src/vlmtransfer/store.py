@@ -36,6 +36,7 @@ CREATE TABLE IF NOT EXISTS runs (
     model TEXT NOT NULL,
     source TEXT NOT NULL,
     seed INTEGER,
+    kind TEXT NOT NULL DEFAULT 'task',
     results_hash TEXT NOT NULL,
     adapter TEXT,
     train_seconds REAL,
@@ -90,6 +91,7 @@ class RunRecord:
     train_seconds: float | None = None
     eval_seconds: float | None = None
     train_loss: float | None = None
+    kind: str = "task"
 
     @property
     def key(self) -> str:
@@ -148,13 +150,14 @@ class StudyStore:
         with self._transaction():
             self._db.execute("DELETE FROM runs WHERE key = ?", (run.key,))
             cursor = self._db.execute(
-                "INSERT INTO runs (key, model, source, seed, results_hash, adapter, train_seconds,"
-                " eval_seconds, train_loss, versions) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                "INSERT INTO runs (key, model, source, seed, kind, results_hash, adapter, train_seconds,"
+                " eval_seconds, train_loss, versions) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 (
                     run.key,
                     run.model,
                     run.source,
                     run.seed,
+                    run.kind,
                     run.results_hash,
                     run.adapter,
                     run.train_seconds,
@@ -194,17 +197,19 @@ class StudyStore:
     def runs(self) -> pd.DataFrame:
         """One row per finished run."""
         return pd.read_sql_query(
-            "SELECT key, model, source, seed, results_hash, adapter, train_seconds, eval_seconds, train_loss,"
-            " versions, finished_at FROM runs ORDER BY id",
+            "SELECT key, model, source, seed, kind, results_hash, adapter, train_seconds, eval_seconds,"
+            " train_loss, versions, finished_at FROM runs ORDER BY id",
             self._db,
         ).astype({"seed": "Int64"})
 
-    def accuracy_table(self) -> pd.DataFrame:
+    def accuracy_table(self, *, mixtures: bool = False) -> pd.DataFrame:
         """The accuracy table (DESIGN.md §3.2): ``model, seed, source, target, accuracy, n``; base rows
-        have an empty seed. Sorted, so equal stores give equal tables."""
+        have an empty seed. Mixture runs (data selection) only when asked: they are not sources of the
+        transfer matrix. Sorted, so equal stores give equal tables."""
+        kinds = "('base', 'task', 'mixture')" if mixtures else "('base', 'task')"
         frame = pd.read_sql_query(
             "SELECT r.model, r.seed, r.source, a.target, a.accuracy, a.n FROM accuracies a"
-            " JOIN runs r ON r.id = a.run_id",
+            f" JOIN runs r ON r.id = a.run_id WHERE r.kind IN {kinds}",
             self._db,
         ).astype({"seed": "Int64"})
         order = frame.assign(_base=frame["source"] != "base")

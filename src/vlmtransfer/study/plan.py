@@ -7,6 +7,7 @@ its run's key in the store.
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -14,7 +15,7 @@ from vlmtransfer.errors import InputError
 from vlmtransfer.store import run_key
 from vlmtransfer.study.config import StudyConfig
 
-__all__ = ["BASE", "Job", "StudyTasks", "plan_jobs", "resolve_tasks"]
+__all__ = ["BASE", "Job", "StudyTasks", "job_results_hash", "plan_jobs", "resolve_tasks"]
 
 BASE = "base"
 
@@ -29,11 +30,19 @@ class StudyTasks:
 
 @dataclass(frozen=True)
 class Job:
-    """One run: the base model (``source == "base"``, no seed) or a finetune on ``source`` with ``seed``."""
+    """One run: the base model (``source == "base"``, no seed), a finetune on the task ``source`` with
+    ``seed``, or a finetune on a ``mixture`` of tasks' training data (``(task, examples)`` pairs, drawn
+    with the seed) stored under the name ``source``."""
 
     model: str
     source: str
     seed: int | None
+    mixture: tuple[tuple[str, int], ...] = ()
+
+    @property
+    def kind(self) -> str:
+        """``base``, ``task`` or ``mixture`` (mixtures are kept out of the transfer matrix)."""
+        return "base" if self.is_baseline else "mixture" if self.mixture else "task"
 
     @property
     def key(self) -> str:
@@ -42,6 +51,17 @@ class Job:
     @property
     def is_baseline(self) -> bool:
         return self.source == BASE
+
+
+def job_results_hash(config: StudyConfig, tasks: StudyTasks, job: Job) -> str:
+    """The results hash a job's stored run must carry to count as done (see ``StudyConfig.results_hash``);
+    a mixture's composition is part of it."""
+    model = next(m for m in config.models if m.key == job.model)
+    value = config.results_hash(model, tasks.targets, baseline=job.is_baseline)
+    if job.mixture:
+        composition = ",".join(f"{task}={n}" for task, n in job.mixture)
+        value = hashlib.sha256(f"{value}|{composition}".encode()).hexdigest()[:16]
+    return value
 
 
 def resolve_tasks(config: StudyConfig, config_path: str | Path = "study config") -> StudyTasks:

@@ -9,7 +9,7 @@ different results hash (the config changed in a way that changes them) are refus
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -18,7 +18,7 @@ from vlmtransfer.fsutil import atomic_write_bytes, remove_abandoned_staging
 from vlmtransfer.store import STORE_FILE, RunRecord, StudyStore
 from vlmtransfer.study.config import StudyConfig
 from vlmtransfer.study.executors import get_executor
-from vlmtransfer.study.plan import Job, StudyTasks, plan_jobs, resolve_tasks
+from vlmtransfer.study.plan import Job, StudyTasks, job_results_hash, plan_jobs, resolve_tasks
 
 __all__ = [
     "ACCURACY_CSV",
@@ -47,15 +47,13 @@ class StudyPlan:
     stale: list[Job] = field(default_factory=list)
 
 
-def make_plan(config: StudyConfig, config_path: str | Path = "study config") -> StudyPlan:
-    """The plan against the store (read only)."""
+def make_plan(
+    config: StudyConfig, config_path: str | Path = "study config", *, only: Sequence[Job] | None = None
+) -> StudyPlan:
+    """The plan against the store (read only): the study's grid, or just the jobs ``only``."""
     tasks = resolve_tasks(config, config_path)
-    jobs = plan_jobs(config, tasks)
-    models = {m.key: m for m in config.models}
-    expected = {
-        job.key: config.results_hash(models[job.model], tasks.targets, baseline=job.is_baseline)
-        for job in jobs
-    }
+    jobs = plan_jobs(config, tasks) if only is None else list(only)
+    expected = {job.key: job_results_hash(config, tasks, job) for job in jobs}
     finished: dict[str, str] = {}
     if (config.output / STORE_FILE).is_file():  # planning never creates the study directory
         with StudyStore(config.output) as store:
@@ -72,15 +70,17 @@ def run_study(
     *,
     reset_changed: bool = False,
     on_result: Callable[[RunRecord, int, int], None] | None = None,
+    only: Sequence[Job] | None = None,
 ) -> StudyPlan:
     """Run every missing job, storing each run as it finishes; then export the accuracy table.
 
-    ``on_result(run, finished, total)`` follows progress. Returns the plan as it was before running.
+    ``on_result(run, finished, total)`` follows progress; ``only`` restricts the run to those jobs (data
+    selection experiments). Returns the plan as it was before running.
 
     Raises:
         InputError: stored results are stale and ``reset_changed`` is false.
     """
-    plan = make_plan(config, config_path)
+    plan = make_plan(config, config_path, only=only)
     check_stale(plan, config_path, reset_changed=reset_changed)
     config.output.mkdir(parents=True, exist_ok=True)
     remove_abandoned_staging(config.output)  # what a killed run was writing; we are the only writer

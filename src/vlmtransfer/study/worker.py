@@ -18,7 +18,7 @@ from typing import Any
 from vlmtransfer import __version__
 from vlmtransfer.store import RunRecord
 from vlmtransfer.study.config import ModelConfig, StudyConfig
-from vlmtransfer.study.plan import Job, StudyTasks
+from vlmtransfer.study.plan import Job, StudyTasks, job_results_hash
 
 __all__ = ["ModelWorker", "adapter_dir", "package_versions"]
 
@@ -69,8 +69,6 @@ class ModelWorker:
         self.evaluator = Evaluator(
             self.loaded, [q for task in tasks.targets for q in questions[task]], settings
         )
-        self.results_hash = config.results_hash(model, tasks.targets)
-        self.baseline_hash = config.results_hash(model, tasks.targets, baseline=True)
         self.training_hash = config.training_hash(model)
         self.versions = package_versions()
 
@@ -88,7 +86,7 @@ class ModelWorker:
             model=job.model,
             source=job.source,
             seed=job.seed,
-            results_hash=self.baseline_hash if job.is_baseline else self.results_hash,
+            results_hash=job_results_hash(self.config, self.tasks, job),
             predictions=[asdict(r) for r in results],
             accuracies=accuracy_by_task(results),
             versions=self.versions,
@@ -96,10 +94,10 @@ class ModelWorker:
             train_seconds=train_seconds,
             eval_seconds=eval_seconds,
             train_loss=train_loss,
+            kind=job.kind,
         )
 
     def _adapter(self, job: Job) -> tuple[Path, float | None, float | None]:
-        from vlmtransfer.data.dataset import load_questions  # noqa: PLC0415
         from vlmtransfer.finetune.lora import TRAINING_CONFIG, LoraSettings, finetune_lora  # noqa: PLC0415
         from vlmtransfer.finetune.trainer import TrainSettings  # noqa: PLC0415
         from vlmtransfer.models.encoding import encode_question  # noqa: PLC0415
@@ -111,9 +109,7 @@ class ModelWorker:
             and reusable.get("train", {}).get("seed") == job.seed
         ):
             return out, reusable.get("seconds"), reusable.get("final_loss")
-        data = self.config.data
-        root = next(d for d in data.dirs if (d / job.source / f"{data.train_split}.jsonl").is_file())
-        items = load_questions(root, job.source, data.train_split, limit=data.train_limit)
+        items = self._mixture_items(job) if job.mixture else self._task_items(job.source)
         encoded = [encode_question(r, images, self.loaded.processor, with_answer=True) for r, images in items]
         lora = self.config.lora
         train = self.config.train
@@ -127,11 +123,42 @@ class ModelWorker:
             provenance={
                 "model": self.model.name,
                 "source": job.source,
+                "mixture": [list(part) for part in job.mixture],
                 "training_hash": self.training_hash,
                 "max_pixels": self.config.max_pixels,
             },
         )
         return out, result.curve[-1].seconds, result.curve[-1].loss
+
+    def _task_items(self, task: str, limit: int | None = None) -> list[Any]:
+        from vlmtransfer.data.dataset import load_questions  # noqa: PLC0415
+
+        data = self.config.data
+        root = next(d for d in data.dirs if (d / task / f"{data.train_split}.jsonl").is_file())
+        return load_questions(root, task, data.train_split, limit=limit or data.train_limit)
+
+    def _mixture_items(self, job: Job) -> list[Any]:
+        """Each mixture part drawn from its task's training split with the job's seed.
+
+        Raises:
+            InputError: a part asks for more examples than its task has.
+        """
+        from vlmtransfer.errors import InputError  # noqa: PLC0415
+
+        items = []
+        for task, n in job.mixture:
+            available = self._task_items(task)
+            if n > len(available):
+                raise InputError(f"the mixture needs {n} examples of {task}, which has {len(available)}")
+            items += _draw(available, n, f"{job.source}|{task}|{job.seed}")
+        return items
+
+
+def _draw(items: list[Any], n: int, key: str) -> list[Any]:
+    """``n`` of ``items`` without replacement, the same for the same ``key`` in any process."""
+    import random  # noqa: PLC0415
+
+    return random.Random(key).sample(items, n)
 
 
 def _recorded(path: Path) -> dict[str, Any]:
