@@ -7,7 +7,7 @@ import sys
 import typer
 
 from vlmtransfer import __version__
-from vlmtransfer.cli import analyze, data, demo, evaluate, finetune, model, study, tasks
+from vlmtransfer.cli import analyze, data, demo, evaluate, finetune, model, select, study, tasks
 
 __all__ = ["app", "main"]
 
@@ -25,6 +25,7 @@ app.command(name="finetune", epilog=finetune.EXAMPLES)(finetune.finetune)
 app.command(name="evaluate", epilog=evaluate.EXAMPLES)(evaluate.evaluate)
 app.command(name="run", epilog=study.RUN_EXAMPLES)(study.run)
 app.command(name="status", epilog=study.STATUS_EXAMPLES)(study.status)
+app.command(name="select", epilog=select.EXAMPLES)(select.select)
 app.command(name="demo", epilog=demo.EXAMPLES)(demo.demo)
 app.add_typer(data.app, name="data")
 app.add_typer(model.app, name="model")

@@ -1,0 +1,200 @@
+"""``vlmtransfer select``: PGF-guided training mixtures for a target, and (``--run``) testing them."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated
+
+import typer
+from rich.console import Console
+from rich.markup import escape
+from rich.table import Table
+
+from vlmtransfer.cli.errors import reports_input_errors
+from vlmtransfer.errors import InputError
+
+if TYPE_CHECKING:
+    from vlmtransfer.select.experiment import ArmResult
+    from vlmtransfer.select.recipe import Candidate, Recipe, SelectionRule
+    from vlmtransfer.study.config import StudyConfig
+
+__all__ = ["EXAMPLES", "select"]
+
+EXAMPLES = """[bold]Examples[/bold]
+
+  [dim]# which BLINK tasks' data to train the 7B model on to improve Counting[/dim]
+
+  vlmtransfer select --analysis out/ --model 7B --target Counting --top-k 3 --budget 1000
+
+  [dim]# test the recipe: PGF mixture vs 3 random mixtures vs direct finetuning, every seed of the study[/dim]
+
+  vlmtransfer select --analysis demo-out/study/analysis --model tiny --target Syn_Counting \\
+      --threshold 0 --run demo-out/study.yaml
+"""
+
+
+@reports_input_errors
+def select(
+    analysis: Annotated[Path, typer.Option("--analysis", help="An analysis directory (from analyze).")],
+    model: Annotated[str, typer.Option("--model", help="Model label in the analysis.")],
+    target: Annotated[str, typer.Option("--target", help="The task to improve (its own data is not used).")],
+    threshold: Annotated[
+        float | None, typer.Option("--threshold", help="Use every source with seed-mean PGF above this.")
+    ] = None,
+    top_k: Annotated[
+        int | None, typer.Option("--top-k", help="Use the k sources with the highest PGF.")
+    ] = None,
+    weighting: Annotated[
+        str, typer.Option("--weighting", help="uniform, or pgf (proportional).")
+    ] = "uniform",
+    budget: Annotated[
+        int | None,
+        typer.Option("--budget", help="Total training examples (default with --run: the target's)."),
+    ] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON instead of tables.")] = False,
+    run: Annotated[
+        Path | None, typer.Option("--run", help="Study config: run the experiment with its model and data.")
+    ] = None,
+    draws: Annotated[
+        int, typer.Option("--draws", help="Random mixtures to compare against (with --run).")
+    ] = 3,
+) -> None:
+    """Rank sources by PGF on the target, pick a mixture and split the budget; optionally test it."""
+    from vlmtransfer.select.recipe import SelectionRule, choose_recipe, load_candidates  # noqa: PLC0415
+
+    if threshold is None and top_k is None:
+        threshold = 0.0
+    try:
+        rule = SelectionRule(threshold=threshold, top_k=top_k, weighting=weighting)  # type: ignore[arg-type]
+    except ValueError as exc:
+        name, _, problem = str(exc).partition(": ")
+        option = "--top-k" if name == "top_k" else "--weighting" if name == "weighting" else "--threshold"
+        raise InputError(problem if _ else str(exc), source=option) from None
+    if budget is not None and budget < 1:
+        raise InputError("must be >= 1", source="--budget")
+    if draws < 1:
+        raise InputError("must be >= 1", source="--draws")
+    ranking = load_candidates(analysis, model, target)
+    if run is None:
+        recipe = choose_recipe(model, target, ranking, rule, budget)
+        _print_recipe(recipe, as_json)
+        return
+    _run_experiment(run, model, target, ranking, rule, budget, draws, as_json)
+
+
+def _run_experiment(
+    config_path: Path,
+    model: str,
+    target: str,
+    ranking: list[Candidate],
+    rule: SelectionRule,
+    budget: int | None,
+    draws: int,
+    as_json: bool,
+) -> None:
+    from vlmtransfer.cli.progress import quiet_ml_libraries  # noqa: PLC0415
+    from vlmtransfer.fsutil import atomic_write_bytes  # noqa: PLC0415
+    from vlmtransfer.select.experiment import results_path, selection_arms, summarize_arms  # noqa: PLC0415
+    from vlmtransfer.select.recipe import choose_recipe  # noqa: PLC0415
+    from vlmtransfer.store import StudyStore  # noqa: PLC0415
+    from vlmtransfer.study.config import load_study_config  # noqa: PLC0415
+    from vlmtransfer.study.plan import resolve_tasks  # noqa: PLC0415
+    from vlmtransfer.study.runner import run_study  # noqa: PLC0415
+
+    config = load_study_config(config_path)
+    if model not in {m.key for m in config.models}:
+        raise InputError(f"the study has no model labelled {model!r}", source=config_path, where="models")
+    tasks = resolve_tasks(config, config_path)
+    budget = budget or _target_budget(config, target)
+    recipe = choose_recipe(model, target, ranking, rule, budget)
+    if target not in tasks.targets:
+        raise InputError(f"the study does not evaluate {target!r}", source=config_path, where="data.targets")
+    missing = [task for task in recipe.sources if task not in tasks.sources]
+    if missing:
+        raise InputError(
+            f"the study has no training data for {missing[0]!r}", source=config_path, where="data"
+        )
+    arms = selection_arms(config, tasks, recipe, model, draws=draws)
+    quiet_ml_libraries()
+    console = Console(stderr=True)
+    jobs = [job for arm in arms for job in arm.jobs]
+    console.log(f"data selection for {target}: {len(arms)} arms, {len(jobs)} runs (finished ones are reused)")
+    run_study(
+        config,
+        config_path,
+        only=jobs,
+        on_result=lambda r, k, n: console.log(f"{k}/{n} {r.source} seed {r.seed}"),
+    )
+    with StudyStore(config.output) as store:
+        table = store.accuracy_table(mixtures=True)
+    results = summarize_arms(arms, table, target)
+    document = {"recipe": recipe.to_dict(), "arms": [_arm_dict(r) for r in results], "seeds": config.seeds}
+    atomic_write_bytes(results_path(config.output, target), (json.dumps(document, indent=2) + "\n").encode())
+    if as_json:
+        typer.echo(json.dumps(document, indent=2))
+        return
+    _print_recipe(recipe, False)
+    _print_arms(results, target)
+
+
+def _target_budget(config: StudyConfig, target: str) -> int:
+    """Direct finetuning's budget: the target's training examples in the study (after its limit)."""
+    from vlmtransfer.data.dataset import load_split  # noqa: PLC0415
+
+    data = config.data
+    for directory in data.dirs:
+        if (directory / target / f"{data.train_split}.jsonl").is_file():
+            n = len(load_split(directory, target, data.train_split))
+            return min(n, data.train_limit or n)
+    raise InputError(f"{target!r} has no training data to match; give --budget", source="--budget")
+
+
+def _arm_dict(result: ArmResult) -> dict:
+    value = asdict(result)
+    value["per_seed"] = {("" if k is None else str(k)): v for k, v in result.per_seed.items()}
+    return value
+
+
+def _print_recipe(recipe: Recipe, as_json: bool) -> None:
+    if as_json:
+        typer.echo(json.dumps(recipe.to_dict(), indent=2))
+        return
+    table = Table(
+        title=f"Training mixture for {escape(recipe.target)} ({escape(recipe.model)})", title_justify="left"
+    )
+    for column in ("source", "PGF -> target", "seed std", "weight", "examples"):
+        table.add_column(column, justify="left" if column == "source" else "right")
+    evidence = {c.task: c for c in recipe.ranking}
+    for k, (task, weight) in enumerate(zip(recipe.sources, recipe.weights, strict=True)):
+        std = evidence[task].pgf_std
+        table.add_row(
+            escape(task),
+            f"{evidence[task].pgf:+.4f}",
+            "-" if std is None else f"{std:.4f}",
+            f"{weight:.3f}",
+            "-" if recipe.examples is None else str(recipe.examples[k]),
+        )
+    Console().print(table)
+    left_out = [c for c in recipe.ranking if c.task not in recipe.sources]
+    if left_out:
+        Console().print("not chosen: " + ", ".join(f"{escape(c.task)} ({c.pgf:+.4f})" for c in left_out))
+
+
+def _print_arms(results: list[ArmResult], target: str) -> None:
+    table = Table(
+        title=f"Accuracy on {escape(target)}: where each arm lands (base = 0, direct = 1)",
+        title_justify="left",
+    )
+    for column in ("arm", "sources", "accuracy %", "seed std", "position"):
+        table.add_column(column, justify="left" if column in {"arm", "sources"} else "right")
+    for r in results:
+        table.add_row(
+            escape(r.name),
+            escape(", ".join(r.sources)),
+            f"{r.accuracy:.1f}",
+            "-" if r.accuracy_std is None else f"{r.accuracy_std:.1f}",
+            "-" if r.position is None else f"{r.position:+.2f}",
+        )
+    Console().print(table)
