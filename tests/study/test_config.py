@@ -138,3 +138,17 @@ def test_dry_run_prints_the_plan_size(study_dir):
     assert result.exit_code == 0, result.output
     assert "5 jobs: 0 done, 5 to run (4 finetunes)" in result.stdout
     assert not (study_dir / "out").exists()
+
+
+def test_shipped_configs_validate():
+    from tests.conftest import REPO
+    from vlmtransfer.study.demo import demo_config
+
+    paper = load_study_config(REPO / "configs" / "paper.yaml")
+    assert [m.key for m in paper.models] == ["3B", "7B", "32B"]
+    assert len(paper.data.targets) == 13
+    assert paper.seeds == [0, 1, 2, 3]
+    demo = load_study_config(REPO / "configs" / "demo.yaml")
+    expected = demo_config(REPO / "demo-out")
+    assert demo.model_dump(exclude={"name", "data"}) == expected.model_dump(exclude={"name", "data"})
+    assert demo.data.dirs == expected.data.dirs
