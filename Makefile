@@ -7,7 +7,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 DEMO_OUT ?= demo-out
 
-.PHONY: install test test-slow lint format demo bench clean
+.PHONY: install test test-slow lint format demo demo-paper bench clean
 
 $(STAMP): pyproject.toml constraints.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -32,17 +32,22 @@ test: lint
 test-slow: $(STAMP)
 	HF_HUB_OFFLINE=1 $(BIN)/python -m pytest -q -m slow || [ $$? -eq 5 ]
 
-# Until the study runner lands, the main job is the transfer analysis of the paper's
-# released PGF values (Qwen2.5-VL 3B/7B/32B x 13 BLINK tasks x 4 seeds).
+# The main job on the embedded default: the tiny Qwen2.5-VL x the synthetic suite, a full transfer
+# study (baselines, LoRA finetunes x 2 seeds, evaluation on every task), its analysis and report.
 demo: $(STAMP)
+	HF_HUB_OFFLINE=1 $(BIN)/vlmtransfer demo --out $(DEMO_OUT)
+
+# The transfer analysis of the paper's released PGF values (Qwen2.5-VL 3B/7B/32B x 13 BLINK x 4 seeds).
+demo-paper: $(STAMP)
 	$(BIN)/vlmtransfer analyze examples/paper-pgf/qwen2.5-vl-3B.csv \
 		examples/paper-pgf/qwen2.5-vl-7B.csv examples/paper-pgf/qwen2.5-vl-32B.csv \
-		--label 3B --label 7B --label 32B --model-order 3B,7B,32B --out $(DEMO_OUT)/analysis
+		--label 3B --label 7B --label 32B --model-order 3B,7B,32B --out $(DEMO_OUT)/paper-analysis
 
 bench: $(STAMP)
 	$(BIN)/python benchmarks/bench_analysis.py
 	$(BIN)/python benchmarks/parsing_agreement.py
 	$(BIN)/python benchmarks/bench_scoring.py
+	HF_HUB_OFFLINE=1 $(BIN)/python benchmarks/eval_throughput.py
 
 clean:
 	rm -rf $(VENV) $(DEMO_OUT) .pytest_cache .ruff_cache .hypothesis
