@@ -105,7 +105,7 @@ def test_impossible_output_directories_are_bad_input(write_csv, tmp_path, make_o
 
 def test_usage_errors_are_one_line_with_exit_2(tmp_path):
     for argv, fragment in [
-        (["analyze", "x.csv"], "Missing option '--out'"),
+        (["analyze", "x.csv"], "--out: required (it defaults only for a single study directory)"),
         (["analyze", "x.csv", "--out", "o", "--edge-fraction", "abc"], "Invalid value for '--edge-fraction'"),
         (["analyse"], "No such command 'analyse'"),
     ]:

@@ -100,9 +100,10 @@ def test_a_changed_setting_is_refused_then_redone_reusing_nothing_stale(tmp_path
 
 @pytest.mark.slow
 def test_a_killed_run_resumes_to_the_same_table(tmp_path, data_dir):
-    reference = study(tmp_path, data_dir, name="reference")
+    slower = {"train": {"learning_rate": 5e-3, "max_steps": 40, "batch_size": 4}}  # time to kill mid-way
+    reference = study(tmp_path, data_dir, name="reference", **slower)
     run("run", reference)
-    killed = study(tmp_path, data_dir, name="killed")
+    killed = study(tmp_path, data_dir, name="killed", **slower)
     process = subprocess.Popen(
         [sys.executable, "-m", "vlmtransfer", "run", str(killed)],
         stdout=subprocess.DEVNULL,

@@ -1,26 +1,40 @@
-"""``vlmtransfer data``: export BLINK, generate the synthetic suite, validate MCQ datasets."""
+"""``vlmtransfer data``: export BLINK, build BLINK training sets, generate the synthetic suite, validate."""
 
 from __future__ import annotations
 
 import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated, TypeVar
 
 import typer
 from rich.console import Console
 from rich.markup import escape
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    TaskID,
+    TextColumn,
+    TimeElapsedColumn,
+    TimeRemainingColumn,
+)
 from rich.table import Table
 
 from vlmtransfer.cli.errors import reports_input_errors
 from vlmtransfer.errors import InputError
 from vlmtransfer.fsutil import OutputDirectoryError
 
+if TYPE_CHECKING:
+    from vlmtransfer.data.builders import BuildReport
+
 __all__ = ["app"]
+
+T = TypeVar("T")
 
 app = typer.Typer(
     name="data",
-    help="Datasets in the MCQ format: export BLINK, generate the synthetic suite, validate.",
+    help="MCQ datasets: export BLINK, build its training sets, generate the synthetic suite, validate.",
     no_args_is_help=True,
     rich_markup_mode="rich",
 )
@@ -41,6 +55,31 @@ BLINK_EXAMPLES = """[bold]Examples[/bold]
   [dim]# offline, from a downloaded snapshot (<dir>/<Task>/val-00000-of-00001.parquet)[/dim]
 
   vlmtransfer data blink --out data/blink --source ~/snapshots/BLINK --tasks Counting --tasks Jigsaw
+"""
+
+BUILD_EXAMPLES = """[bold]Examples[/bold]
+
+  [dim]# 1,000 Relative_Depth questions from DIW's train split; prompts and leakage guard from BLINK[/dim]
+
+  vlmtransfer data build Relative_Depth --source ~/data/DIW --out data/blink-train --n 1000 \\
+      --blink ~/snapshots/BLINK
+
+  [dim]# every task into the same directory, one build at a time; then check it[/dim]
+
+  vlmtransfer data build Counting --source ~/data/tallyqa --out data/blink-train --n 1000
+
+  vlmtransfer data validate data/blink-train
+
+  [dim]# what each task's builder reads, where to download it, its license[/dim]
+
+  vlmtransfer data sources
+"""
+
+SOURCES_EXAMPLES = """[bold]Examples[/bold]
+
+  vlmtransfer data sources
+
+  vlmtransfer data sources Visual_Correspondence
 """
 
 SYNTH_EXAMPLES = """[bold]Examples[/bold]
@@ -102,6 +141,130 @@ def blink(
     _report(counts, out, started)
 
 
+@app.command("build", epilog=BUILD_EXAMPLES)
+@reports_input_errors
+def build(
+    task: Annotated[str, typer.Argument(help="A BLINK task, e.g. Relative_Depth (see `data sources`).")],
+    source: Annotated[
+        Path,
+        typer.Option("--source", help="The task's source dataset, laid out as `data sources TASK` shows."),
+    ],
+    out: Annotated[
+        Path, typer.Option("--out", "-o", help="Output directory (one per study; tasks accumulate in it).")
+    ],
+    n: Annotated[
+        int | None, typer.Option("--n", min=1, help="At most this many questions (default: all, balanced).")
+    ] = None,
+    seed: Annotated[int, typer.Option("--seed", min=0, help="Random seed: same seed, same dataset.")] = 0,
+    blink: Annotated[
+        Path | None,
+        typer.Option(
+            "--blink",
+            help="Local BLINK copy (<dir>/<Task>/val-*.parquet): BLINK's prompt wording, and drop training"
+            " images that are near-duplicates of any BLINK val/test image.",
+        ),
+    ] = None,
+    image_format: Annotated[str, typer.Option("--image-format", help="jpeg (quality 95) or png.")] = "jpeg",
+    max_side: Annotated[
+        int, typer.Option("--max-side", min=0, help="Longest image side in pixels (0: keep the source size).")
+    ] = 1024,
+) -> None:
+    """Build a BLINK task's training set from the train split of the dataset BLINK built it from."""
+    from vlmtransfer.data.builders import BuildOptions, build_training_set  # noqa: PLC0415 - keeps --help fast
+
+    if max_side and max_side < 64:
+        raise InputError(f"must be 0 or at least 64 pixels, not {max_side}", source="--max-side")
+    options = BuildOptions(
+        n=n, seed=seed, blink=blink, image_format=image_format.lower(), max_side=max_side or None
+    )
+    bars = _Bars()
+    try:
+        report = _writing(out, lambda: build_training_set(task, source, out, options, bars.update))
+    finally:
+        bars.close()
+    _build_summary(report)
+
+
+@app.command("sources", epilog=SOURCES_EXAMPLES)
+@reports_input_errors
+def sources(
+    task: Annotated[str | None, typer.Argument(help="One task (default: all 13).")] = None,
+) -> None:
+    """What each BLINK task's training-set builder reads: files, download, license, split."""
+    from vlmtransfer.data.builders import BUILDERS, get_builder  # noqa: PLC0415
+
+    builders = [get_builder(task)] if task else list(BUILDERS.values())
+    console = Console()
+    for builder in builders:
+        info = builder.source
+        console.rule(f"[bold]{escape(builder.task)}[/bold]  {escape(info.dataset)}")
+        for line in info.files:
+            console.print(f"  {escape(line)}")
+        console.print(f"  [dim]download[/dim] {escape(info.download)}")
+        console.print(f"  [dim]license[/dim]  {escape(info.license)}")
+        console.print(f"  [dim]split[/dim]    {escape(info.split)}")
+
+
+class _Bars:
+    """Progress bars on stderr, shown from the first update and cleared when closed (the summary
+    follows), so that input errors found before any work stay a single line."""
+
+    def __init__(self) -> None:
+        self._progress: Progress | None = None
+        self._tasks: dict[str, TaskID] = {}
+
+    def update(self, description: str, completed: int, total: int | None) -> None:
+        if self._progress is None:
+            self._progress = Progress(
+                TextColumn("[bold]{task.description}"),
+                BarColumn(),
+                MofNCompleteColumn(),
+                TimeElapsedColumn(),
+                TimeRemainingColumn(),
+                console=Console(stderr=True),
+                transient=True,
+            )
+            self._progress.start()
+        if description not in self._tasks:
+            self._tasks[description] = self._progress.add_task(description, total=total)
+        self._progress.update(self._tasks[description], completed=completed, total=total)
+
+    def close(self) -> None:
+        if self._progress is not None:
+            self._progress.stop()
+
+
+def _build_summary(report: BuildReport) -> None:
+    console = Console()
+    table = Table(
+        title=f"{escape(report.task)} from {escape(report.dataset)}", title_justify="left", show_header=False
+    )
+    table.add_column(style="bold")
+    table.add_column()
+    answers = " ".join(f"{letter}:{count}" for letter, count in sorted(report.answers.items()))
+    rows = [
+        ("written", f"{report.built} questions to {report.out / report.task}"),
+        ("answers", answers),
+        ("candidates", f"{report.candidates} questions the source offers"),
+        ("prompt", report.prompt_origin),
+    ]
+    if report.blink_images is not None:
+        rows.append(
+            (
+                "leakage guard",
+                f"{report.near_duplicates} dropped as near-duplicates of {report.blink_images} BLINK images",
+            )
+        )
+    rows += [("skipped: " + reason, str(count)) for reason, count in report.skipped.most_common()]
+    rows += [("left out: " + reason, str(count)) for reason, count in report.excluded.most_common()]
+    for key, value in rows:
+        table.add_row(escape(key), escape(value))
+    console.print(table)
+    for warning in report.warnings:
+        typer.echo(f"warning: {warning}", err=True)
+    console.print(f"Built in {report.seconds:.1f} s.")
+
+
 @app.command("synth", epilog=SYNTH_EXAMPLES)
 @reports_input_errors
 def synth(
@@ -134,7 +297,7 @@ def _is_dir(path: Path) -> bool:
         return False
 
 
-def _writing(out: Path, produce: Callable[[], dict[str, dict[str, int]]]) -> dict[str, dict[str, int]]:
+def _writing(out: Path, produce: Callable[[], T]) -> T:
     """Run an exporter; filesystem refusals become bad input naming the path at fault."""
     try:
         return produce()
