@@ -31,7 +31,7 @@ class TaskSpec:
         suite: the suite the task belongs to (e.g. ``"blink"``).
         default: whether the task is part of its suite's default selection (BLINK's IQ_Test is not:
             it has no training source).
-        extra: free-form metadata kept for user tasks (ignored by vlmtransfer itself).
+        extra: free-form metadata kept for user tasks; `data build` reads `extra.prompt` (a prompt template).
     """
 
     name: str
