@@ -7,7 +7,7 @@ import sys
 import typer
 
 from vlmtransfer import __version__
-from vlmtransfer.cli import analyze, data, demo, evaluate, finetune, model, select, study, tasks
+from vlmtransfer.cli import analyze, data, demo, evaluate, finetune, model, report, select, study, tasks
 
 __all__ = ["app", "main"]
 
@@ -20,6 +20,7 @@ app = typer.Typer(
     rich_markup_mode="rich",
 )
 app.command(name="analyze", epilog=analyze.EXAMPLES)(analyze.analyze)
+app.command(name="report", epilog=report.EXAMPLES)(report.report)
 app.command(name="tasks", epilog=tasks.EXAMPLES)(tasks.tasks)
 app.command(name="finetune", epilog=finetune.EXAMPLES)(finetune.finetune)
 app.command(name="evaluate", epilog=evaluate.EXAMPLES)(evaluate.evaluate)

@@ -1,0 +1,239 @@
+"""The report's tables: what the HTML page shows, each with the CSV a reader can download.
+
+A table is plain data (``columns`` with a display format, ``rows`` of values) plus its CSV text, built
+here in Python (pandas quoting) rather than in the page, so that the downloaded file is exactly what a
+script reading the analysis would get.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from vlmtransfer.report.data import ModelView, ReportData
+
+__all__ = ["Column", "Table", "global_tables", "model_tables", "pgf_long_table"]
+
+
+@dataclass(frozen=True)
+class Column:
+    """A column: ``key`` in the CSV, ``label`` in the page, ``format`` one of text, num, p, int, pct."""
+
+    key: str
+    label: str
+    format: str = "num"
+    help: str = ""
+
+
+@dataclass(frozen=True)
+class Table:
+    """A titled table and the file name of its CSV download."""
+
+    title: str
+    filename: str
+    columns: tuple[Column, ...]
+    frame: pd.DataFrame
+    note: str = ""
+    empty: str = "none"
+    figure: str | None = None  # name of the figure the page shows with the table
+
+    def rows(self) -> list[list[Any]]:
+        """Rows as JSON-ready values (NaN -> None), in column order."""
+        keys = [c.key for c in self.columns]
+        return [[_plain(v) for v in row] for row in self.frame[keys].itertuples(index=False, name=None)]
+
+    def csv(self) -> str:
+        return self.frame[[c.key for c in self.columns]].to_csv(index=False)
+
+
+def model_tables(model: ModelView, data: ReportData, slug: str) -> list[Table]:
+    """Transferability, malleability, cliques, edges, categories (and baselines when known) of one model."""
+    tables = [
+        _scores(
+            model.transferability,
+            data,
+            "transferability",
+            f"transferability_{slug}.csv",
+            "D+ / D-: how much finetuning on the task helps / hurts the other tasks (seed mean, std).",
+        ),
+        _scores(
+            model.malleability,
+            data,
+            "malleability",
+            f"malleability_{slug}.csv",
+            "Θ+ / Θ-: how much finetuning on other tasks helps / hurts this task.",
+        ),
+        _cliques(model, f"cliques_{slug}.csv", f"cliques_{slug}"),
+        _edges(model, f"edges_{slug}.csv"),
+        _categories({model.label: model}, f"categories_{slug}.csv", f"categories_{slug}"),
+    ]
+    if model.baseline is not None:
+        tables.append(_baseline(model, data, f"baseline_{slug}.csv"))
+    return tables
+
+
+def global_tables(data: ReportData) -> list[Table]:
+    """Tables across models: the scale trend and the personas with their tests."""
+    return [_scale(data), _personas(data)]
+
+
+def _scores(scores: pd.DataFrame, data: ReportData, what: str, filename: str, note: str) -> Table:
+    symbol = "D" if what == "transferability" else "Θ"
+    frame = scores.rename_axis("task").reset_index()
+    frame.insert(1, "abbreviation", [data.abbreviation(t) for t in frame["task"]])
+    columns = (
+        Column("task", "task", "text"),
+        Column("abbreviation", "abbr.", "text"),
+        Column("positive", f"{symbol}+"),
+        Column("positive_std", "± std"),
+        Column("negative", f"{symbol}-"),
+        Column("negative_std", "± std"),
+    )
+    return Table(what.capitalize(), filename, columns, frame, note)
+
+
+def _cliques(model: ModelView, filename: str, figure: str) -> Table:
+    frame = pd.DataFrame(
+        [
+            (c.sign, len(c.tasks), "; ".join(c.tasks), c.mean_pgf, c.p_value, c.n_values)
+            for sign in ("positive", "negative")
+            for c in model.cliques[sign]
+        ],
+        columns=["sign", "size", "tasks", "mean_pgf", "p_value", "n_values"],
+    )
+    columns = (
+        Column("sign", "sign", "text"),
+        Column("size", "size", "int"),
+        Column("tasks", "tasks", "text"),
+        Column("mean_pgf", "mean PGF"),
+        Column(
+            "p_value", "p-value", "p", "one-sided Wilcoxon signed-rank over the per-seed values of its edges"
+        ),
+        Column("n_values", "values", "int"),
+    )
+    note = "Maximal sets of tasks that all transfer to each other with the same sign (largest first)."
+    return Table("Cliques", filename, columns, frame, note, "no clique of the minimum size", figure)
+
+
+def _edges(model: ModelView, filename: str) -> Table:
+    columns = (
+        Column("source", "source", "text"),
+        Column("target", "target", "text"),
+        Column("pgf", "PGF"),
+        Column("pgf_std", "± std"),
+        Column("sign", "sign", "text"),
+    )
+    return Table(
+        "Transfer graph edges", filename, columns, model.edges, "Positive strongest first, then negative."
+    )
+
+
+def _baseline(model: ModelView, data: ReportData, filename: str) -> Table:
+    frame = model.baseline.rename_axis("target").reset_index()
+    frame["gap"] = frame["ceiling"] - frame["accuracy"]
+    columns = (
+        Column("target", "target", "text"),
+        Column("accuracy", "base accuracy %", "pct"),
+        Column("accuracy_std", "± std", "pct"),
+        Column("ceiling", "ceiling %", "pct"),
+        Column("gap", "gap %", "pct", "ceiling - accuracy: the gap PGF is measured against"),
+    )
+    return Table("Baseline accuracy", filename, columns, frame)
+
+
+def _scale(data: ReportData) -> Table:
+    frame = data.scale.copy()
+    columns = [Column("model", "model", "text")]
+    for kind, symbol in (("transferability", "D"), ("malleability", "Θ")):
+        for sign, mark in (("positive", "+"), ("negative", "-")):
+            key = f"mean_{sign}_{kind}"
+            if key in frame:
+                columns.append(Column(key, f"mean {symbol}{mark}"))
+                if f"{key}_std" in frame:
+                    columns.append(Column(f"{key}_std", "± std"))
+    note = "Means over tasks of the seed-mean scores, per model in the given order."
+    return Table("Scale trend", "scale.csv", tuple(columns), frame, note, figure="scale_trend")
+
+
+def _personas(data: ReportData) -> Table:
+    columns = (
+        Column("persona", "persona", "text"),
+        Column("task", "task", "text"),
+        Column("model", "model", "text"),
+        Column("value", "score"),
+        Column("model_mean", "model mean"),
+        Column("t_statistic", "t"),
+        Column(
+            "p_value", "p-value", "p", "one-sided Welch t-test of the task's per-seed scores vs the others'"
+        ),
+    )
+    note = (
+        "Donor: D+ above the model mean; pirate: D- below; sponge: Θ+ above; sieve: Θ- below; in every model."
+    )
+    return Table(
+        "Personas",
+        "personas.csv",
+        columns,
+        data.persona_tests,
+        note,
+        "no task holds a persona in every model",
+        figure="personas",
+    )
+
+
+def _categories(models: dict[str, ModelView], filename: str, figure: str) -> Table:
+    frames = [
+        table.assign(model=label, dimension=dimension)
+        for label, model in models.items()
+        for dimension, table in model.categories.items()
+        if len(table)
+    ]
+    keys = [
+        "model",
+        "dimension",
+        "kind",
+        "source_category",
+        "target_category",
+        "positive",
+        "positive_std",
+        "negative",
+        "negative_std",
+        "n_tasks",
+    ]
+    frame = pd.concat(frames, ignore_index=True)[keys] if frames else pd.DataFrame(columns=keys)
+    columns = (
+        Column("model", "model", "text"),
+        Column("dimension", "dimension", "text"),
+        Column("kind", "kind", "text"),
+        Column("source_category", "source category", "text"),
+        Column("target_category", "target category", "text"),
+        Column("positive", "+"),
+        Column("positive_std", "± std"),
+        Column("negative", "-"),
+        Column("negative_std", "± std"),
+        Column("n_tasks", "tasks", "int"),
+    )
+    note = "Transfer between perceptual levels and granularities (the tasks' categories)."
+    return Table("Categories", filename, columns, frame, note, "no task has a category", figure)
+
+
+def pgf_long_table(model: ModelView) -> pd.DataFrame:
+    """One row per (source, target): seed mean, std and every seed's PGF; the heatmap's CSV."""
+    mean = model.pgf_mean.stack(future_stack=True).rename("pgf_mean")
+    parts: list[pd.Series] = [mean, model.pgf_std.stack(future_stack=True).rename("pgf_std")]
+    parts += [m.stack(future_stack=True).rename(f"pgf_{seed}") for seed, m in model.pgf_per_seed.items()]
+    frame = pd.concat(parts, axis=1)
+    frame.index.names = ["source", "target"]
+    return frame.reset_index()
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, np.generic):
+        value = value.item()
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    return value
