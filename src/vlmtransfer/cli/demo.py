@@ -17,7 +17,7 @@ __all__ = ["EXAMPLES", "demo"]
 
 EXAMPLES = """[bold]Examples[/bold]
 
-  vlmtransfer demo                       [dim]# writes demo-out/ (data, study store, analysis)[/dim]
+  vlmtransfer demo                       [dim]# writes demo-out/ (data, study, analysis, report)[/dim]
 
   vlmtransfer demo --out /tmp/demo       [dim]# run again: finished work is reused[/dim]
 """
@@ -27,8 +27,10 @@ EXAMPLES = """[bold]Examples[/bold]
 def demo(
     out: Annotated[Path, typer.Option("--out", "-o", help="Output directory.")] = Path("demo-out"),
 ) -> None:
-    """Tiny Qwen2.5-VL x synthetic suite: data, baselines, LoRA finetunes x 2 seeds, evaluation, analysis."""
+    """Tiny Qwen2.5-VL x synthetic suite: data, baselines, LoRA finetunes x 2 seeds, evaluation, analysis,
+    report."""
     from vlmtransfer.cli.analyze import analyze  # noqa: PLC0415
+    from vlmtransfer.cli.report import report  # noqa: PLC0415
     from vlmtransfer.cli.study import execute_study  # noqa: PLC0415
     from vlmtransfer.store import StudyStore  # noqa: PLC0415
     from vlmtransfer.study.demo import demo_config, prepare_demo_data  # noqa: PLC0415
@@ -45,10 +47,11 @@ def demo(
     with StudyStore(config.output) as store:
         table = store.accuracy_table()
     analyze([config.output], out=str(out / "analysis"), quiet=False)
+    report(out / "analysis")
     _print_matrix(table)
     console.print(
         f"demo finished in {time.perf_counter() - started:.0f} s: study store {escape(str(config.output))}, "
-        f"analysis {escape(str(out / 'analysis'))}"
+        f"analysis and report {escape(str(out / 'analysis'))} (open report.html)"
     )
 
 
