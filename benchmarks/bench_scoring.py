@@ -17,7 +17,7 @@ import torch
 from vlmtransfer.data.parsing import parse_choice
 from vlmtransfer.data.prompts import render_prompt
 from vlmtransfer.data.synthetic import SYNTHETIC_TASKS, generate_examples
-from vlmtransfer.evaluate import ANSWER_PREFIX, score_questions
+from vlmtransfer.evaluate import answer_position, score_questions
 from vlmtransfer.models import load_model
 from vlmtransfer.models.tiny import build_tiny_model
 
@@ -25,7 +25,8 @@ from vlmtransfer.models.tiny import build_tiny_model
 def full_logits_one_by_one(loaded, items) -> None:
     """The obvious way: one question at a time, logits for every position."""
     for record, images in items:
-        text = render_prompt(record, loaded.processor) + ANSWER_PREFIX
+        prefix = answer_position(loaded.processor.tokenizer, record.letters).prefix
+        text = render_prompt(record, loaded.processor) + prefix
         batch = loaded.processor(text=[text], images=images, return_tensors="pt")
         with torch.inference_mode():
             loaded.model(**batch).logits.log_softmax(-1)

@@ -155,7 +155,8 @@ def main() -> None:
         }
     n = args.per_task * len(TASKS) * (args.adapters + 1)
     print(
-        f"{len(TASKS)} tasks x {args.per_task} questions x (base + {args.adapters} adapters) = {n} evaluations"
+        f"{len(TASKS)} tasks x {args.per_task} questions x (base + {args.adapters} adapters)"
+        f" = {n} evaluations"
     )
     for name, label in (
         ("obvious", "(a) obvious: reload + merge + generate + parse"),

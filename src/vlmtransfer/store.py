@@ -5,7 +5,7 @@ predictions and accuracies, so a run is either entirely present or absent: a pro
 moment leaves no partial rows, and "resume" is simply "run what is absent". The driver is the only
 writer. No torch here: analysis reads the store directly.
 
-Tables: ``meta`` (key/value: schema version, results hash), ``runs`` (one row per finished run, with
+Tables: ``meta`` (key/value: the schema version), ``runs`` (one row per finished run, with
 its results hash, adapter path, timings, training loss and package versions), ``predictions`` (per
 question: predicted letter, correctness, per-choice log-probabilities as JSON, letter mass, generated
 text) and ``accuracies`` (per run and target, in percent, with the number of questions).
@@ -55,7 +55,7 @@ CREATE TABLE IF NOT EXISTS predictions (
     logprobs TEXT,
     letter_mass REAL,
     text TEXT,
-    PRIMARY KEY (run_id, question_id)
+    PRIMARY KEY (run_id, target, question_id)
 );
 CREATE TABLE IF NOT EXISTS accuracies (
     run_id INTEGER NOT NULL REFERENCES runs(id) ON DELETE CASCADE,
@@ -224,7 +224,7 @@ class StudyStore:
         return pd.read_sql_query(
             "SELECT r.model, r.seed, r.source, p.target, p.question_id, p.answer, p.predicted, p.correct,"
             " p.logprobs, p.letter_mass, p.text FROM predictions p JOIN runs r ON r.id = p.run_id"
-            " ORDER BY r.id, p.question_id",
+            " ORDER BY r.id, p.target, p.question_id",
             self._db,
         ).astype({"seed": "Int64"})
 

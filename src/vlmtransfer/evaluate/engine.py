@@ -21,7 +21,7 @@ from typing import Any, Literal
 import torch
 
 from vlmtransfer.data.records import MCQRecord
-from vlmtransfer.evaluate.scoring import ANSWER_PREFIX, QuestionResult, from_logprobs, from_text, letter_ids
+from vlmtransfer.evaluate.scoring import QuestionResult, answer_position, from_logprobs, from_text
 from vlmtransfer.models.encoding import EncodedQuestion, collate, encode_question, pixel_inputs
 from vlmtransfer.models.loading import LoadedModel
 
@@ -92,9 +92,15 @@ class Evaluator:
         self.settings = settings or EvalSettings()
         self.records = [record for record, _ in questions]
         self._cache = self.settings.cache_vision and _supports_pre_encoded_images(loaded.model)
-        suffix = ANSWER_PREFIX if self.settings.mode == "loglik" else ""
-        encoded = [encode_question(r, images, loaded.processor, suffix=suffix) for r, images in questions]
+        encoded = [
+            encode_question(r, images, loaded.processor, suffix=self._suffix(r)) for r, images in questions
+        ]
         self._batches = list(self._plan(encoded))
+
+    def _suffix(self, record: MCQRecord) -> str:
+        if self.settings.mode == "generate":
+            return ""
+        return answer_position(self.loaded.processor.tokenizer, record.letters).prefix
 
     @property
     def caches_vision(self) -> bool:
@@ -134,8 +140,9 @@ class Evaluator:
             return
         from peft import PeftModel  # noqa: PLC0415 - heavy import
 
-        from vlmtransfer.finetune.lora import detach_lora, quiet_peft  # noqa: PLC0415
+        from vlmtransfer.finetune.lora import detach_lora, quiet_peft, trainable_flags  # noqa: PLC0415
 
+        flags = trainable_flags(self.loaded.model)
         with quiet_peft():
             peft_model = PeftModel.from_pretrained(self.loaded.model, str(adapter)).eval()
         try:
@@ -143,7 +150,7 @@ class Evaluator:
                 _check_language_only(peft_model, Path(adapter))
             yield peft_model
         finally:
-            detach_lora(peft_model)
+            detach_lora(peft_model, flags)
 
     @torch.inference_mode()
     def _evaluate_batch(self, model: Any, batch: _Batch) -> list[QuestionResult]:
@@ -153,11 +160,11 @@ class Evaluator:
         records = [self.records[i] for i in batch.indices]
         if self.settings.mode == "generate":
             return self._generate(model, inputs, records)
-        logits = model(**inputs, logits_to_keep=1).logits[:, -1, :].float()
+        logits = model(**inputs, logits_to_keep=1, use_cache=False).logits[:, -1, :].float()
         logprobs = torch.log_softmax(logits, dim=-1)
         tokenizer = self.loaded.processor.tokenizer
         return [
-            from_logprobs(record, logprobs[row], letter_ids(tokenizer, record.letters))
+            from_logprobs(record, logprobs[row], answer_position(tokenizer, record.letters).ids)
             for row, record in enumerate(records)
         ]
 
@@ -172,7 +179,11 @@ class Evaluator:
             # A fresh dict per call: generation writes into it.
             return {
                 "image_grid_thw": batch.grid.to(device),
-                "mm_encoder_outputs": {"image": BaseModelOutputWithPooling(pooler_output=batch.features)},
+                "mm_encoder_outputs": {
+                    "image": BaseModelOutputWithPooling(
+                        pooler_output=tuple(f.to(device) for f in batch.features)
+                    )
+                },
             }
         pixels = {
             key: value.to(device)
@@ -184,7 +195,8 @@ class Evaluator:
         output = self.loaded.model.get_image_features(
             pixels["pixel_values"], pixels["image_grid_thw"], return_dict=True
         )
-        batch.features = tuple(part.detach() for part in output.pooler_output)
+        # Kept on the CPU: a study's features would not fit beside a large model on its GPU.
+        batch.features = tuple(part.detach().cpu() for part in output.pooler_output)
         batch.grid = pixels["image_grid_thw"]
         return self._vision_inputs(batch)
 

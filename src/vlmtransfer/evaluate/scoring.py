@@ -1,10 +1,10 @@
 """Reading a multiple-choice answer off a model: letter log-probabilities or parsed generated text.
 
 Log-likelihood mode: the prompt is the evaluation prompt (chat template with the generation prompt)
-followed by ``(``, the first token of BLINK's answer form ``(B)``; the model's next-token distribution
-at that position, restricted to the choices' letters, is the answer. That each letter is one token
-after ``(`` is checked per tokenizer, not assumed. Generate mode: greedy decoding, then the data
-layer's parser (the paper's protocol).
+followed by whatever BLINK's answer form ``(B)`` starts with before the answers differ (see
+:class:`AnswerPosition`); the model's next-token distribution there, restricted to the choices' tokens,
+is the answer. How the tokenizer splits the answers is derived and checked per tokenizer, not assumed.
+Generate mode: greedy decoding, then the data layer's parser (the paper's protocol).
 """
 
 from __future__ import annotations
@@ -20,10 +20,14 @@ import torch
 from vlmtransfer.data.parsing import parse_choice
 from vlmtransfer.data.records import MCQRecord
 
-__all__ = ["ANSWER_PREFIX", "QuestionResult", "from_logprobs", "from_text", "letter_ids", "letter_token_ids"]
-
-ANSWER_PREFIX = "("
-"""Appended after the generation prompt, so the next token is the answer letter of ``(B)``."""
+__all__ = [
+    "AnswerPosition",
+    "QuestionResult",
+    "answer_position",
+    "from_logprobs",
+    "from_text",
+    "letter_token_ids",
+]
 
 
 @dataclass(frozen=True)
@@ -53,28 +57,57 @@ class QuestionResult:
     text: str | None = None
 
 
-def letter_token_ids(tokenizer: Any, letters: str) -> list[int]:
-    """Token ids of the answer letters, each of which must be a single token after ``(``.
+@dataclass(frozen=True)
+class AnswerPosition:
+    """Where a tokenizer puts the choice: ``prefix`` is appended to the prompt, and the next token is
+    ``ids[k]`` for the k-th letter.
 
-    Raises:
-        ValueError: a letter is not one token in this context (the scoring would be wrong).
+    BLINK's answer form is ``(B)``. A tokenizer that splits it as ``(``, ``B``, ``)`` (the tiny model's)
+    gives prefix ``"("`` and the letter tokens; one that merges ``(B`` into one token (byte-level BPEs
+    whose pre-tokenizer glues punctuation to letters, like Qwen2's) gives prefix ``""`` and the ``(A``,
+    ``(B`` ... tokens. Either way the scored token is the first one in which the answers differ, exactly
+    as the model emits it when trained on ``(B)``.
     """
-    ids = []
-    prefix = tokenizer(ANSWER_PREFIX, add_special_tokens=False)["input_ids"]
-    for letter in letters:
-        tokens = tokenizer(ANSWER_PREFIX + letter, add_special_tokens=False)["input_ids"]
-        if tokens[: len(prefix)] != prefix or len(tokens) != len(prefix) + 1:
-            raise ValueError(
-                f"answer letter {letter!r} is not a single token after {ANSWER_PREFIX!r}: {tokens}"
-            )
-        ids.append(tokens[-1])
-    return ids
+
+    prefix: str
+    ids: tuple[int, ...]
 
 
 @functools.lru_cache(maxsize=64)
-def letter_ids(tokenizer: Any, letters: str) -> tuple[int, ...]:
-    """:func:`letter_token_ids`, derived once per (tokenizer, letters) instead of once per question."""
-    return tuple(letter_token_ids(tokenizer, letters))
+def answer_position(tokenizer: Any, letters: str) -> AnswerPosition:
+    """The scoring position for ``letters`` (derived once per tokenizer and letters).
+
+    Raises:
+        ValueError: the answers do not differ in one distinct token after a common prefix (scoring one
+            token would then be wrong), or the prefix does not tokenise back to itself.
+    """
+    sequences = [tokenizer(f"({letter})", add_special_tokens=False)["input_ids"] for letter in letters]
+    common = _common_prefix(sequences)
+    if any(len(sequence) <= len(common) for sequence in sequences):
+        raise ValueError(
+            f"answers {[f'({x})' for x in letters]} tokenise as prefixes of each other: {sequences}"
+        )
+    ids = tuple(sequence[len(common)] for sequence in sequences)
+    if len(set(ids)) != len(ids):
+        raise ValueError(f"answer letters {letters!r} share their first distinct token: {sequences}")
+    prefix = tokenizer.decode(common) if common else ""
+    if tokenizer(prefix, add_special_tokens=False)["input_ids"] != common:
+        raise ValueError(f"the answers' common prefix {prefix!r} does not tokenise back to {common}")
+    return AnswerPosition(prefix, ids)
+
+
+def _common_prefix(sequences: list[list[int]]) -> list[int]:
+    common: list[int] = []
+    for tokens in zip(*sequences, strict=False):
+        if len(set(tokens)) != 1:
+            break
+        common.append(tokens[0])
+    return common
+
+
+def letter_token_ids(tokenizer: Any, letters: str) -> list[int]:
+    """The token scored for each answer letter (see :class:`AnswerPosition`)."""
+    return list(answer_position(tokenizer, letters).ids)
 
 
 def from_logprobs(record: MCQRecord, logprobs: torch.Tensor, ids: Sequence[int]) -> QuestionResult:

@@ -41,6 +41,8 @@ __all__ = [
     "language_model_path",
     "quiet_peft",
     "read_loss_curve",
+    "restore_trainable_flags",
+    "trainable_flags",
 ]
 
 ADAPTER_CONFIG = "adapter_config.json"
@@ -123,11 +125,13 @@ def attach_lora(model: Any, settings: LoraSettings, seed: int) -> Any:
         target_modules=pattern,
         bias="none",
     )
+    flags = trainable_flags(model)
     torch.manual_seed(seed)
     try:
         with quiet_peft():
             peft_model = get_peft_model(model, config)
     except ValueError as exc:
+        restore_trainable_flags(model, flags)
         raise ValueError(
             f"LoRA target modules {settings.target_modules} not found under {prefix}: {exc}"
         ) from None
@@ -137,8 +141,21 @@ def attach_lora(model: Any, settings: LoraSettings, seed: int) -> Any:
         if parameter.requires_grad and f".{prefix}." not in f".{name}"
     ]
     if stray:
+        detach_lora(peft_model, flags)
         raise ValueError(f"LoRA would train parameters outside the language model: {stray[:3]}")
+    peft_model.vlmtransfer_trainable_flags = flags
     return peft_model
+
+
+def trainable_flags(model: Any) -> dict[str, bool]:
+    """Each parameter's ``requires_grad``: PEFT freezes the base model and ``unload()`` does not undo it."""
+    return {name: parameter.requires_grad for name, parameter in model.named_parameters()}
+
+
+def restore_trainable_flags(model: Any, flags: dict[str, bool]) -> None:
+    for name, parameter in model.named_parameters():
+        if name in flags:
+            parameter.requires_grad_(flags[name])
 
 
 @contextlib.contextmanager
@@ -149,11 +166,15 @@ def quiet_peft() -> Iterator[None]:
         yield
 
 
-def detach_lora(peft_model: Any) -> Any:
-    """Remove every adapter (without merging) and PEFT's bookkeeping; return the original model."""
+def detach_lora(peft_model: Any, flags: dict[str, bool] | None = None) -> Any:
+    """Remove every adapter (without merging) and return the original model, trainable flags included
+    (``flags`` from :func:`trainable_flags`, by default those :func:`attach_lora` recorded)."""
+    flags = flags if flags is not None else getattr(peft_model, "vlmtransfer_trainable_flags", None)
     model = peft_model.unload()
     if "peft_config" in vars(model):
-        del model.peft_config  # left behind by unload(); a later attach would warn about it
+        del model.peft_config  # unload() leaves it in some PEFT versions; a later attach would refuse
+    if flags is not None:
+        restore_trainable_flags(model, flags)
     return model
 
 

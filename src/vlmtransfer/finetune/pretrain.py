@@ -68,7 +68,7 @@ def pretrain_tiny(
     from vlmtransfer.data.synthetic import SYNTHETIC_TASKS, generate_examples  # noqa: PLC0415
     from vlmtransfer.evaluate.engine import accuracy_by_task, score_questions  # noqa: PLC0415
     from vlmtransfer.models.encoding import encode_question  # noqa: PLC0415
-    from vlmtransfer.models.loading import load_model  # noqa: PLC0415
+    from vlmtransfer.models.loading import LoadOptions, load_model  # noqa: PLC0415
     from vlmtransfer.models.tiny import build_tiny_model  # noqa: PLC0415
 
     recipe = recipe or PretrainRecipe()
@@ -78,7 +78,8 @@ def pretrain_tiny(
     with staged_directory(out_dir, PRETRAINING_REPORT) as staging:
         stage("building the model and tokenizer")
         build_tiny_model(staging / "init", seed=recipe.seed, config=recipe.model)
-        loaded = load_model(str(staging / "init"))
+        # CPU and fp32 wherever it runs: the shipped checkpoint must not depend on the machine's GPU.
+        loaded = load_model(str(staging / "init"), LoadOptions(device="cpu", dtype="float32"))
         stage(f"rendering {recipe.examples_per_task} pretraining questions for each of {len(tasks)} tasks")
         questions = [
             encode_question(record, images, loaded.processor, with_answer=True)

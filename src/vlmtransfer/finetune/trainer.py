@@ -118,31 +118,34 @@ def train(
     device = next(model.parameters()).device
     order = _order(len(questions), settings.seed)
     model.train()
-    curve: list[LossPoint] = []
-    examples = 0
-    start = time.perf_counter()
-    for step in range(1, steps + 1):
-        micro_batches = [
-            [questions[next(order)] for _ in range(settings.batch_size)] for _ in range(settings.grad_accum)
-        ]
-        n_targets = sum(q.target_length for batch in micro_batches for q in batch)
-        loss_sum = 0.0
-        for batch in micro_batches:
-            loss = _target_loss_sum(model, batch, processor, device) / n_targets
-            loss.backward()
-            loss_sum += float(loss.detach())
-        if settings.max_grad_norm:
-            torch.nn.utils.clip_grad_norm_(parameters, settings.max_grad_norm)
-        learning_rate = schedule.get_last_lr()[0]
-        optimizer.step()
-        schedule.step()
-        optimizer.zero_grad(set_to_none=True)
-        examples += settings.batch_size * settings.grad_accum
-        point = LossPoint(step, examples, loss_sum, learning_rate, time.perf_counter() - start)
-        curve.append(point)
-        if on_step:
-            on_step(point, steps)
-    model.eval()
+    try:
+        curve: list[LossPoint] = []
+        examples = 0
+        start = time.perf_counter()
+        for step in range(1, steps + 1):
+            micro_batches = [
+                [questions[next(order)] for _ in range(settings.batch_size)]
+                for _ in range(settings.grad_accum)
+            ]
+            n_targets = sum(q.target_length for batch in micro_batches for q in batch)
+            loss_sum = 0.0
+            for batch in micro_batches:
+                loss = _target_loss_sum(model, batch, processor, device) / n_targets
+                loss.backward()
+                loss_sum += float(loss.detach())
+            if settings.max_grad_norm:
+                torch.nn.utils.clip_grad_norm_(parameters, settings.max_grad_norm)
+            learning_rate = schedule.get_last_lr()[0]
+            optimizer.step()
+            schedule.step()
+            optimizer.zero_grad(set_to_none=True)
+            examples += settings.batch_size * settings.grad_accum
+            point = LossPoint(step, examples, loss_sum, learning_rate, time.perf_counter() - start)
+            curve.append(point)
+            if on_step:
+                on_step(point, steps)
+    finally:
+        model.eval()
     return curve
 
 
@@ -166,7 +169,7 @@ def _target_loss_sum(
     labels = inputs.pop("labels")
     width = max(q.target_length for q in batch)
     inputs = {key: value.to(device) for key, value in inputs.items()}
-    logits = model(**inputs, logits_to_keep=width + 1).logits.float()
+    logits = model(**inputs, logits_to_keep=width + 1, use_cache=False).logits.float()
     targets = labels[:, -width:].to(device)
     return torch.nn.functional.cross_entropy(
         logits[:, :-1].reshape(-1, logits.shape[-1]),

@@ -104,10 +104,13 @@ class ModelWorker:
 
         out = adapter_dir(self.config.output, job)
         reusable = _recorded(out / TRAINING_CONFIG)
-        if (
-            reusable.get("training_hash") == self.training_hash
-            and reusable.get("train", {}).get("seed") == job.seed
-        ):
+        recorded_as = (
+            reusable.get("training_hash"),
+            reusable.get("source"),
+            reusable.get("train", {}).get("seed"),
+            reusable.get("mixture"),
+        )
+        if recorded_as == (self.training_hash, job.source, job.seed, [list(part) for part in job.mixture]):
             return out, reusable.get("seconds"), reusable.get("final_loss")
         items = self._mixture_items(job) if job.mixture else self._task_items(job.source)
         encoded = [encode_question(r, images, self.loaded.processor, with_answer=True) for r, images in items]
