@@ -83,7 +83,7 @@ def test_evaluate_base_and_adapter_writes_records_and_an_accuracy_table(
     assert document["runs"][1]["seed"] == 4
     lines = table.read_text().splitlines()
     assert lines[0] == "model,seed,source,target,accuracy,n"
-    assert {line.split(",")[2] for line in lines[1:]} == {"base", "depth"}
+    assert {line.split(",")[2] for line in lines[1:]} == {"base", TASKS[0]}  # the finetuning task
     (model,) = load_inputs([table])  # the table is analyze's input format
     assert model.label == "tiny"
     assert model.shared_baseline

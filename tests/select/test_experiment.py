@@ -13,7 +13,7 @@ from vlmtransfer.cli.main import app
 from vlmtransfer.data.synthetic import generate_suite
 from vlmtransfer.store import StudyStore
 
-TASKS = ("Syn_Counting", "Syn_Forensic_Detection", "Syn_Relative_Depth")
+TASKS = ("Syn_Counting", "Syn_Multi-view_Reasoning", "Syn_Relative_Depth")
 TARGET = "Syn_Relative_Depth"
 
 

@@ -18,7 +18,7 @@ from vlmtransfer.cli.main import app
 from vlmtransfer.data.synthetic import generate_suite
 from vlmtransfer.store import STORE_FILE, StudyStore
 
-TASKS = ("Syn_Forensic_Detection", "Syn_Relative_Depth")
+TASKS = ("Syn_Counting", "Syn_Relative_Depth")
 
 
 @pytest.fixture(scope="module")

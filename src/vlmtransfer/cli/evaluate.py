@@ -86,6 +86,8 @@ def evaluate(
     adapters = [_checked_adapter(path) for path in adapter or []]
     if skip_base and not adapters:
         raise InputError("nothing to evaluate: --skip-base without any --adapter", source="--skip-base")
+    if accuracy_csv is not None:
+        _check_distinct_sources(adapters)
     if limit is not None and limit < 1:
         raise InputError("must be >= 1", source="--limit")
     quiet_ml_libraries()
@@ -134,6 +136,19 @@ def _checked_adapter(path: Path) -> Path:
     return path
 
 
+def _check_distinct_sources(adapters: list[Path]) -> None:
+    """Two adapters with the same source and seed would be duplicate rows of the accuracy table."""
+    seen: dict[tuple[str, int | None], Path] = {}
+    for path in adapters:
+        key = (_adapter_source(path), _adapter_seed(path))
+        if key in seen:
+            raise InputError(
+                f"adapters {seen[key]} and {path} are both source {key[0]!r} with seed {key[1]}",
+                source="--accuracy-csv",
+            )
+        seen[key] = path
+
+
 def _run_record(
     name: str, path: Path | None, answers: list[Any], accuracy: dict[str, tuple[float, int]], seconds: float
 ) -> dict[str, Any]:
@@ -149,12 +164,32 @@ def _run_record(
 
 def _adapter_seed(path: Path | None) -> int | None:
     """The seed recorded by ``vlmtransfer finetune`` (None for the base model or foreign adapters)."""
-    if path is None:
-        return None
     try:
-        return int(json.loads((path / "training.json").read_text())["train"]["seed"])
-    except (OSError, ValueError, KeyError, TypeError):
+        return int(_training_record(path)["train"]["seed"])
+    except (KeyError, TypeError, ValueError):
         return None
+
+
+def _adapter_source(path: Path) -> str:
+    """The finetuning task of an adapter (DESIGN.md 3.2's ``source``): the study's record, the single task
+    it was trained on, else the directory name."""
+    record = _training_record(path)
+    tasks = record.get("tasks") or {}
+    if isinstance(record.get("source"), str):
+        return record["source"]
+    if isinstance(tasks, dict) and len(tasks) == 1:
+        return next(iter(tasks))
+    return path.name
+
+
+def _training_record(path: Path | None) -> dict[str, Any]:
+    if path is None:
+        return {}
+    try:
+        value = json.loads((path / "training.json").read_text())
+    except (OSError, ValueError):
+        return {}
+    return value if isinstance(value, dict) else {}
 
 
 def _write_json(out: Path, document: dict[str, Any]) -> None:
@@ -167,7 +202,8 @@ def _write_json(out: Path, document: dict[str, Any]) -> None:
 
 
 def _write_accuracy_csv(path: Path, model_label: str, results: list[dict[str, Any]]) -> None:
-    """The accuracy table (DESIGN.md 3.2): the base model's rows with an empty seed, adapters' by label."""
+    """The accuracy table (DESIGN.md 3.2): the base model's rows with an empty seed, adapters' rows with
+    their finetuning task as ``source`` and their recorded seed."""
     import csv  # noqa: PLC0415
     import io  # noqa: PLC0415
 
@@ -178,8 +214,9 @@ def _write_accuracy_csv(path: Path, model_label: str, results: list[dict[str, An
     writer.writerow(["model", "seed", "source", "target", "accuracy", "n"])
     for run in results:
         seed = "" if run["adapter"] is None or run["seed"] is None else run["seed"]
+        source = "base" if run["adapter"] is None else _adapter_source(Path(run["adapter"]))
         for target, cell in run["accuracy"].items():
-            writer.writerow([model_label, seed, run["label"], target, cell["accuracy"], cell["n"]])
+            writer.writerow([model_label, seed, source, target, cell["accuracy"], cell["n"]])
     try:
         atomic_write_bytes(path, buffer.getvalue().encode())
     except OSError as exc:

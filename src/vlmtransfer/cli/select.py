@@ -16,7 +16,7 @@ from vlmtransfer.cli.errors import reports_input_errors
 from vlmtransfer.errors import InputError
 
 if TYPE_CHECKING:
-    from vlmtransfer.select.experiment import ArmResult
+    from vlmtransfer.select.experiment import Arm, ArmResult
     from vlmtransfer.select.recipe import Candidate, Recipe, SelectionRule
     from vlmtransfer.study.config import StudyConfig
 
@@ -60,6 +60,9 @@ def select(
     draws: Annotated[
         int, typer.Option("--draws", help="Random mixtures to compare against (with --run).")
     ] = 3,
+    reset_changed: Annotated[
+        bool, typer.Option("--reset-changed", help="With --run: redo stored runs made with other settings.")
+    ] = False,
 ) -> None:
     """Rank sources by PGF on the target, pick a mixture and split the budget; optionally test it."""
     from vlmtransfer.select.recipe import SelectionRule, choose_recipe, load_candidates  # noqa: PLC0415
@@ -81,7 +84,7 @@ def select(
         recipe = choose_recipe(model, target, ranking, rule, budget)
         _print_recipe(recipe, as_json)
         return
-    _run_experiment(run, model, target, ranking, rule, budget, draws, as_json)
+    _run_experiment(run, model, target, ranking, rule, budget, draws, as_json, reset_changed)
 
 
 def _run_experiment(
@@ -93,6 +96,7 @@ def _run_experiment(
     budget: int | None,
     draws: int,
     as_json: bool,
+    reset_changed: bool,
 ) -> None:
     from vlmtransfer.cli.progress import quiet_ml_libraries  # noqa: PLC0415
     from vlmtransfer.fsutil import atomic_write_bytes  # noqa: PLC0415
@@ -117,6 +121,7 @@ def _run_experiment(
             f"the study has no training data for {missing[0]!r}", source=config_path, where="data"
         )
     arms = selection_arms(config, tasks, recipe, model, draws=draws)
+    _check_mixture_sizes(config, arms)
     quiet_ml_libraries()
     console = Console(stderr=True)
     jobs = [job for arm in arms for job in arm.jobs]
@@ -125,6 +130,7 @@ def _run_experiment(
         config,
         config_path,
         only=jobs,
+        reset_changed=reset_changed,
         on_result=lambda r, k, n: console.log(f"{k}/{n} {r.source} seed {r.seed}"),
     )
     with StudyStore(config.output) as store:
@@ -137,6 +143,28 @@ def _run_experiment(
         return
     _print_recipe(recipe, False)
     _print_arms(results, target)
+
+
+def _check_mixture_sizes(config: StudyConfig, arms: list[Arm]) -> None:
+    """Every mixture part must fit in its task's training split; checked before any run starts."""
+    from vlmtransfer.data.dataset import load_split  # noqa: PLC0415
+
+    data = config.data
+    sizes: dict[str, int] = {}
+    for arm in arms:
+        for job in arm.jobs:
+            for task, n in job.mixture:
+                if task not in sizes:
+                    directory = next(
+                        d for d in data.dirs if (d / task / f"{data.train_split}.jsonl").is_file()
+                    )
+                    count = len(load_split(directory, task, data.train_split))
+                    sizes[task] = min(count, data.train_limit or count)
+                if n > sizes[task]:
+                    raise InputError(
+                        f"the {arm.name} mixture needs {n} examples of {task}, which has {sizes[task]}",
+                        source="--budget",
+                    )
 
 
 def _target_budget(config: StudyConfig, target: str) -> int:

@@ -74,12 +74,7 @@ def execute_study(config: StudyConfig, config_path: Path, *, reset_changed: bool
         def on_result(run: RunRecord, finished: int, total: int) -> None:
             progress.update(bar, completed=finished, status=_describe(run))
 
-        try:
-            run_study(config, config_path, reset_changed=reset_changed, on_result=on_result)
-        except ImportError as exc:
-            raise InputError(
-                f"{exc.name} is not installed (pip install 'vlmtransfer[ray]')", source="executor.kind"
-            ) from None
+        run_study(config, config_path, reset_changed=reset_changed, on_result=on_result)
     console.print(f"study complete: {escape(str(config.output))}")
 
 

@@ -54,7 +54,7 @@ def selection_arms(
     arms.append(
         _mixture_arm(f"select:{target}:pgf", "pgf", tuple(recipe.sources), counts, model=model, seeds=seeds)
     )
-    pool = sorted(c.task for c in recipe.ranking)
+    pool = sorted(c.task for c in recipe.ranking if c.task in tasks.sources)  # tasks with training data
     for draw in range(draws):
         chosen = tuple(random.Random(f"{target}|random|{draw}").sample(pool, len(recipe.sources)))
         name = f"select:{target}:random-{draw}"

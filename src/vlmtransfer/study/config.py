@@ -2,9 +2,11 @@
 
 Validated at the edge with pydantic; any problem becomes one line naming the file and the key
 (``study.yaml: train.learning_rate: must be > 0``). Paths in the file are relative to the file.
-The *results hash* covers everything that changes a result (model, data, splits and limits, LoRA,
-training, evaluation, image cap); seeds and the task lists are not in it, so adding a seed or a task
-extends a study instead of invalidating it.
+The *results hash* covers everything that changes a result (model, data directories, splits and limits,
+LoRA, training, evaluation, image cap, and the list of targets every run is evaluated on); seeds and
+sources are not in it, so adding a seed or a source extends a study instead of invalidating it, while
+adding a target makes earlier runs stale (they lack its accuracy). Data are identified by their paths:
+regenerating a dataset in place is not detected.
 """
 
 from __future__ import annotations
@@ -179,6 +181,7 @@ def load_study_config(path: str | Path, *, overrides: dict[str, Any] | None = No
 
 def _resolved(config: StudyConfig, base: Path) -> StudyConfig:
     def resolve(p: Path) -> Path:
+        p = p.expanduser()
         return p if p.is_absolute() else (base / p).resolve()
 
     data = config.data.model_copy(update={"dirs": [resolve(d) for d in config.data.dirs]})

@@ -1,5 +1,9 @@
 """The demo study: the embedded tiny Qwen2.5-VL on the synthetic suite, small enough for a laptop CPU.
 
+Eight tasks: Syn_Forensic_Detection is left out because the tiny model already answers it perfectly, and
+PGF is undefined on a target whose baseline is at its ceiling; the relative-reflectance and the two
+correspondence tasks are left out to keep the demo within minutes.
+
 Everything is real: the synthetic data is generated, every finetune and evaluation runs, and the
 numbers in the analysis come from them. Sizes are chosen to finish in minutes on 2 CPU cores.
 """
@@ -17,7 +21,6 @@ __all__ = ["DEMO_SEEDS", "DEMO_TASKS", "demo_config", "prepare_demo_data"]
 DEMO_TASKS = (
     "Syn_Art_Style",
     "Syn_Counting",
-    "Syn_Forensic_Detection",
     "Syn_Jigsaw",
     "Syn_Multi-view_Reasoning",
     "Syn_Object_Localization",

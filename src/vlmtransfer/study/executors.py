@@ -10,9 +10,11 @@ Both produce identical results for the same config and seeds (the jobs are deter
 
 from __future__ import annotations
 
+import gc
 from collections.abc import Callable, Sequence
 from typing import Protocol
 
+from vlmtransfer.errors import InputError
 from vlmtransfer.store import RunRecord
 from vlmtransfer.study.config import StudyConfig
 from vlmtransfer.study.plan import Job, StudyTasks
@@ -45,6 +47,8 @@ class LocalExecutor:
             worker = ModelWorker(config, model, tasks)
             for job in model_jobs:
                 on_result(worker.run(job))
+            del worker  # never two models in memory at once
+            gc.collect()
 
 
 class RayExecutor:
@@ -53,8 +57,13 @@ class RayExecutor:
     def execute(
         self, config: StudyConfig, tasks: StudyTasks, jobs: Sequence[Job], on_result: OnResult
     ) -> None:
-        import ray  # noqa: PLC0415 - optional dependency
-        from ray.util import ActorPool  # noqa: PLC0415
+        try:
+            import ray  # noqa: PLC0415 - optional dependency
+            from ray.util import ActorPool  # noqa: PLC0415
+        except ImportError:
+            raise InputError(
+                "Ray is not installed (pip install 'vlmtransfer[ray]')", where="executor.kind"
+            ) from None
 
         settings = config.executor
         started_here = not ray.is_initialized()
@@ -80,10 +89,17 @@ class RayExecutor:
                     actor_class.remote(config, model, tasks)
                     for _ in range(min(settings.workers, len(model_jobs)))
                 ]
-                for record in ActorPool(actors).map_unordered(
-                    lambda actor, job: actor.run.remote(job), model_jobs
-                ):
-                    on_result(record)
+                try:
+                    for record in ActorPool(actors).map_unordered(
+                        lambda actor, job: actor.run.remote(job), model_jobs
+                    ):
+                        on_result(record)
+                except ray.exceptions.RayTaskError as exc:
+                    # The user's mistakes (a bad model path, too few examples) come back wrapped in a
+                    # remote traceback; report them like local ones.
+                    if isinstance(exc.cause, InputError):
+                        raise exc.cause from None
+                    raise
                 for actor in actors:
                     ray.kill(actor)
         finally:

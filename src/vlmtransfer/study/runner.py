@@ -9,7 +9,8 @@ different results hash (the config changed in a way that changes them) are refus
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -32,8 +33,10 @@ __all__ = [
 ]
 
 CONFIG_COPY = "study.json"
+LOCK_FILE = ".lock"
 ACCURACY_CSV = "accuracy.csv"
 ACCURACY_PARQUET = "accuracy.parquet"
+PREDICTIONS_PARQUET = "predictions.parquet"
 
 
 @dataclass(frozen=True)
@@ -83,7 +86,17 @@ def run_study(
     plan = make_plan(config, config_path, only=only)
     check_stale(plan, config_path, reset_changed=reset_changed)
     config.output.mkdir(parents=True, exist_ok=True)
-    remove_abandoned_staging(config.output)  # what a killed run was writing; we are the only writer
+    with study_lock(config.output):
+        return _run_locked(config, plan, on_result=on_result)
+
+
+def _run_locked(
+    config: StudyConfig,
+    plan: StudyPlan,
+    *,
+    on_result: Callable[[RunRecord, int, int], None] | None,
+) -> StudyPlan:
+    remove_abandoned_staging(config.output)  # what a killed run was writing; we hold the lock
     atomic_write_bytes(config.output / CONFIG_COPY, (config.model_dump_json(indent=2) + "\n").encode())
     with StudyStore(config.output) as store:
         if plan.stale:
@@ -103,6 +116,28 @@ def run_study(
     return plan
 
 
+@contextmanager
+def study_lock(study_dir: Path) -> Iterator[None]:
+    """Hold the study directory's lock: one writer at a time (``run`` and ``select --run`` both write).
+
+    The OS releases it when the process dies, so a killed run never leaves the study locked.
+
+    Raises:
+        InputError: another process holds it.
+    """
+    import fcntl  # noqa: PLC0415 - POSIX only, like the rest of the runner's file handling
+
+    with (study_dir / LOCK_FILE).open("a") as handle:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            raise InputError("another vlmtransfer process is running this study", source=study_dir) from None
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
 def check_stale(plan: StudyPlan, config_path: str | Path, *, reset_changed: bool) -> None:
     """Refuse to mix results made under different settings, unless asked to redo them.
 
@@ -119,12 +154,14 @@ def check_stale(plan: StudyPlan, config_path: str | Path, *, reset_changed: bool
 
 
 def export_results(store: StudyStore, study_dir: Path) -> Path:
-    """Write the accuracy table as CSV (analyze's input) and Parquet into the study directory."""
+    """Write the accuracy table as CSV (analyze's input) and Parquet, and every prediction as Parquet,
+    into the study directory."""
     table = store.accuracy_table()
     csv_path = study_dir / ACCURACY_CSV
     atomic_write_bytes(csv_path, table.to_csv(index=False).encode())
-    parquet = table.to_parquet(index=False)
-    atomic_write_bytes(study_dir / ACCURACY_PARQUET, parquet)
+    atomic_write_bytes(study_dir / ACCURACY_PARQUET, table.to_parquet(index=False))
+    predictions = store.predictions()
+    atomic_write_bytes(study_dir / PREDICTIONS_PARQUET, predictions.to_parquet(index=False))
     return csv_path
 
 

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from vlmtransfer import __version__
+from vlmtransfer.errors import InputError
 from vlmtransfer.store import RunRecord
 from vlmtransfer.study.config import ModelConfig, StudyConfig
 from vlmtransfer.study.plan import Job, StudyTasks, job_results_hash
@@ -56,9 +57,13 @@ class ModelWorker:
         self.config = config
         self.model = model
         self.tasks = tasks
-        self.loaded = load_model(
-            model.name, LoadOptions(max_pixels=config.max_pixels, revision=model.revision)
-        )
+        try:
+            self.loaded = load_model(
+                model.name, LoadOptions(max_pixels=config.max_pixels, revision=model.revision)
+            )
+        except InputError as exc:
+            where = f"models.{config.models.index(model)}.name"
+            raise InputError(exc.problem, source="study config", where=where) from None
         data = config.data
         questions = collect_questions(data.dirs, data.eval_split, tasks=tasks.targets, limit=data.eval_limit)
         settings = EvalSettings(
@@ -146,8 +151,6 @@ class ModelWorker:
         Raises:
             InputError: a part asks for more examples than its task has.
         """
-        from vlmtransfer.errors import InputError  # noqa: PLC0415
-
         items = []
         for task, n in job.mixture:
             available = self._task_items(task)
