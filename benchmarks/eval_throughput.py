@@ -61,7 +61,7 @@ def make_adapters(model: str, root: Path, count: int) -> list[Path]:
     return paths
 
 
-def obvious(model: str, adapters: list[str], per_task: int) -> list[list[str | None]]:
+def obvious(model: str, adapters: list[str], items: list) -> list[list[str | None]]:
     import torch
     from peft import PeftModel
 
@@ -69,7 +69,6 @@ def obvious(model: str, adapters: list[str], per_task: int) -> list[list[str | N
     from vlmtransfer.data.prompts import render_prompt
     from vlmtransfer.models import load_model
 
-    items = questions(per_task)
     predictions = []
     for adapter in [None, *adapters]:
         loaded = load_model(model)
@@ -91,27 +90,33 @@ def obvious(model: str, adapters: list[str], per_task: int) -> list[list[str | N
     return predictions
 
 
-def ours(model: str, adapters: list[str], per_task: int, mode: str) -> list[list[str | None]]:
+def ours(model: str, adapters: list[str], items: list, mode: str) -> list[list[str | None]]:
     from vlmtransfer.evaluate import EvalSettings, Evaluator
     from vlmtransfer.models import load_model
 
-    evaluator = Evaluator(load_model(model), questions(per_task), EvalSettings(mode=mode, batch_size=16))
+    evaluator = Evaluator(load_model(model), items, EvalSettings(mode=mode, batch_size=16))
     predictions = [[r.predicted for r in evaluator.run(adapter)] for adapter in [None, *adapters]]
     evaluator.close()
     return predictions
 
 
 def child(args: argparse.Namespace) -> None:
-    """Run one approach and print its predictions, wall time and peak RSS as JSON."""
+    """Run one approach and print its predictions, wall time and peak RSS as JSON.
+
+    Imports and rendering the questions are identical for every approach and not timed."""
+    import peft  # noqa: F401 - imported before timing, as every approach needs it
     from transformers.utils import logging
+
+    import vlmtransfer.evaluate  # noqa: F401
 
     logging.disable_progress_bar()
     logging.set_verbosity_error()
+    items = questions(args.per_task)
     start = time.perf_counter()
     if args.approach == "obvious":
-        predictions = obvious(args.model, args.adapter, args.per_task)
+        predictions = obvious(args.model, args.adapter, items)
     else:
-        predictions = ours(args.model, args.adapter, args.per_task, args.approach)
+        predictions = ours(args.model, args.adapter, items, args.approach)
     seconds = time.perf_counter() - start
     rss_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     print(json.dumps({"seconds": seconds, "rss_mb": rss_mb, "predictions": predictions}))
