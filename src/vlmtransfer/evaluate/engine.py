@@ -223,13 +223,18 @@ def _supports_pre_encoded_images(model: Any) -> bool:
 
 
 def _check_language_only(peft_model: Any, adapter: Path) -> None:
+    """Every module the adapter changes (any PEFT tuner layer, or a fully trained ``modules_to_save``
+    copy) must lie inside the language model, or cached vision features would be wrong."""
+    from peft.tuners.tuners_utils import BaseTunerLayer  # noqa: PLC0415
+    from peft.utils import ModulesToSaveWrapper  # noqa: PLC0415
+
     from vlmtransfer.finetune.lora import language_model_path  # noqa: PLC0415
 
     prefix = language_model_path(peft_model.get_base_model())
     adapted = [
         module_name
         for module_name, module in peft_model.get_base_model().named_modules()
-        if getattr(module, "lora_A", None)
+        if isinstance(module, (BaseTunerLayer, ModulesToSaveWrapper))
     ]
     outside = [m for m in adapted if not m.startswith(prefix + ".")]
     if outside:
