@@ -65,6 +65,11 @@ def test_select_run_compares_pgf_random_and_direct(tmp_path):
         assert len(store.accuracy_table(mixtures=True)) > len(store.accuracy_table())
     table = pd.read_csv(tmp_path / "study" / "accuracy.csv")
     assert not table["source"].str.startswith("select:").any()
+    assert (analysis / "selection" / f"{TARGET}.json").read_text() == json.dumps(document, indent=2) + "\n"
+    invoke("report", analysis, "--no-figures", "--quiet")
+    page = (analysis / "report.html").read_text()
+    assert "Data selection" in page
+    assert "random-1" in page
     again = invoke(
         "select", "--analysis", analysis, "--model", "tiny", "--target", TARGET, "--top-k", "1",
         "--run", config, "--draws", "2", "--json",

@@ -84,11 +84,12 @@ def select(
         recipe = choose_recipe(model, target, ranking, rule, budget)
         _print_recipe(recipe, as_json)
         return
-    _run_experiment(run, model, target, ranking, rule, budget, draws, as_json, reset_changed)
+    _run_experiment(run, analysis, model, target, ranking, rule, budget, draws, as_json, reset_changed)
 
 
 def _run_experiment(
     config_path: Path,
+    analysis: Path,
     model: str,
     target: str,
     ranking: list[Candidate],
@@ -137,7 +138,9 @@ def _run_experiment(
         table = store.accuracy_table(mixtures=True)
     results = summarize_arms(arms, table, target)
     document = {"recipe": recipe.to_dict(), "arms": [_arm_dict(r) for r in results], "seeds": config.seeds}
-    atomic_write_bytes(results_path(config.output, target), (json.dumps(document, indent=2) + "\n").encode())
+    summary = (json.dumps(document, indent=2) + "\n").encode()
+    atomic_write_bytes(results_path(config.output, target), summary)
+    atomic_write_bytes(results_path(analysis, target), summary)  # the report shows it with the analysis
     if as_json:
         typer.echo(json.dumps(document, indent=2))
         return

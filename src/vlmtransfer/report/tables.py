@@ -7,13 +7,16 @@ script reading the analysis would get.
 
 from __future__ import annotations
 
+import json
 import math
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
+from vlmtransfer.errors import InputError
 from vlmtransfer.report.data import ModelView, ReportData
 
 __all__ = ["Column", "Table", "global_tables", "model_tables", "pgf_long_table"]
@@ -77,8 +80,53 @@ def model_tables(model: ModelView, data: ReportData, slug: str) -> list[Table]:
 
 
 def global_tables(data: ReportData) -> list[Table]:
-    """Tables across models: the scale trend and the personas with their tests."""
-    return [_scale(data), _personas(data)]
+    """Tables across models: the scale trend, the personas with their tests, and the data-selection
+    experiments (``vlmtransfer select --run``) recorded beside the analysis, if any."""
+    tables = [_scale(data), _personas(data)]
+    selection = _selection(data.path.parent / SELECTION_DIR)
+    return [*tables, selection] if selection is not None else tables
+
+
+SELECTION_DIR = "selection"
+
+
+def _selection(directory: Path) -> Table | None:
+    """One row per (target, arm) of every ``selection/<target>.json`` written by ``select --run``."""
+    rows = []
+    for path in sorted(directory.glob("*.json")) if directory.is_dir() else []:
+        try:
+            document = json.loads(path.read_text(encoding="utf-8"))
+            target = document["recipe"]["target"]
+            for arm in document["arms"]:
+                rows.append(
+                    (target, arm["name"], "; ".join(arm["sources"]), arm["accuracy"], arm["accuracy_std"],
+                     arm["position"], len(arm["per_seed"]))
+                )  # fmt: skip
+        except (OSError, ValueError, KeyError, TypeError) as exc:
+            raise InputError(
+                f"not a data-selection summary ({type(exc).__name__}: {exc})", source=path
+            ) from None
+    if not rows:
+        return None
+    frame = pd.DataFrame(
+        rows, columns=["target", "arm", "sources", "accuracy", "accuracy_std", "position", "seeds"]
+    )
+    columns = (
+        Column("target", "target", "text"),
+        Column("arm", "arm", "text"),
+        Column("sources", "trained on", "text"),
+        Column("accuracy", "accuracy %"),
+        Column("accuracy_std", "± std"),
+        Column(
+            "position", "position", help="(accuracy - base) / (direct - base): 0 = base model, 1 = direct"
+        ),
+        Column("seeds", "seeds", "int"),
+    )
+    note = (
+        "PGF-guided data selection (vlmtransfer select --run): finetuning on the PGF mixture, on random"
+        " mixtures of as many tasks with the same examples, and directly on the target."
+    )
+    return Table("Data selection", "selection.csv", columns, frame, note)
 
 
 def _scores(scores: pd.DataFrame, data: ReportData, what: str, filename: str, note: str) -> Table:
