@@ -27,8 +27,7 @@ EXAMPLES = """[bold]Examples[/bold]
 def demo(
     out: Annotated[Path, typer.Option("--out", "-o", help="Output directory.")] = Path("demo-out"),
 ) -> None:
-    """Tiny Qwen2.5-VL x synthetic suite: data, baselines, LoRA finetunes x 2 seeds, evaluation, analysis,
-    report."""
+    """The whole system on the tiny Qwen2.5-VL and the synthetic suite, from data to report."""
     from vlmtransfer.cli.analyze import analyze  # noqa: PLC0415
     from vlmtransfer.cli.report import report  # noqa: PLC0415
     from vlmtransfer.cli.study import execute_study  # noqa: PLC0415

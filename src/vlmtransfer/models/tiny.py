@@ -69,6 +69,7 @@ class TinyModelConfig:
     vision_mlp: int = 128
     image_size: int = 112
     vocab_size: int = 512
+    rope_theta: float = 10000.0
     tokenizer_examples_per_task: int = 40
 
 
@@ -145,7 +146,7 @@ def _model_config(tokenizer: Any, cfg: TinyModelConfig) -> Any:
             "intermediate_size": cfg.text_mlp,
             "vocab_size": len(tokenizer),
             "max_position_embeddings": 4096,
-            "rope_scaling": {"type": "mrope", "mrope_section": sections, "rope_theta": 10000.0},
+            "rope_scaling": {"type": "mrope", "mrope_section": sections, "rope_theta": cfg.rope_theta},
             "tie_word_embeddings": True,
             "bos_token_id": ids["<|endoftext|>"],
             "eos_token_id": ids["<|im_end|>"],
