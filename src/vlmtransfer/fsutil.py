@@ -21,6 +21,7 @@ __all__ = [
     "check_replaceable",
     "publish_directory",
     "remove_abandoned_staging",
+    "safe_name",
     "staged_directory",
 ]
 
@@ -139,3 +140,8 @@ def remove_abandoned_staging(root: str | Path) -> int:
     for path in abandoned:
         shutil.rmtree(path, ignore_errors=True)
     return len(abandoned)
+
+
+def safe_name(name: str) -> str:
+    """``name`` as one path component: letters, digits, ``-_.`` kept, anything else ``_``, no leading dot."""
+    return "".join(c if c.isalnum() or c in "-_." else "_" for c in name).lstrip(".") or "_"

@@ -150,19 +150,14 @@ def _run_experiment(
 
 def _check_mixture_sizes(config: StudyConfig, arms: list[Arm]) -> None:
     """Every mixture part must fit in its task's training split; checked before any run starts."""
-    from vlmtransfer.data.dataset import load_split  # noqa: PLC0415
+    from vlmtransfer.study.plan import training_size  # noqa: PLC0415
 
-    data = config.data
     sizes: dict[str, int] = {}
     for arm in arms:
         for job in arm.jobs:
             for task, n in job.mixture:
                 if task not in sizes:
-                    directory = next(
-                        d for d in data.dirs if (d / task / f"{data.train_split}.jsonl").is_file()
-                    )
-                    count = len(load_split(directory, task, data.train_split))
-                    sizes[task] = min(count, data.train_limit or count)
+                    sizes[task] = training_size(config, task) or 0
                 if n > sizes[task]:
                     raise InputError(
                         f"the {arm.name} mixture needs {n} examples of {task}, which has {sizes[task]}",
@@ -172,13 +167,11 @@ def _check_mixture_sizes(config: StudyConfig, arms: list[Arm]) -> None:
 
 def _target_budget(config: StudyConfig, target: str) -> int:
     """Direct finetuning's budget: the target's training examples in the study (after its limit)."""
-    from vlmtransfer.data.dataset import load_split  # noqa: PLC0415
+    from vlmtransfer.study.plan import training_size  # noqa: PLC0415
 
-    data = config.data
-    for directory in data.dirs:
-        if (directory / target / f"{data.train_split}.jsonl").is_file():
-            n = len(load_split(directory, target, data.train_split))
-            return min(n, data.train_limit or n)
+    size = training_size(config, target)
+    if size is not None:
+        return size
     raise InputError(f"{target!r} has no training data to match; give --budget", source="--budget")
 
 

@@ -15,7 +15,16 @@ from vlmtransfer.errors import InputError
 from vlmtransfer.store import run_key
 from vlmtransfer.study.config import StudyConfig
 
-__all__ = ["BASE", "Job", "StudyTasks", "job_results_hash", "plan_jobs", "resolve_tasks"]
+__all__ = [
+    "BASE",
+    "Job",
+    "StudyTasks",
+    "job_results_hash",
+    "plan_jobs",
+    "resolve_tasks",
+    "training_dir",
+    "training_size",
+]
 
 BASE = "base"
 
@@ -51,6 +60,23 @@ class Job:
     @property
     def is_baseline(self) -> bool:
         return self.source == BASE
+
+
+def training_dir(config: StudyConfig, task: str) -> Path | None:
+    """The data directory holding ``task``'s training split, or None."""
+    split = config.data.train_split
+    return next((d for d in config.data.dirs if (d / task / f"{split}.jsonl").is_file()), None)
+
+
+def training_size(config: StudyConfig, task: str) -> int | None:
+    """How many training examples of ``task`` the study uses (after ``train_limit``), or None."""
+    from vlmtransfer.data.dataset import load_split  # noqa: PLC0415 - reads records, not images
+
+    directory = training_dir(config, task)
+    if directory is None:
+        return None
+    count = len(load_split(directory, task, config.data.train_split))
+    return min(count, config.data.train_limit or count)
 
 
 def job_results_hash(config: StudyConfig, tasks: StudyTasks, job: Job) -> str:

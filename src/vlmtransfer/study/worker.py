@@ -17,20 +17,17 @@ from typing import Any
 
 from vlmtransfer import __version__
 from vlmtransfer.errors import InputError
+from vlmtransfer.fsutil import safe_name
 from vlmtransfer.store import RunRecord
 from vlmtransfer.study.config import ModelConfig, StudyConfig
-from vlmtransfer.study.plan import Job, StudyTasks, job_results_hash
+from vlmtransfer.study.plan import Job, StudyTasks, job_results_hash, training_dir
 
 __all__ = ["ModelWorker", "adapter_dir", "package_versions"]
 
 
 def adapter_dir(study_dir: Path, job: Job) -> Path:
     """Where a job's adapter lives: ``adapters/<model>/<source>/seed-<k>`` (names made path-safe)."""
-    return study_dir / "adapters" / _safe(job.model) / _safe(job.source) / f"seed-{job.seed}"
-
-
-def _safe(name: str) -> str:
-    return "".join(c if c.isalnum() or c in "-_." else "_" for c in name).lstrip(".") or "_"
+    return study_dir / "adapters" / safe_name(job.model) / safe_name(job.source) / f"seed-{job.seed}"
 
 
 def package_versions() -> dict[str, str]:
@@ -142,7 +139,11 @@ class ModelWorker:
         from vlmtransfer.data.dataset import load_questions  # noqa: PLC0415
 
         data = self.config.data
-        root = next(d for d in data.dirs if (d / task / f"{data.train_split}.jsonl").is_file())
+        root = training_dir(self.config, task)
+        if root is None:
+            raise InputError(
+                f"no {data.train_split!r} split for task {task!r} in the study's data", where="data"
+            )
         return load_questions(root, task, data.train_split, limit=limit or data.train_limit)
 
     def _mixture_items(self, job: Job) -> list[Any]:
