@@ -13,7 +13,15 @@ from vlmtransfer.cli.main import app
 from vlmtransfer.finetune.pretrain import PRETRAINING_REPORT, PretrainRecipe, pretrain_tiny
 from vlmtransfer.models.presets import EMBEDDED_TINY
 
-SHORT = PretrainRecipe(examples_per_task=4, steps=3, batch_size=4, eval_examples_per_task=2)
+SHORT = PretrainRecipe(
+    examples_per_task=4,
+    held_out_per_task=2,
+    stage_max_steps=3,
+    check_every=2,
+    final_steps=2,
+    batch_size=4,
+    eval_examples_per_task=2,
+)
 
 
 @pytest.mark.slow
@@ -74,6 +82,8 @@ def test_model_tiny_copies_the_shipped_model_and_refuses_foreign_dirs(tmp_path):
     refused = CliRunner().invoke(app, ["model", "tiny", "--out", str(foreign)])
     assert refused.exit_code == 2
     assert refused.stderr.startswith("error: --out:")
-    needs_rebuild = CliRunner().invoke(app, ["model", "tiny", "--out", str(tmp_path / "t2"), "--steps", "5"])
+    needs_rebuild = CliRunner().invoke(
+        app, ["model", "tiny", "--out", str(tmp_path / "t2"), "--stage-steps", "5"]
+    )
     assert needs_rebuild.exit_code == 2
     assert "need --rebuild" in needs_rebuild.stderr

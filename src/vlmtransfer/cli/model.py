@@ -44,7 +44,10 @@ def tiny(
         ),
     ] = False,
     seed: Annotated[int, typer.Option("--seed", help="Seed of everything (with --rebuild).")] = 0,
-    steps: Annotated[int | None, typer.Option("--steps", help="Pretraining steps (with --rebuild).")] = None,
+    stage_steps: Annotated[
+        int | None,
+        typer.Option("--stage-steps", help="Most pretraining steps per curriculum stage (with --rebuild)."),
+    ] = None,
     examples_per_task: Annotated[
         int | None,
         typer.Option("--examples-per-task", help="Pretraining questions per task (with --rebuild)."),
@@ -59,11 +62,11 @@ def tiny(
         check_replaceable(out, marker)
     except OutputDirectoryError as exc:
         raise InputError(str(exc), source="--out") from None
-    if not rebuild and (seed or steps or examples_per_task):
-        raise InputError("--seed, --steps and --examples-per-task need --rebuild", source="--rebuild")
+    if not rebuild and (seed or stage_steps or examples_per_task):
+        raise InputError("--seed, --stage-steps and --examples-per-task need --rebuild", source="--rebuild")
     console = Console(stderr=True)
     if rebuild:
-        report = _rebuild(out, seed, steps, examples_per_task, console)
+        report = _rebuild(out, seed, stage_steps, examples_per_task, console)
     else:
         if not (EMBEDDED_TINY / marker).is_file():
             raise InputError(f"the shipped tiny model is missing ({EMBEDDED_TINY}); use --rebuild")
@@ -84,8 +87,8 @@ def _rebuild(out: Path, seed: int, steps: int | None, examples: int | None, cons
     recipe = PretrainRecipe(seed=seed)
     if steps is not None:
         if steps < 1:
-            raise InputError("must be >= 1", source="--steps")
-        recipe = replace(recipe, steps=steps)
+            raise InputError("must be >= 1", source="--stage-steps")
+        recipe = replace(recipe, stage_max_steps=steps)
     if examples is not None:
         if examples < 1:
             raise InputError("must be >= 1", source="--examples-per-task")

@@ -6,6 +6,10 @@ the same update as one large batch. Vocabulary logits are computed only for the 
 targets (``logits_to_keep``): with left padding, targets are the last tokens of every row, so a real
 VLM's 150k-wide logits are never materialised for the prompt.
 
+Schedules: linear warm-up, then linear decay to 0 (finetuning's default), a constant rate, or a cosine
+decay to 0. A constant rate matters for learning from scratch: a tiny model learns a perception task only
+after a plateau of several hundred steps at chance, and a decaying rate can end before it is crossed.
+
 Determinism: the seed fixes the data order (one permutation per epoch from its own generator) and the
 global torch RNG (dropout, and parameter initialisation when the caller seeds before building adapters),
 so on the same hardware the same seed gives bit-identical weights.
@@ -17,13 +21,15 @@ import math
 import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Literal
 
 import torch
 
 from vlmtransfer.models.encoding import IGNORE_INDEX, EncodedQuestion, collate
 
-__all__ = ["LossPoint", "TrainSettings", "total_steps", "train"]
+__all__ = ["SCHEDULES", "LossPoint", "TrainSettings", "total_steps", "train"]
+
+SCHEDULES = ("linear", "constant", "cosine")
 
 
 @dataclass(frozen=True)
@@ -31,7 +37,8 @@ class TrainSettings:
     """Optimisation settings.
 
     Attributes:
-        learning_rate: peak AdamW learning rate (linear warm-up, then linear decay to 0).
+        learning_rate: peak AdamW learning rate, reached after the linear warm-up.
+        schedule: after the warm-up, ``linear`` decay to 0, ``constant``, or ``cosine`` decay to 0.
         epochs: passes over the data (fractional allowed); ignored when ``max_steps`` is set.
         max_steps: number of optimiser steps, overriding ``epochs``.
         batch_size: questions per forward pass (micro-batch).
@@ -43,6 +50,7 @@ class TrainSettings:
     """
 
     learning_rate: float = 2e-4
+    schedule: Literal["linear", "constant", "cosine"] = "linear"
     epochs: float = 1.0
     max_steps: int | None = None
     batch_size: int = 8
@@ -55,6 +63,7 @@ class TrainSettings:
     def __post_init__(self) -> None:
         checks = {
             "learning_rate": self.learning_rate > 0,
+            "schedule": self.schedule in SCHEDULES,
             "epochs": self.epochs > 0,
             "max_steps": self.max_steps is None or self.max_steps > 0,
             "batch_size": self.batch_size >= 1,
@@ -95,10 +104,15 @@ def train(
     *,
     processor: Any,
     on_step: Callable[[LossPoint, int], None] | None = None,
+    order: Iterator[int] | None = None,
+    should_stop: Callable[[LossPoint], bool] | None = None,
 ) -> list[LossPoint]:
     """Train ``model``'s trainable parameters on ``questions``; return the loss curve.
 
     ``on_step(point, total)`` is called after every optimiser step (progress bars, logging).
+    ``order`` replaces the default data order (a fresh seeded permutation per epoch) with any endless
+    stream of question indices, e.g. a curriculum's task mixture. ``should_stop(point)``, asked after every
+    step, ends training early when it returns true; it may evaluate the model (training mode is restored).
 
     Raises:
         ValueError: no questions, a question without targets, or a model with nothing to train.
@@ -114,15 +128,17 @@ def train(
     steps = total_steps(len(questions), settings)
     optimizer = torch.optim.AdamW(parameters, lr=settings.learning_rate, weight_decay=settings.weight_decay)
     warmup = math.floor(settings.warmup_ratio * steps)
-    schedule = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda step: _lr_factor(step, warmup, steps))
+    schedule = torch.optim.lr_scheduler.LambdaLR(
+        optimizer, lambda step: _lr_factor(step, warmup, steps, settings.schedule)
+    )
     device = next(model.parameters()).device
-    order = _order(len(questions), settings.seed)
-    model.train()
+    order = order if order is not None else _order(len(questions), settings.seed)
     try:
         curve: list[LossPoint] = []
         examples = 0
         start = time.perf_counter()
         for step in range(1, steps + 1):
+            model.train()
             micro_batches = [
                 [questions[next(order)] for _ in range(settings.batch_size)]
                 for _ in range(settings.grad_accum)
@@ -144,15 +160,22 @@ def train(
             curve.append(point)
             if on_step:
                 on_step(point, steps)
+            if should_stop and should_stop(point):
+                break
     finally:
         model.eval()
     return curve
 
 
-def _lr_factor(step: int, warmup: int, steps: int) -> float:
+def _lr_factor(step: int, warmup: int, steps: int, schedule: str = "linear") -> float:
     if step < warmup:
         return (step + 1) / (warmup + 1)
-    return max(0.0, (steps - step) / max(1, steps - warmup))
+    if schedule == "constant":
+        return 1.0
+    remaining = max(0.0, (steps - step) / max(1, steps - warmup))
+    if schedule == "cosine":
+        return 0.5 * (1.0 - math.cos(math.pi * remaining))
+    return remaining
 
 
 def _order(n: int, seed: int) -> Iterator[int]:
