@@ -3,6 +3,7 @@ its source's real format: the marker the answer names sits where the annotation 
 
 from __future__ import annotations
 
+import csv
 import json
 from pathlib import Path
 
@@ -21,6 +22,7 @@ from tests.data.builders.conftest import (
     save,
     textured,
 )
+from vlmtransfer.data.builders.functional_correspondence import is_held_out
 from vlmtransfer.data.builders.geometry import apply_homography
 from vlmtransfer.errors import InputError
 
@@ -210,43 +212,78 @@ def test_semantic_correspondence_truth_is_the_same_keypoint(tmp_path, out):
         assert "2008_000003.jpg" not in " ".join(record.meta["files"])
 
 
-# --- Functional_Correspondence: FunKPoint (vlmtransfer's annotations.json layout) -------------------
+# --- Functional_Correspondence: FunKPoint (labels.csv) ----------------------------------------------
 
 
-def _funkpoint(root: Path) -> list[dict]:
-    entries = []
-    for k, (category, split) in enumerate(
-        (("cup", "train"), ("bottle", "train"), ("kettle", "train"), ("pan", "test"))
+def _funkpoint(root: Path) -> dict[str, dict]:
+    """Three train images (cup, bottle, kettle) and one our split holds out (pan), one action, plus a
+    row of another action; keypoint 5 is missing on every row. Returns {image_path: row}."""
+    names = [f"images/n0{i:07d}/{i:04d}.jpg" for i in range(40)]
+    train = [name for name in names if not is_held_out(name)][:3]
+    held_out = next(name for name in names if is_held_out(name))
+    header = ["p1_x", "p1_y", "p2_x", "p2_y", "p3_x", "p3_y", "p4_x", "p4_y", "p5_x", "p5_y"]
+    header += ["difficulty", "image_path", "action", "wnid", "object_category"]
+    rows = {}
+    for k, (name, category) in enumerate(
+        zip([*train, held_out], ("cup", "bottle", "kettle", "pan"), strict=True)
     ):
-        path = save(textured(180, 160, k), root / "images" / f"{category}.jpg")
-        keypoints = [[20 + 3 * k, 20], [150, 25 + k], [90, 80], [25, 140], None]
-        entries.append(
-            {
-                "action": "Pour",
-                "image": f"images/{path.name}",
-                "category": category,
-                "split": split,
-                "keypoints": keypoints,
-            }
-        )
-    (root / "annotations.json").write_text(json.dumps(entries))
-    return entries
+        save(textured(200, 160, k), root / name)
+        points = [(0.1 + 0.01 * k, 0.125), (0.75, 0.15 + 0.01 * k), (0.45, 0.5), (0.125, 0.875)]
+        rows[name] = {
+            **{
+                f"p{i + 1}_{a}": value
+                for i, point in enumerate(points)
+                for a, value in zip("xy", point, strict=True)
+            },
+            "p5_x": "",
+            "p5_y": "",
+            "difficulty": "easy",
+            "image_path": name,
+            "action": "Pour",
+            "wnid": name.split("/")[1],
+            "object_category": category,
+        }
+    lonely = {**rows[train[0]], "action": "Mash/Pound"}
+    with (root / "labels.csv").open("w", newline="") as handle:
+        writer = csv.DictWriter(handle, fieldnames=header)
+        writer.writeheader()
+        writer.writerows([*rows.values(), lonely])
+    return rows
 
 
 def test_functional_correspondence_matches_the_keypoint_role_across_categories(tmp_path, out):
-    entries = {e["image"]: e for e in _funkpoint(tmp_path / "funk")}
+    rows = _funkpoint(tmp_path / "funk")
     report, records = build("Functional_Correspondence", tmp_path / "funk", out)
-    assert report.built == 6  # 3 train images x 2 others; the test image never appears
+    assert report.built == 6  # 3 train images x 2 others; the held-out image and the lone action never appear
     for record in records:
-        first, second = (entries[f] for f in record.meta["files"])
-        assert first["category"] != second["category"]
+        first, second = (rows[f] for f in record.meta["files"])
+        assert first["object_category"] != second["object_category"]
         assert "pan" not in record.meta["categories"]
         k = record.meta["keypoint"]
+        assert k != 4  # the missing fifth keypoint is never asked about
         ref, truth = record.meta["ref"], option(record)
-        assert (ref["x"], ref["y"]) == tuple(first["keypoints"][k])
-        assert (truth["x"], truth["y"]) == tuple(second["keypoints"][k])
+        assert (ref["x"], ref["y"]) == pytest.approx(
+            (first[f"p{k + 1}_x"] * 200, first[f"p{k + 1}_y"] * 160), abs=0.5
+        )
+        assert (truth["x"], truth["y"]) == pytest.approx(
+            (second[f"p{k + 1}_x"] * 200, second[f"p{k + 1}_y"] * 160), abs=0.5
+        )
         assert 'action "Pour"' in record.prompt
         assert ring_is_red(image_of(out, record, 1), truth)
+
+
+def test_functional_correspondence_names_a_bad_labels_file(tmp_path, out):
+    root = tmp_path / "funk"
+    _funkpoint(root)
+    text = (root / "labels.csv").read_text().splitlines()
+    (root / "labels.csv").write_text(
+        "\n".join([text[0], text[1].replace("0.45", "4.5", 1), *text[2:]]) + "\n"
+    )
+    with pytest.raises(InputError, match=r"labels.csv: line 2: keypoints must be numbers in \[0, 1\]"):
+        build("Functional_Correspondence", root, out)
+    (root / "labels.csv").write_text("image_path,action\nimages/a.jpg,Pour\n")
+    with pytest.raises(InputError, match=r"labels\.csv: expected columns object_category, p1_x"):
+        build("Functional_Correspondence", root, out)
 
 
 def test_depth_points_follow_a_downscaled_photo_in_jpeg(tmp_path, out):
