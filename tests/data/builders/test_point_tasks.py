@@ -79,9 +79,10 @@ def test_depth_names_the_missing_annotation_file(tmp_path):
 
 
 def _iiw(root: Path) -> dict[str, dict]:
-    """Ten photos (ids 10..19; 10 and 15 are IIW test photos by convention) with judgements."""
+    """Ten photos, ids 8..17, with judgements. Sorted as strings ("10" .. "17", "8", "9"), as the split's
+    public code sorts them, the test photos are 10 and 15 (sorted as numbers, they would be 8 and 13)."""
     judgements = {}
-    for k, photo in enumerate(range(10, 20)):
+    for k, photo in enumerate(range(8, 18)):
         save(textured(200, 150, k), root / "data" / f"{photo}.png")
         points = [
             {"id": 1, "x": 0.1 + 0.05 * (k % 3), "y": 0.2, "opaque": True},

@@ -98,7 +98,18 @@ KNOWN = {
             "You are a judge in a photography competition, and now you are given the four images."
             " Please examine the details and tell which one of them is most likely to be a real"
             " photograph.\nSelect from the following choices.\n(A) the first image\n(B) the second"
-            " image\n(C) the third image\n(D) the fourth image"
+            " image\n(C) the third image\n(D) the fourth image\n"  # final newline: inferred from the length
+        ),
+    ),
+    "Art_Style": (
+        ["the second image", "the third image"],
+        {},
+        (
+            "Some most common art painting styles include Realism, Impressionism, Expressionism, Pop Art,"
+            " and Cubism. Given the following images of art paintings, use the first image as the"
+            " reference image, and determine which one of the second or the third image shares the same"
+            " style as the reference image?\nSelect from the following choices.\n(A) the second image\n(B)"
+            " the third image\n"
         ),
     ),
 }

@@ -23,7 +23,7 @@ __all__ = ["IIWReflectance"]
 
 CHOICES = ("A is darker", "B is darker", "About the same")
 MIN_CONFIDENCE = 0.7  # IIW's darker_score: the aggregated confidence of the human judgement
-TEST_EVERY = 5  # every fifth photo, in id order, is IIW's conventional test set
+TEST_EVERY = 5  # every fifth photo, ids sorted as strings, is IIW's conventional test set
 
 
 @dataclass(frozen=True)
@@ -40,8 +40,9 @@ class IIWReflectance:
     ``intrinsic_points`` (``id``, normalised ``x``/``y``, ``opaque``) and ``intrinsic_comparisons``
     (``point1``, ``point2``, ``darker`` in ``1``/``2``/``E``, ``darker_score``).
 
-    IIW has no official split; photos are sorted by id and every fifth is held out as test, the split
-    of Narihira et al. (CVPR 2015) later IIW work follows, and only the other four fifths are read.
+    IIW has no official split; photos are sorted by id as strings and every fifth, starting with the
+    first, is held out as test: the split of Narihira et al. (CVPR 2015) that later IIW work follows, as
+    its public implementations compute it. Only the other four fifths are read.
     Comparisons need both points opaque and a confidence of at least 0.7; ``E`` (about the same) is
     answer C, and either point of an unequal pair can be labelled A, so all three letters balance.
     """
@@ -53,7 +54,7 @@ class IIWReflectance:
         files=("data/<id>.png, data/<id>.json  (iiw-dataset/data from iiw-dataset-release-0.zip)",),
         download="http://opensurfaces.cs.cornell.edu/intrinsic/ (iiw-dataset-release-0.zip)",
         license="research use; photos from Flickr under Creative Commons terms (see the project page)",
-        split="IIW has no official split: every fifth photo in id order is held out (Narihira et al. 2015)",
+        split="no official split: every fifth photo (ids sorted as strings) held out, Narihira et al. 2015",
     )
 
     def scan(self, root: Path) -> SourceIndex:
@@ -108,8 +109,9 @@ def _data_dir(root: Path, source: SourceInfo) -> Path:
     raise AssertionError  # pragma: no cover - find_file raised
 
 
-def _photo_order(path: Path) -> tuple[int, int | str]:
-    return (0, int(path.stem)) if path.stem.isdigit() else (1, path.stem)
+def _photo_order(path: Path) -> str:
+    """Photo ids as *strings* ("113958" before "24929"), as the public code of this split sorts them."""
+    return path.stem
 
 
 def _comparisons(path: Path, index: SourceIndex) -> list[_Comparison]:
