@@ -63,7 +63,8 @@ class CO3DMultiView:
     list: ``sequence_name``, ``frame_number``, ``image.path``, ``viewpoint.R``, ``viewpoint.T``) and
     ``set_lists/set_lists_fewview_train.json`` (``{"train": [[sequence, frame, path], ...], ...}``);
     photos at ``<image.path>`` relative to the dataset root. Only sequences in a ``train`` list and in
-    no ``val``/``test`` list of any few-view set list are read. (Wild6D is not supported.)"""
+    no ``val``/``test`` list of any few-view set list are read. Wild6D is not supported: only its test
+    videos have poses (see docs/blink-training-sets.md)."""
 
     task: str = "Multi-view_Reasoning"
     max_per_group: int | None = 2
