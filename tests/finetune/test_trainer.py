@@ -71,9 +71,23 @@ def test_a_custom_order_decides_the_data_and_should_stop_ends_training(loaded, q
     _, alone = final_weights(questions[:1])
     for name, value in alone.items():
         assert only_first[name].equal(value)
-    asked = []
-    curve, _ = final_weights(questions, should_stop=lambda point: asked.append(point.step) or point.step == 2)
-    assert [point.step for point in curve] == [1, 2] == asked
+    modes = []
+
+    def stop_after_two(point):
+        modes.append((point.step, loaded.model.training))
+        return point.step == 2
+
+    curve, _ = final_weights(
+        questions,
+        on_step=lambda point, _: modes.append((point.step, loaded.model.training)),
+        should_stop=stop_after_two,
+    )
+    assert [point.step for point in curve] == [1, 2]
+    assert modes == [(1, True), (1, False), (2, True), (2, False)]  # trains, then is checked in eval mode
+    with pytest.raises(ValueError, match="order ended"):
+        final_weights(questions, order=iter([0, 1, 2]))
+    with pytest.raises(ValueError, match="index 8, outside the 8 questions"):
+        final_weights(questions, order=itertools.repeat(8))
 
 
 def test_a_curriculum_stage_replays_earlier_tasks_at_the_recipe_share():

@@ -9,8 +9,9 @@ Why a curriculum: a 0.6 M-parameter model learns one of these tasks only after a
 steps at chance (measured: a size comparison sat at chance for 800 steps at a constant learning rate, then
 reached 100 % within 300 more). In an equal mixture of 12 tasks every task gets a twelfth of the steps, and
 after 6,000 steps only the easiest one had crossed its plateau. So the tasks are taught in order (easy
-first, so later tasks can reuse earlier features), each in a *stage* of its own at a constant rate, with a
-share of every batch replaying the tasks already taught so they are not forgotten. A stage ends when the
+first, so later tasks can reuse earlier features), each in a *stage* of its own at a constant rate; each
+example of a stage is drawn from the tasks already taught with probability ``replay_share``, so they are
+not forgotten. A stage ends when the
 task's accuracy on held-out ``pretrain`` questions reaches ``stage_target`` of the way from chance to 100 %,
 or after ``stage_max_steps`` (the task is then left where it is). A short mixture phase with a cosine decay
 consolidates everything. Stopping at a target rather than at the ceiling leaves finetuning headroom.
@@ -54,7 +55,8 @@ CURRICULUM = (
     "Syn_Semantic_Correspondence",
 )
 """The default teaching order: per-image cues first, then colour and position, then marker binding
-(the design ranking in docs/synthetic-suite.md)."""
+(the design ranking in docs/synthetic-suite.md, with the one-image sRR before the two-image
+correspondences, which share its marker reading)."""
 
 
 @dataclass(frozen=True)
@@ -67,10 +69,12 @@ class PretrainRecipe:
         examples_per_task: pretraining examples per task.
         held_out_per_task: further ``pretrain`` examples per task, never trained on, that decide when a
             stage ends.
-        batch_size, learning_rate, warmup_steps: the optimisation (constant rate within a stage).
+        batch_size, learning_rate, warmup_steps: the optimisation (constant rate within a stage; the
+            warm-up is capped at half of a stage or of the closing phase).
         stage_max_steps: the longest a stage may run.
         stage_target: a stage ends once held-out accuracy reaches this fraction of the way from chance to
-            100 % (checked every ``check_every`` steps).
+            100 %.
+        check_every: steps between held-out checks.
         replay_share: share of each stage's batches drawn from the tasks taught before it.
         final_steps: steps of the closing equal mixture of all tasks (cosine decay); 0 skips it.
         eval_examples_per_task: ``val`` questions per task for the accuracy report.

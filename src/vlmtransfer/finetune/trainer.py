@@ -10,7 +10,7 @@ Schedules: linear warm-up, then linear decay to 0 (finetuning's default), a cons
 decay to 0. A constant rate matters for learning from scratch: a tiny model learns a perception task only
 after a plateau of several hundred steps at chance, and a decaying rate can end before it is crossed.
 
-Determinism: the seed fixes the data order (one permutation per epoch from its own generator) and the
+Determinism: the seed fixes the default data order (one permutation per epoch from its own generator) and the
 global torch RNG (dropout, and parameter initialisation when the caller seeds before building adapters),
 so on the same hardware the same seed gives bit-identical weights.
 """
@@ -29,7 +29,8 @@ from vlmtransfer.models.encoding import IGNORE_INDEX, EncodedQuestion, collate
 
 __all__ = ["SCHEDULES", "LossPoint", "TrainSettings", "total_steps", "train"]
 
-SCHEDULES = ("linear", "constant", "cosine")
+Schedule = Literal["linear", "constant", "cosine"]
+SCHEDULES: tuple[Schedule, ...] = ("linear", "constant", "cosine")
 
 
 @dataclass(frozen=True)
@@ -50,7 +51,7 @@ class TrainSettings:
     """
 
     learning_rate: float = 2e-4
-    schedule: Literal["linear", "constant", "cosine"] = "linear"
+    schedule: Schedule = "linear"
     epochs: float = 1.0
     max_steps: int | None = None
     batch_size: int = 8
@@ -112,10 +113,12 @@ def train(
     ``on_step(point, total)`` is called after every optimiser step (progress bars, logging).
     ``order`` replaces the default data order (a fresh seeded permutation per epoch) with any endless
     stream of question indices, e.g. a curriculum's task mixture. ``should_stop(point)``, asked after every
-    step, ends training early when it returns true; it may evaluate the model (training mode is restored).
+    step, ends training early when it returns true; it sees the model in eval mode, so it may score it,
+    and the next step switches back to training mode.
 
     Raises:
-        ValueError: no questions, a question without targets, or a model with nothing to train.
+        ValueError: no questions, a question without targets, a model with nothing to train, or an
+            ``order`` that ends or leaves the question list.
     """
     if not questions:
         raise ValueError("no training questions")
@@ -127,7 +130,7 @@ def train(
     torch.manual_seed(settings.seed)
     steps = total_steps(len(questions), settings)
     optimizer = torch.optim.AdamW(parameters, lr=settings.learning_rate, weight_decay=settings.weight_decay)
-    warmup = math.floor(settings.warmup_ratio * steps)
+    warmup = math.floor(settings.warmup_ratio * steps + 1e-9)  # 0.02 * 1000 must not floor to 19
     schedule = torch.optim.lr_scheduler.LambdaLR(
         optimizer, lambda step: _lr_factor(step, warmup, steps, settings.schedule)
     )
@@ -140,7 +143,7 @@ def train(
         for step in range(1, steps + 1):
             model.train()
             micro_batches = [
-                [questions[next(order)] for _ in range(settings.batch_size)]
+                [questions[_next_index(order, len(questions))] for _ in range(settings.batch_size)]
                 for _ in range(settings.grad_accum)
             ]
             n_targets = sum(q.target_length for batch in micro_batches for q in batch)
@@ -160,14 +163,28 @@ def train(
             curve.append(point)
             if on_step:
                 on_step(point, steps)
-            if should_stop and should_stop(point):
-                break
+            if should_stop:
+                model.eval()  # a check that scores the model must not see dropout
+                if should_stop(point):
+                    break
     finally:
         model.eval()
     return curve
 
 
-def _lr_factor(step: int, warmup: int, steps: int, schedule: str = "linear") -> float:
+def _next_index(order: Iterator[int], n: int) -> int:
+    try:
+        index = next(order)
+    except StopIteration:
+        raise ValueError("the data order ended before training did (it must be endless)") from None
+    if not 0 <= index < n:
+        raise ValueError(f"the data order gave index {index}, outside the {n} questions")
+    return index
+
+
+def _lr_factor(step: int, warmup: int, steps: int, schedule: Schedule = "linear") -> float:
+    """The learning rate's multiplier at ``step`` (0-based): linear warm-up over ``warmup`` steps, then
+    the schedule over the remaining ``steps - warmup``."""
     if step < warmup:
         return (step + 1) / (warmup + 1)
     if schedule == "constant":

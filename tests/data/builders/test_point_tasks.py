@@ -273,18 +273,28 @@ def test_functional_correspondence_matches_the_keypoint_role_across_categories(t
         assert ring_is_red(image_of(out, record, 1), truth)
 
 
-def test_functional_correspondence_names_a_bad_labels_file(tmp_path, out):
+def test_functional_correspondence_reads_a_bom_and_names_bad_rows(tmp_path, out):
     root = tmp_path / "funk"
-    _funkpoint(root)
-    text = (root / "labels.csv").read_text().splitlines()
-    (root / "labels.csv").write_text(
-        "\n".join([text[0], text[1].replace("0.45", "4.5", 1), *text[2:]]) + "\n"
+    rows = _funkpoint(root)
+    good = (root / "labels.csv").read_text()
+    header, first, *rest = good.splitlines()
+    (root / "labels.csv").write_text("\ufeff" + good)
+    assert build("Functional_Correspondence", root, out)[0].built == 6
+
+    def refused(lines, match):
+        (root / "labels.csv").write_text("\n".join(lines) + "\n")
+        with pytest.raises(InputError, match=match):
+            build("Functional_Correspondence", root, tmp_path / "refused")
+
+    p3_x = str(rows[first.split(",")[11]]["p3_x"])
+    refused(
+        [header, "", first.replace(p3_x, "4.5", 1), *rest],
+        r"labels\.csv: line 3: column 'p3_x': '4.5' is not a number",
     )
-    with pytest.raises(InputError, match=r"labels.csv: line 2: keypoints must be numbers in \[0, 1\]"):
-        build("Functional_Correspondence", root, out)
-    (root / "labels.csv").write_text("image_path,action\nimages/a.jpg,Pour\n")
-    with pytest.raises(InputError, match=r"labels\.csv: expected columns object_category, p1_x"):
-        build("Functional_Correspondence", root, out)
+    refused([header, first.replace(",Pour,", ",,"), *rest], r"labels\.csv: line 2: column 'action' is empty")
+    refused([header, first, first, *rest], r"line 3: images/\S+ is listed twice for 'Pour'")
+    refused([header], r"labels\.csv: no rows")
+    refused(["image_path,action", "images/a.jpg,Pour"], r"labels\.csv: missing columns object_category, p1_x")
 
 
 def test_depth_points_follow_a_downscaled_photo_in_jpeg(tmp_path, out):

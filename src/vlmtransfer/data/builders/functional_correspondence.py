@@ -28,7 +28,12 @@ from vlmtransfer.errors import InputError
 __all__ = ["KEYPOINTS_PER_ROW", "FunKPointCorrespondence", "is_held_out"]
 
 KEYPOINTS_PER_ROW = 5
-LABEL_COLUMNS = ("image_path", "action", "object_category", *(f"p{k}_{a}" for k in range(1, 6) for a in "xy"))
+LABEL_COLUMNS = (
+    "image_path",
+    "action",
+    "object_category",
+    *(f"p{k}_{axis}" for k in range(1, KEYPOINTS_PER_ROW + 1) for axis in "xy"),
+)
 HELD_OUT_PERCENT = 20
 
 
@@ -118,39 +123,67 @@ def _to_pixels(size: tuple[int, int], point: tuple[float, float]) -> tuple[float
 
 
 def _train_images(path: Path) -> dict[str, list[_Annotated]]:
-    """Per action, the train rows of ``labels.csv`` (held-out images skipped)."""
+    """Per action, the train rows of ``labels.csv`` (held-out images are skipped unchecked).
+
+    Raises:
+        InputError: unreadable file, missing columns, no rows, or a bad row (naming line and column):
+            an empty action, category or image, a coordinate that is not a number in [0, 1], or an
+            image listed twice for one action.
+    """
+    by_action: dict[str, list[_Annotated]] = defaultdict(list)
+    seen: set[tuple[str, str]] = set()
+    rows = 0
     try:
-        with path.open(newline="", encoding="utf-8") as handle:
-            rows = list(csv.DictReader(handle))
+        with path.open(newline="", encoding="utf-8-sig") as handle:
+            reader = csv.DictReader(handle)
+            missing = [column for column in LABEL_COLUMNS if column not in (reader.fieldnames or ())]
+            if missing:
+                raise InputError(f"missing columns {', '.join(missing)}", source=path)
+            for row in reader:
+                rows += 1
+                where = f"line {reader.line_num}"
+                image = _required(row, "image_path", path, where)
+                if is_held_out(image):
+                    continue
+                action = _required(row, "action", path, where)
+                category = _required(row, "object_category", path, where)
+                if (action, image) in seen:
+                    raise InputError(f"{image} is listed twice for {action!r}", source=path, where=where)
+                seen.add((action, image))
+                points = tuple(_keypoint(row, k, path, where) for k in range(1, KEYPOINTS_PER_ROW + 1))
+                by_action[action].append(_Annotated(image, category, points))
     except (OSError, UnicodeDecodeError, csv.Error) as exc:
         raise InputError(f"not a readable CSV ({type(exc).__name__})", source=path) from None
-    missing = [column for column in LABEL_COLUMNS if rows and column not in rows[0]]
-    if not rows or missing:
-        raise InputError(f"expected columns {', '.join(missing or LABEL_COLUMNS)}", source=path)
-    by_action: dict[str, list[_Annotated]] = defaultdict(list)
-    for n, row in enumerate(rows, start=2):
-        image = (row["image_path"] or "").strip()
-        if not image or is_held_out(image):
-            continue
-        try:
-            points = tuple(_keypoint(row, k) for k in range(1, KEYPOINTS_PER_ROW + 1))
-        except ValueError:
-            raise InputError(
-                "keypoints must be numbers in [0, 1] or empty", source=path, where=f"line {n}"
-            ) from None
-        category = (row["object_category"] or "").strip()
-        by_action[(row["action"] or "").strip()].append(_Annotated(image, category, points))
+    if rows == 0:
+        raise InputError("no rows", source=path)
     return by_action
 
 
-def _keypoint(row: dict[str, str], k: int) -> tuple[float, float] | None:
+def _required(row: dict[str, str | None], column: str, path: Path, where: str) -> str:
+    value = (row.get(column) or "").strip()
+    if not value:
+        raise InputError(f"column {column!r} is empty", source=path, where=where)
+    return value
+
+
+def _keypoint(row: dict[str, str | None], k: int, path: Path, where: str) -> tuple[float, float] | None:
     """Keypoint ``k`` (1-based) of a row, or None when either coordinate is empty or NaN."""
-    raw = (row[f"p{k}_x"] or "").strip(), (row[f"p{k}_y"] or "").strip()
+    raw = [(row.get(f"p{k}_{axis}") or "").strip() for axis in "xy"]
     if not all(raw):
         return None
-    x, y = float(raw[0]), float(raw[1])
-    if math.isnan(x) or math.isnan(y):
-        return None
-    if not (0 <= x <= 1 and 0 <= y <= 1):
-        raise ValueError("out of range")
-    return x, y
+    values = []
+    for axis, text in zip("xy", raw, strict=True):
+        try:
+            value = float(text)
+        except ValueError:
+            value = -1.0
+        if math.isnan(value):
+            return None
+        if not 0 <= value <= 1:
+            raise InputError(
+                f"column 'p{k}_{axis}': {text!r} is not a number in [0, 1] (normalised)",
+                source=path,
+                where=where,
+            )
+        values.append(value)
+    return values[0], values[1]
