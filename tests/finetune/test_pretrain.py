@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 
 import pytest
@@ -51,12 +52,14 @@ def test_the_shipped_checkpoint_loads_like_a_hub_model():
 
 def test_the_shipped_checkpoint_is_pretrained_and_its_report_is_measured():
     """Its val accuracy, measured here, matches pretraining.json: far above chance on forensic detection
-    (learnt early), above chance on counting, below the ceiling elsewhere."""
+    (learnt in the first stage) and counting, below the ceiling elsewhere; every stage is recorded."""
     from vlmtransfer.data.synthetic import generate_examples
     from vlmtransfer.evaluate import accuracy_by_task, score_questions
     from vlmtransfer.models import load_model
 
     report = json.loads((EMBEDDED_TINY / PRETRAINING_REPORT).read_text())
+    default = json.loads(json.dumps(dataclasses.asdict(PretrainRecipe()), default=list))
+    assert report["recipe"] == default  # so `vlmtransfer model tiny --rebuild` reproduces it
     n = report["eval_questions_per_task"]
     tasks = ("Syn_Forensic_Detection", "Syn_Counting")
     questions = [
@@ -66,8 +69,9 @@ def test_the_shipped_checkpoint_is_pretrained_and_its_report_is_measured():
     for task in tasks:
         assert measured[task][0] == pytest.approx(report["accuracy"][task], abs=0.01)
     assert report["accuracy"]["Syn_Forensic_Detection"] > 90
-    assert report["accuracy"]["Syn_Counting"] > report["chance"]["Syn_Counting"] + 5
+    assert report["accuracy"]["Syn_Counting"] > report["chance"]["Syn_Counting"] + 15
     assert sum(report["accuracy"][t] < 95 for t in report["tasks"]) >= len(report["tasks"]) - 1
+    assert [stage["task"] for stage in report["stages"]] == report["tasks"]
 
 
 def test_model_tiny_copies_the_shipped_model_and_refuses_foreign_dirs(tmp_path):
