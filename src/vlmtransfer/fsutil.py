@@ -12,7 +12,7 @@ import re
 import shutil
 import tempfile
 import uuid
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
 
 __all__ = [
@@ -23,6 +23,8 @@ __all__ = [
     "remove_abandoned_staging",
     "safe_name",
     "staged_directory",
+    "staged_file",
+    "unique_names",
 ]
 
 
@@ -34,17 +36,36 @@ def atomic_write_bytes(path: str | Path, data: bytes) -> None:
     """Write ``data`` to ``path`` atomically (parents created)."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = staged_file(path, data)
+    try:
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(tmp)
+        raise
+
+
+def staged_file(path: Path, data: bytes) -> str:
+    """``data`` in a fsynced temporary sibling of ``path``, readable as the umask allows (``mkstemp``
+    makes 0600; outputs are meant to be shared); the caller moves it into place or unlinks it."""
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
         with os.fdopen(fd, "wb") as handle:
             handle.write(data)
             handle.flush()
             os.fsync(handle.fileno())
-        os.replace(tmp, path)
+        os.chmod(tmp, 0o666 & ~_umask())
     except BaseException:
         with contextlib.suppress(FileNotFoundError):
             os.unlink(tmp)
         raise
+    return tmp
+
+
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
 
 
 def publish_directory(files: Mapping[str, bytes], out_dir: str | Path, marker: str) -> None:
@@ -140,6 +161,19 @@ def remove_abandoned_staging(root: str | Path) -> int:
     for path in abandoned:
         shutil.rmtree(path, ignore_errors=True)
     return len(abandoned)
+
+
+def unique_names(labels: Iterable[str], fallback: str = "model") -> dict[str, str]:
+    """Filesystem-safe, unique file-name parts for labels (``Qwen/2.5 7B`` -> ``Qwen_2.5_7B``; a clash
+    gets ``-2``, ``-3``, ...)."""
+    names: dict[str, str] = {}
+    for label in labels:
+        base = re.sub(r"[^A-Za-z0-9._-]+", "_", label).strip("._") or fallback
+        name, n = base, 2
+        while name in names.values():
+            name, n = f"{base}-{n}", n + 1
+        names[label] = name
+    return names
 
 
 def safe_name(name: str) -> str:

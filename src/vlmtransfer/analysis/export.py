@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import math
-import re
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -16,7 +15,7 @@ from vlmtransfer import __version__
 from vlmtransfer.analysis.graph import Clique
 from vlmtransfer.analysis.metrics import PGF_EPSILON
 from vlmtransfer.analysis.pipeline import Analysis, ModelAnalysis
-from vlmtransfer.fsutil import publish_directory
+from vlmtransfer.fsutil import publish_directory, unique_names
 from vlmtransfer.tasks import TaskRegistry, default_registry
 
 __all__ = ["SCHEMA_VERSION", "analysis_schema", "analysis_tables", "analysis_to_dict", "write_analysis"]
@@ -198,7 +197,7 @@ def analysis_tables(analysis: Analysis) -> dict[str, pd.DataFrame]:
         "personas.csv": analysis.persona_table,
         "scale.csv": analysis.scale,
     }
-    for label, slug in _slugs(list(results)).items():
+    for label, slug in unique_names(results).items():
         tables[f"matrices/{slug}.pgf_mean.csv"] = results[label].data.pgf.mean()
         tables[f"matrices/{slug}.pgf_std.csv"] = results[label].data.pgf.std()
     return tables
@@ -256,15 +255,3 @@ def _category_table(result: ModelAnalysis) -> pd.DataFrame:
         return pd.DataFrame()
     table = pd.concat(frames, ignore_index=True)
     return table[["dimension", *(c for c in table.columns if c != "dimension")]]
-
-
-def _slugs(labels: list[str]) -> dict[str, str]:
-    """Filesystem-safe, unique file stems for model labels."""
-    slugs: dict[str, str] = {}
-    for label in labels:
-        base = re.sub(r"[^A-Za-z0-9._-]+", "_", label).strip("._") or "model"
-        slug, n = base, 2
-        while slug in slugs.values():
-            slug, n = f"{base}-{n}", n + 1
-        slugs[label] = slug
-    return slugs

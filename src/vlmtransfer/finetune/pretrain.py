@@ -36,7 +36,7 @@ from typing import Any
 import torch
 
 from vlmtransfer import __version__
-from vlmtransfer.finetune.trainer import LossPoint, TrainSettings, train
+from vlmtransfer.finetune.trainer import LossPoint, Schedule, TrainSettings, train
 from vlmtransfer.fsutil import staged_directory
 from vlmtransfer.models.tiny import TinyModelConfig
 
@@ -153,14 +153,7 @@ def pretrain_tiny(
             seconds += stage_seconds
         if recipe.final_steps:
             stage(f"consolidating: {recipe.final_steps} steps on the equal mixture")
-            settings = TrainSettings(
-                learning_rate=recipe.learning_rate,
-                schedule="cosine",
-                max_steps=recipe.final_steps,
-                batch_size=recipe.batch_size,
-                warmup_ratio=min(0.5, recipe.warmup_steps / recipe.final_steps),
-                seed=recipe.seed + len(tasks),
-            )
+            settings = _phase_settings(recipe, "cosine", recipe.final_steps, seed=recipe.seed + len(tasks))
             curve = train(loaded.model, data.encoded, settings, processor=loaded.processor, on_step=on_step)
             seconds += curve[-1].seconds
         stage("measuring accuracy on the val split")
@@ -245,14 +238,7 @@ def _teach(
         history.append((point.step, held_out_accuracy()))
         return history[-1][1] >= target
 
-    settings = TrainSettings(
-        learning_rate=recipe.learning_rate,
-        schedule="constant",
-        max_steps=recipe.stage_max_steps,
-        batch_size=recipe.batch_size,
-        warmup_ratio=min(0.5, recipe.warmup_steps / recipe.stage_max_steps),
-        seed=recipe.seed + index,
-    )
+    settings = _phase_settings(recipe, "constant", recipe.stage_max_steps, seed=recipe.seed + index)
     earlier = [i for t in data.tasks[:index] for i in data.spans[t]]
     order = _stage_order(data.spans[task], earlier, recipe.replay_share, recipe.seed, index)
     curve = train(
@@ -295,6 +281,18 @@ def _val_accuracy(
     return {task: round(accuracy[task][0], 2) for task in tasks}, {
         task: round(chance[task], 2) for task in tasks
     }
+
+
+def _phase_settings(recipe: PretrainRecipe, schedule: Schedule, steps: int, *, seed: int) -> TrainSettings:
+    """One phase's optimisation (a stage or the closing mixture); the warm-up is capped at half of it."""
+    return TrainSettings(
+        learning_rate=recipe.learning_rate,
+        schedule=schedule,
+        max_steps=steps,
+        batch_size=recipe.batch_size,
+        warmup_ratio=min(0.5, recipe.warmup_steps / steps),
+        seed=seed,
+    )
 
 
 def _stage_order(

@@ -11,11 +11,10 @@ from __future__ import annotations
 
 import contextlib
 import os
-import tempfile
 from collections.abc import Mapping
 from pathlib import Path
 
-from vlmtransfer.fsutil import OutputDirectoryError, check_replaceable, publish_directory
+from vlmtransfer.fsutil import OutputDirectoryError, check_replaceable, publish_directory, staged_file
 from vlmtransfer.report.page import GENERATOR_TAG
 
 __all__ = ["FIGURES_DIR", "FIGURES_INDEX", "REPORT_FILE", "check_report_target", "publish_report"]
@@ -65,7 +64,7 @@ def publish_report(
     staged = None
     try:
         if html is not None:
-            staged = _stage(out_dir / REPORT_FILE, html)
+            staged = staged_file(out_dir / REPORT_FILE, html)
         if figures is not None:
             publish_directory(figures, out_dir / FIGURES_DIR, marker=FIGURES_INDEX)
         if staged is not None:
@@ -80,28 +79,6 @@ def publish_report(
         raise
     page = out_dir / REPORT_FILE if html is not None else None
     return page, [out_dir / FIGURES_DIR / name for name in sorted(figures or {})]
-
-
-def _stage(path: Path, data: bytes) -> str:
-    """``data`` in a fsynced temporary sibling of ``path``; the caller moves it into place."""
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes 0600; a report is meant to be shared
-    except BaseException:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(tmp)
-        raise
-    return tmp
-
-
-def _umask() -> int:
-    mask = os.umask(0)
-    os.umask(mask)
-    return mask
 
 
 def _is_our_page(path: Path) -> bool:

@@ -7,12 +7,12 @@ figure that does not apply (no baselines in PGF inputs, one seed, one model) is 
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 
 from matplotlib.figure import Figure
 
+from vlmtransfer.fsutil import unique_names
 from vlmtransfer.report.data import ModelView, ReportData
 from vlmtransfer.report.figures.graphs import clique_figure, transfer_graph
 from vlmtransfer.report.figures.heatmaps import off_diagonal_limit, pgf_heatmap, pgf_panel, pgf_std_heatmap
@@ -189,11 +189,4 @@ def _preview(figure: Figure, files: Mapping[str, bytes], dpi: int, preview_dpi: 
 
 def model_slugs(labels: tuple[str, ...] | list[str]) -> dict[str, str]:
     """Filesystem-safe, unique file-name parts for model labels (``Qwen/2.5 7B`` -> ``Qwen_2.5_7B``)."""
-    slugs: dict[str, str] = {}
-    for label in labels:
-        base = re.sub(r"[^A-Za-z0-9._-]+", "_", label).strip("._") or "model"
-        slug, n = base, 2
-        while slug in slugs.values():
-            slug, n = f"{base}-{n}", n + 1
-        slugs[label] = slug
-    return slugs
+    return unique_names(labels)
