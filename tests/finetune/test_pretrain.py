@@ -36,6 +36,14 @@ def test_pretraining_is_deterministic_for_a_seed(tmp_path):
     assert first["accuracy"] == second["accuracy"]
     assert set(first["accuracy"]) == set(first["chance"]) == set(first["tasks"])
     assert other["recipe"]["seed"] == 1
+    taught = [list(stage["taught_held_out_accuracy"]) for stage in first["stages"]]
+    assert taught == [first["tasks"][: k + 1] for k in range(len(first["tasks"]))]
+    assert all(
+        stage["taught_held_out_accuracy"][stage["task"]] == stage["held_out_accuracy"][-1][1]
+        for stage in first["stages"]
+    )
+    assert list(first["held_out_before_closing"]) == first["tasks"]
+    assert all(0 <= value <= 100 for value in first["held_out_before_closing"].values())
     assert not (tmp_path / "a" / "init").exists()
 
 

@@ -21,8 +21,9 @@ stage; counting ended at 48.5 % (chance 25), the other ten tasks at chance. The 
 is the best measured here, and it is what ``vlmtransfer model tiny --rebuild`` reproduces.
 
 All parameters train (vision tower, merger and language model). Each stage starts a fresh AdamW. The
-recipe, every stage's held-out accuracy curve and the measured val accuracy of the result are saved
-beside the weights in ``pretraining.json``.
+recipe, every stage's held-out accuracy curve, the held-out accuracy of every task taught so far at the end
+of each stage and before the closing mixture (what later training takes away from earlier tasks), and
+the measured val accuracy of the result are saved beside the weights in ``pretraining.json``.
 """
 
 from __future__ import annotations
@@ -151,6 +152,7 @@ def pretrain_tiny(
             stage_report, stage_seconds = _teach(loaded, data, index, recipe, stage=stage, on_step=on_step)
             stages.append(stage_report)
             seconds += stage_seconds
+        before_closing = _held_out_accuracy(loaded, data, tasks)
         if recipe.final_steps:
             stage(f"consolidating: {recipe.final_steps} steps on the equal mixture")
             settings = _phase_settings(recipe, "cosine", recipe.final_steps, seed=recipe.seed + len(tasks))
@@ -170,6 +172,7 @@ def pretrain_tiny(
             "chance": chance,
             "eval_questions_per_task": recipe.eval_examples_per_task,
             "stages": stages,
+            "held_out_before_closing": before_closing,
             "training_seconds": round(seconds, 1),
             "parameters": sum(p.numel() for p in loaded.model.parameters()),
             "versions": {"vlmtransfer": __version__, "torch": torch.__version__},
@@ -221,8 +224,6 @@ def _teach(
 
     Returns the stage's report and its training seconds.
     """
-    from vlmtransfer.evaluate.engine import accuracy_by_task, score_questions  # noqa: PLC0415
-
     task = data.tasks[index]
     chance = 100.0 / len(data.held_out[task][0][0].choices)
     target = chance + recipe.stage_target * (100.0 - chance)
@@ -230,7 +231,7 @@ def _teach(
     history: list[tuple[int, float]] = []
 
     def held_out_accuracy() -> float:
-        return accuracy_by_task(score_questions(loaded, data.held_out[task], batch_size=32))[task][0]
+        return _held_out_accuracy(loaded, data, [task])[task]
 
     def reached_target(point: LossPoint) -> bool:
         if point.step % recipe.check_every:
@@ -250,8 +251,9 @@ def _teach(
         order=order,
         should_stop=reached_target,
     )
+    taught = _held_out_accuracy(loaded, data, data.tasks[: index + 1])
     if not history or history[-1][0] != curve[-1].step:
-        history.append((curve[-1].step, held_out_accuracy()))
+        history.append((curve[-1].step, taught[task]))
     stage(f"  {task}: {history[-1][1]:.0f} % held out after {curve[-1].step} steps")
     report = {
         "task": task,
@@ -260,8 +262,19 @@ def _teach(
         "reached": history[-1][1] >= target,
         "held_out_accuracy": [[step, round(accuracy, 2)] for step, accuracy in history],
         "final_loss": curve[-1].loss,
+        "taught_held_out_accuracy": taught,
     }
     return report, curve[-1].seconds
+
+
+def _held_out_accuracy(loaded: Any, data: _PretrainingData, tasks: Sequence[str]) -> dict[str, float]:
+    """Held-out accuracy (percent, 2 decimals) of each of ``tasks``: at a stage's end over every task
+    taught so far, to see what later stages and the closing mixture take away from earlier ones."""
+    from vlmtransfer.evaluate.engine import accuracy_by_task, score_questions  # noqa: PLC0415
+
+    questions = [item for task in tasks for item in data.held_out[task]]
+    accuracy = accuracy_by_task(score_questions(loaded, questions, batch_size=32))
+    return {task: round(accuracy[task][0], 2) for task in tasks}
 
 
 def _val_accuracy(
