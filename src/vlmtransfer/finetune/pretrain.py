@@ -152,7 +152,7 @@ def pretrain_tiny(
             stage_report, stage_seconds = _teach(loaded, data, index, recipe, stage=stage, on_step=on_step)
             stages.append(stage_report)
             seconds += stage_seconds
-        before_closing = _held_out_accuracy(loaded, data, tasks)
+        before_closing = stages[-1]["taught_held_out_accuracy"]  # the last stage scored every task
         if recipe.final_steps:
             stage(f"consolidating: {recipe.final_steps} steps on the equal mixture")
             settings = _phase_settings(recipe, "cosine", recipe.final_steps, seed=recipe.seed + len(tasks))
