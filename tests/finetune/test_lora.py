@@ -122,8 +122,10 @@ def test_gradient_accumulation_equals_one_large_batch(loaded, questions):
     loss_big, big = one_step(8, 1)
     loss_acc, accumulated = one_step(4, 2)
     assert loss_acc == pytest.approx(loss_big, rel=1e-5)
+    # AdamW's first step is about lr * g / |g|: where a gradient is near zero its float rounding is
+    # amplified to ~1e-6, a thousandth of the step (lr 1e-2), so that is the tolerance.
     for name, value in big.items():
-        torch.testing.assert_close(accumulated[name], value, rtol=1e-4, atol=1e-6)
+        torch.testing.assert_close(accumulated[name], value, rtol=1e-4, atol=1e-5)
 
 
 def test_step_count_and_settings_validation():

@@ -32,6 +32,20 @@ def test_training_targets_are_the_answer_turn(processor, questions):
     assert encoded.tensors["input_ids"][: -len(target)].tolist() == prompt["input_ids"][0].tolist()
 
 
+def test_the_tiny_template_renders_the_question_before_the_images(processor, questions):
+    """The tiny model's own chat template puts a turn's text first (so image tokens can attend to the
+    question), and every image's 16 tokens after it, whatever the message order."""
+    record, images = questions[2]  # Jigsaw: three images
+    prompt = render_prompt(record, processor)
+    user_turn = prompt[prompt.index("<|im_start|>user\n") + len("<|im_start|>user\n") :]
+    assert user_turn.startswith(record.prompt)
+    assert user_turn.index(record.prompt) < user_turn.index("<|vision_start|>")
+    assert prompt.endswith("<|vision_end|><|im_end|>\n<|im_start|>assistant\n")
+    ids = processor(text=[prompt], images=images, return_tensors="pt")["input_ids"][0]
+    image_pad = processor.tokenizer.convert_tokens_to_ids("<|image_pad|>")
+    assert int((ids == image_pad).sum()) == 16 * len(images)
+
+
 def test_evaluation_encoding_has_no_targets_and_ends_with_the_suffix(processor, questions):
     record, images = questions[1]
     encoded = encode_question(record, images, processor, suffix="(")

@@ -13,7 +13,9 @@ from vlmtransfer.cli.main import app
 from vlmtransfer.data.synthetic import generate_suite
 from vlmtransfer.store import StudyStore
 
-TASKS = ("Syn_Counting", "Syn_Multi-view_Reasoning", "Syn_Relative_Depth")
+# Tasks the shipped tiny model has not learnt: on 6 val questions a learnt one can sit at its ceiling,
+# where PGF is undefined.
+TASKS = ("Syn_Spatial_Relation", "Syn_Object_Localization", "Syn_Relative_Depth")
 TARGET = "Syn_Relative_Depth"
 
 

@@ -18,7 +18,9 @@ from vlmtransfer.cli.main import app
 from vlmtransfer.data.synthetic import generate_suite
 from vlmtransfer.store import STORE_FILE, StudyStore
 
-TASKS = ("Syn_Counting", "Syn_Relative_Depth")
+# Tasks the shipped tiny model has not learnt: on 6 val questions a learnt one can sit at its ceiling,
+# where PGF is undefined.
+TASKS = ("Syn_Spatial_Relation", "Syn_Relative_Depth")
 
 
 @pytest.fixture(scope="module")

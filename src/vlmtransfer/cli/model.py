@@ -25,7 +25,7 @@ TINY_EXAMPLES = """[bold]Examples[/bold]
 
   vlmtransfer model tiny --out models/tiny            [dim]# copy the shipped, pretrained checkpoint[/dim]
 
-  vlmtransfer model tiny --out models/tiny --rebuild  [dim]# pretrain from scratch (~1 h on 2 cores)[/dim]
+  vlmtransfer model tiny --out models/tiny --rebuild  [dim]# pretrain from scratch (~30 min on 2 cores)[/dim]
 
   [dim]# regenerate the checkpoint shipped in the package[/dim]
 

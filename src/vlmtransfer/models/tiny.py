@@ -46,17 +46,33 @@ CHAT_TEMPLATE = (
     "{% for message in messages %}<|im_start|>{{ message['role'] }}\n"
     "{% if message['content'] is string %}{{ message['content'] }}{% else %}"
     "{% for part in message['content'] %}"
-    "{% if part['type'] == 'image' %}<|vision_start|><|image_pad|><|vision_end|>"
-    "{% elif part['type'] == 'text' %}{{ part['text'] }}{% endif %}"
+    "{% if part['type'] == 'text' %}{{ part['text'] }}{% endif %}"
+    "{% endfor %}"
+    "{% for part in message['content'] %}"
+    "{% if part['type'] == 'image' %}<|vision_start|><|image_pad|><|vision_end|>{% endif %}"
     "{% endfor %}{% endif %}<|im_end|>\n{% endfor %}"
     "{% if add_generation_prompt %}<|im_start|>assistant\n{% endif %}"
 )
-"""Qwen's chat format (``<|im_start|>role ... <|im_end|>``, images as vision start/pad/end)."""
+"""Qwen's chat format (``<|im_start|>role ... <|im_end|>``, images as vision start/pad/end), with a
+turn's text rendered before its images, whatever their order in the message.
+
+Why text first, unlike Qwen's own template: in a causal two-layer model an image token can only attend
+to what precedes it, so with the question first every image token can see which colour or shape the
+question names. Measured on counting alone from scratch: 35 % at 1,000 steps with the images first,
+65.5 % with the question first (chance 25 %). Real Qwen2.5-VL models keep their own template."""
 
 
 @dataclass(frozen=True)
 class TinyModelConfig:
-    """Sizes of the tiny model. Defaults: ~0.6 M parameters, 112-px images -> 16 image tokens."""
+    """Sizes of the tiny model. Defaults: ~0.6 M parameters, 112-px images -> 16 image tokens.
+
+    ``rope_theta`` is small on purpose. Qwen2.5-VL's multimodal RoPE gives an image token's width
+    position the slowest rotary frequencies of each head (the last ``mrope_section``). At Qwen's
+    theta and a head of 32 they turn by under 0.01 rad across the 4 merged columns of a 112-px image, so
+    the language model cannot tell left from right. At 3 the slowest turns by about 1 rad. Measured,
+    trained from scratch on "Is the <colour> <shape> on the left or on the right?": 50 % at 750 steps
+    with theta 10,000, 83 % at 500 with theta 3.
+    """
 
     text_layers: int = 2
     text_width: int = 128
@@ -69,7 +85,7 @@ class TinyModelConfig:
     vision_mlp: int = 128
     image_size: int = 112
     vocab_size: int = 512
-    rope_theta: float = 10000.0
+    rope_theta: float = 3.0
     tokenizer_examples_per_task: int = 40
 
 
