@@ -8,6 +8,8 @@ any model's ``apply_chat_template`` renders them; the model layer does that, not
 
 Why images first: Qwen2.5-VL and BLINK's reference evaluations put the images before the text, and
 keeping one order for training and evaluation keeps a finetuned adapter's prompt in distribution.
+A model's own chat template has the last word on the rendered order: the embedded tiny model's puts
+the text first (``vlmtransfer.models.tiny.CHAT_TEMPLATE`` says why).
 """
 
 from __future__ import annotations
