@@ -67,9 +67,11 @@ class TinyModelConfig:
     """Sizes of the tiny model. Defaults: ~0.6 M parameters, 112-px images -> 16 image tokens.
 
     ``rope_theta`` is small on purpose. Qwen2.5-VL's multimodal RoPE gives an image token's width
-    position the slowest rotary frequencies of each head (the last ``mrope_section``). At Qwen's
-    theta and a head of 32 they turn by under 0.01 rad across the 4 merged columns of a 112-px image, so
-    the language model cannot tell left from right. At 3 the slowest turns by about 1 rad. Measured,
+    position the slowest rotary frequencies of each head (the last ``mrope_section``). At theta 10,000
+    (the earlier default; Qwen2.5-VL's own 10^6 is slower still) and a head of 32 they turn by under
+    0.01 rad across the 4 merged columns of a 112-px image, so the language model cannot tell left from
+    right. At 3 the slowest turns by about 1 rad. The price: text positions more than ~18 tokens apart
+    (the slowest frequency's period) look alike to attention, which content has to disambiguate. Measured,
     trained from scratch on "Is the <colour> <shape> on the left or on the right?": 50 % at 750 steps
     with theta 10,000, 83 % at 500 with theta 3.
     """
