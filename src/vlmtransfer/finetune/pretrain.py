@@ -11,11 +11,11 @@ reached 100 % within 300 more). In an equal mixture of 12 tasks every task gets 
 after 6,000 steps only the easiest one had crossed its plateau. So the tasks are taught in order (easy
 first, so later tasks can reuse earlier features), each in a *stage* of its own at a constant rate; each
 example of a stage is drawn from the tasks already taught with probability ``replay_share``, so they are
-not forgotten. A stage ends when the
-task's accuracy on held-out ``pretrain`` questions reaches ``stage_target`` of the way from chance to 100 %,
-when it has made no progress for ``stage_patience`` steps, or after ``stage_max_steps`` (the task is then
-left where it is). A short mixture phase with a cosine decay consolidates everything. Stopping at a target
-rather than at the ceiling leaves finetuning headroom.
+not forgotten. A stage ends when the task's accuracy on held-out ``pretrain`` questions reaches
+``stage_target`` of the way from chance to 100 %, when it has made no progress for ``stage_patience``
+steps, or after ``stage_max_steps`` (the task is then left where it is). A short mixture phase with a
+cosine decay consolidates everything. Stopping at a target rather than at the ceiling leaves finetuning
+headroom.
 
 Measured with the defaults (docs/synthetic-suite.md; 27 minutes on 2 cores): forensic detection and
 multi-view reasoning are learnt (val 100 % and 97 %), counting is at 52.5 % (chance 25 %); similarity
