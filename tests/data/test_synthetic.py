@@ -17,7 +17,7 @@ from hypothesis import strategies as st
 from vlmtransfer.data import LETTERS, MANIFEST, read_records, validate_dataset
 from vlmtransfer.data.prompts import format_question
 from vlmtransfer.data.synthetic import SYNTHETIC_TASKS, generate_examples, generate_suite, solve
-from vlmtransfer.data.synthetic.render import PALETTE
+from vlmtransfer.data.synthetic.render import PALETTE, patch_side
 from vlmtransfer.data.synthetic.suite import ANSWER_BLOCK, answer_indices
 from vlmtransfer.errors import InputError
 from vlmtransfer.fsutil import OutputDirectoryError
@@ -262,6 +262,50 @@ def test_image_size_is_configurable():
         assert all(im.size == (84, 84) for im in images)
         assert record.meta["image_size"] == 84
         assert solve(record, images) == record.answer
+
+
+MARKER_TASKS = (
+    "Syn_Relative_Depth",
+    "Syn_Relative_Reflectance",
+    "Syn_Visual_Correspondence",
+    "Syn_Semantic_Correspondence",
+)
+
+
+def _marker_sets(render: dict) -> list[list[dict]]:
+    """Every image's markers: the render keeps them per view or per image."""
+    if "views" in render:
+        return [view["markers"] for view in render["views"]]
+    return [render["markers"], *([[render["ref_marker"]]] if "ref_marker" in render else [])]
+
+
+@pytest.mark.parametrize("image_size", [84, 112, 160, 224])
+def test_labels_sit_on_the_patch_grid_next_to_their_own_marker(image_size):
+    """A tiny vision tower reads a letter only where it fills whole patches (the probes in
+    docs/synthetic-suite.md), and a label must point at its own circle, not a neighbour's. At 84 px a
+    creature's four limbs are too close for four 14-px labels, so there only the grid is checked."""
+    side = patch_side(image_size)
+    assert side == (13 if image_size == 160 else 14)
+    for task in MARKER_TASKS:
+        for record, _ in generate_examples(task, "val", 30, seed=1, image_size=image_size):
+            for markers in _marker_sets(record.meta["render"]):
+                for marker in markers:
+                    x0, y0, x1, y1 = marker["box"]
+                    grid = (x0 % side, y0 % side, y1 - y0 + 1, (x1 - x0 + 1) % side)
+                    assert grid == (0, 0, side, 0), (record.id, marker)
+                    if image_size < 112:
+                        continue
+                    mx, my = (x0 + x1) / 2, (y0 + y1) / 2
+                    nearest = min(markers, key=lambda m: (m["x"] - mx) ** 2 + (m["y"] - my) ** 2)
+                    assert nearest is marker, (record.id, marker)
+    for record, _ in generate_examples("Syn_Object_Localization", "val", 30, seed=1, image_size=image_size):
+        render = record.meta["render"]
+        for (x0, y0, x1, y1), box in zip(render["labels"], render["boxes"], strict=True):
+            assert (x0 % side, y0 % side, x1 - x0 + 1, y1 - y0 + 1) == (0, 0, side, side), record.id
+            corners = [(x, y) for x in (box[0], box[2]) for y in (box[1], box[3])]
+            if image_size % 28:
+                continue  # the grid does not tile the image: a corner may lie past the last whole patch
+            assert any(x0 <= x <= x1 and y0 <= y <= y1 for x, y in corners), record.id
 
 
 def test_unknown_task_and_bad_arguments():

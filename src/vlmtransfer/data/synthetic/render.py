@@ -8,6 +8,7 @@ scaled by :func:`unit` for other image sizes.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import lru_cache
@@ -31,10 +32,12 @@ __all__ = [
     "label_size",
     "marker_radius",
     "new_image",
+    "patch_side",
     "place_label",
     "plural",
     "shape_bbox",
     "shape_mask",
+    "snap_to_patches",
     "texture",
     "unit",
 ]
@@ -168,34 +171,64 @@ def _marker_width(size: int) -> int:
     return max(1, round(2 * unit(size)))
 
 
+def patch_side(size: int) -> int:
+    """Image pixels per vision patch: labels are drawn on this grid so that a glyph fills whole patches.
+
+    Qwen2.5-VL resizes an image to a multiple of 28 px and cuts it into 14-px patches, so at 84, 112 or
+    224 px a patch is 14 image pixels. Why it matters: the tiny model read a letter that filled one patch
+    after 750 steps, and one drawn at any of a patch's 196 offsets not in 2,500 (docs/synthetic-suite.md,
+    Learnability).
+    """
+    return max(_GLYPH_H, round(size / (2 * max(1, round(size / 28)))))
+
+
 def glyph_scale(size: int, text: str) -> int:
-    """Pixel scale of the 5x7 glyphs: single letters are drawn twice as large as ``REF``."""
-    base = max(1, round(2 * unit(size)))
+    """Pixel scale of the 5x7 glyphs: a single letter is as tall as a patch allows, longer text half that."""
+    base = max(1, patch_side(size) // _GLYPH_H)
     return base if len(text) == 1 else max(1, base // 2)
 
 
-def label_size(size: int, text: str) -> tuple[int, int]:
-    """Width and height of a label box (white glyphs on a black square)."""
+def _glyphs_size(size: int, text: str) -> tuple[int, int]:
     s = glyph_scale(size, text)
-    pad = max(1, s)
-    return len(text) * (_GLYPH_W + 1) * s - s + 2 * pad, _GLYPH_H * s + 2 * pad
+    return len(text) * (_GLYPH_W + 1) * s - s, _GLYPH_H * s
+
+
+def label_size(size: int, text: str) -> tuple[int, int]:
+    """Width and height of a label box (white glyphs on a black box): a whole number of patches wide,
+    one patch tall."""
+    side = patch_side(size)
+    w, _ = _glyphs_size(size, text)
+    return -(-w // side) * side, side
 
 
 def draw_label(image: Image.Image, x0: int, y0: int, text: str) -> None:
-    """Draw ``text`` in white on a black box whose top-left corner is (x0, y0)."""
+    """Draw ``text`` in white, centred on a black box whose top-left corner is (x0, y0)."""
     size = image.size[0]
     w, h = label_size(size, text)
+    gw, gh = _glyphs_size(size, text)
     s = glyph_scale(size, text)
-    pad = max(1, s)
     draw = ImageDraw.Draw(image)
     draw.rectangle([x0, y0, x0 + w - 1, y0 + h - 1], fill=BLACK)
+    left, top = x0 + (w - gw) // 2, y0 + (h - gh) // 2
     for k, char in enumerate(text):
-        gx = x0 + pad + k * (_GLYPH_W + 1) * s
+        gx = left + k * (_GLYPH_W + 1) * s
         for row, bits in enumerate(_GLYPHS[char]):
             for col, bit in enumerate(bits):
                 if bit == "#":
-                    px, py = gx + col * s, y0 + pad + row * s
+                    px, py = gx + col * s, top + row * s
                     draw.rectangle([px, py, px + s - 1, py + s - 1], fill=WHITE)
+
+
+def snap_to_patches(size: int, x0: float, y0: float, w: int, h: int) -> list[tuple[int, int]]:
+    """The patch-grid corners nearest (x0, y0), rounding each axis down and up, that keep a w x h box
+    inside the image."""
+    side = patch_side(size)
+
+    def near(v: float, extent: int) -> list[int]:
+        last = (size - extent) // side * side
+        return sorted({min(max(0, k * side), last) for k in (math.floor(v / side), math.ceil(v / side))})
+
+    return [(x, y) for y in near(y0, h) for x in near(x0, w)]
 
 
 @dataclass(frozen=True)
@@ -225,27 +258,30 @@ def place_label(
     avoid: Sequence[Sequence[int]],
     *,
     prefer: tuple[float, float] = (1.0, -0.2),
-    gap: int | None = None,
+    others: Sequence[tuple[int, int]] = (),
 ) -> tuple[int, int, int, int]:
-    """Where to put the label of the point (x, y): beside it, inside the image, overlapping ``avoid``
-    (boxes ``x0, y0, x1, y1``) as little as possible, in the direction closest to ``prefer``."""
+    """Where to put the label of the point (x, y): on the patch grid beside it, inside the image,
+    overlapping ``avoid`` (boxes ``x0, y0, x1, y1``) as little as possible, nearer (x, y) than any of
+    the ``others`` points where it can be, in the direction closest to ``prefer``."""
     w, h = label_size(size, text)
-    r = marker_radius(size) + (gap if gap is not None else 2)
+    r = marker_radius(size) + 2
     options = []
     for dx, dy in ((1, 0), (-1, 0), (0, -1), (0, 1), (1, -1), (-1, -1), (1, 1), (-1, 1)):
         cx = x + dx * (r + w // 2 + 1) if dx else x
         cy = y + dy * (r + h // 2 + 1) if dy else y
         if dx and dy:
             cx, cy = x + dx * (r + w // 2 - 2), y + dy * (r + h // 2 - 2)
-        x0, y0 = cx - w // 2, cy - h // 2
-        x0, y0 = min(max(x0, 0), size - w), min(max(y0, 0), size - h)
-        box = (x0, y0, x0 + w - 1, y0 + h - 1)
-        overlap = sum(_overlap(box, a) for a in avoid)
         norm = (dx * dx + dy * dy) ** 0.5
         score = -(dx * prefer[0] + dy * prefer[1]) / norm
-        options.append((overlap, score, box))
-    options.sort(key=lambda o: (o[0], o[1]))
-    return options[0][2]
+        for x0, y0 in snap_to_patches(size, cx - w / 2, cy - h / 2, w, h):
+            box = (x0, y0, x0 + w - 1, y0 + h - 1)
+            overlap = sum(_overlap(box, a) for a in avoid)
+            mx, my = x0 + (w - 1) / 2, y0 + (h - 1) / 2
+            own = (mx - x) ** 2 + (my - y) ** 2
+            misleading = any((mx - ox) ** 2 + (my - oy) ** 2 <= own for ox, oy in others)
+            options.append((overlap, misleading, score, own, box))
+    options.sort(key=lambda o: o[:4])
+    return options[0][4]
 
 
 def draw_markers(
@@ -256,7 +292,8 @@ def draw_markers(
 ) -> list[Label]:
     """Mark each point (x, y, text) BLINK-style: a red hollow circle and its text in white on black.
 
-    Labels avoid every circle, every earlier label and ``avoid``; the circle centres stay visible.
+    Labels sit on the patch grid (:func:`patch_side`) and avoid every circle, every earlier label and
+    ``avoid``; the circle centres stay visible.
     """
     size = image.size[0]
     r = marker_radius(size)
@@ -267,7 +304,10 @@ def draw_markers(
     placed: list[Label] = []
     for k, (x, y, text) in enumerate(points):
         keep_out = [*circles, *(p.box for p in placed), *avoid]
-        box = place_label(size, x, y, text, keep_out, prefer=prefer[k] if prefer else (1.0, -0.2))
+        others = [(ox, oy) for j, (ox, oy, _) in enumerate(points) if j != k]
+        box = place_label(
+            size, x, y, text, keep_out, prefer=prefer[k] if prefer else (1.0, -0.2), others=others
+        )
         draw_label(image, box[0], box[1], text)
         placed.append(Label(x, y, text, box))
     return placed

@@ -27,6 +27,7 @@ from vlmtransfer.data.synthetic.render import (
     draw_markers,
     label_size,
     marker_radius,
+    patch_side,
     plural,
     shape_bbox,
     shape_mask,
@@ -515,13 +516,15 @@ def gen_multiview(rng: np.random.Generator, answer: int, size: int) -> Example:
 
 
 def _box_label(size: int, box: Sequence[int], text: str, avoid: Sequence[Sequence[int]]) -> list[int]:
-    """Where a box's label goes: above its top-left corner, else inside it, else other corners."""
+    """Where a box's label goes: on the patch grid, covering one of the box's corners (so the box's
+    edges run into it), the top-left if it is free of ``avoid``, else the freest other corner."""
     w, h = label_size(size, text)
+    side = patch_side(size)
     x0, y0, x1, y1 = box
-    options = [(x0, y0 - h), (x0 + 2, y0 + 2), (x1 - w + 1, y0 - h), (x0, y1 + 1), (x1 - w + 1, y1 + 1)]
+    last_x, last_y = (size - w) // side * side, (size - h) // side * side
     best = None
-    for k, (ox, oy) in enumerate(options):
-        lx, ly = min(max(ox, 0), size - w), min(max(oy, 0), size - h)
+    for k, (cx, cy) in enumerate(((x0, y0), (x1, y0), (x0, y1), (x1, y1))):
+        lx, ly = min(cx // side * side, last_x), min(cy // side * side, last_y)
         rect = [lx, ly, lx + w - 1, ly + h - 1]
         overlap = sum(
             max(0, min(rect[2], a[2]) - max(rect[0], a[0]) + 1)
@@ -571,7 +574,9 @@ def gen_localization(rng: np.random.Generator, answer: int, size: int) -> Exampl
             draw_box(image, box)
         labels: list[list[int]] = []
         for k, box in enumerate(boxes):
-            rect = _box_label(size, box, LETTERS[k], [[bx0, by0, bx1, by1], *labels])
+            other = boxes[1 - k]
+            corners = [[x, y, x, y] for x in (other[0], other[2]) for y in (other[1], other[3])]
+            rect = _box_label(size, box, LETTERS[k], [[bx0, by0, bx1, by1], *labels, *corners])
             draw_label(image, rect[0], rect[1], LETTERS[k])
             labels.append(rect)
         question = (
