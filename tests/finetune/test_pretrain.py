@@ -79,8 +79,8 @@ def test_the_shipped_checkpoint_loads_like_a_hub_model():
 def test_the_shipped_checkpoint_is_pretrained_and_its_report_is_measured():
     """Its val accuracy, measured here, matches pretraining.json: near the ceiling on forensic detection
     (learnt in the first stage) and multi-view reasoning (learnt once the language model could see where
-    image tokens are), far above chance on counting, below the ceiling elsewhere; every stage is
-    recorded."""
+    image tokens are), far above chance on relative depth (learnt once its labels filled one patch) and
+    counting, below the ceiling elsewhere; every stage is recorded."""
     from vlmtransfer.data.synthetic import generate_examples
     from vlmtransfer.evaluate import accuracy_by_task, score_questions
     from vlmtransfer.models import load_model
@@ -89,7 +89,7 @@ def test_the_shipped_checkpoint_is_pretrained_and_its_report_is_measured():
     default = json.loads(json.dumps(dataclasses.asdict(PretrainRecipe()), default=list))
     assert report["recipe"] == default  # so `vlmtransfer model tiny --rebuild` reproduces it
     n = report["eval_questions_per_task"]
-    tasks = ("Syn_Forensic_Detection", "Syn_Counting", "Syn_Multi-view_Reasoning")
+    tasks = ("Syn_Forensic_Detection", "Syn_Counting", "Syn_Multi-view_Reasoning", "Syn_Relative_Depth")
     questions = [
         item for task in tasks for item in generate_examples(task, "val", n, report["recipe"]["seed"])
     ]
@@ -99,6 +99,7 @@ def test_the_shipped_checkpoint_is_pretrained_and_its_report_is_measured():
     assert report["accuracy"]["Syn_Forensic_Detection"] > 90
     assert report["accuracy"]["Syn_Multi-view_Reasoning"] > 90
     assert report["accuracy"]["Syn_Counting"] > report["chance"]["Syn_Counting"] + 15
+    assert report["accuracy"]["Syn_Relative_Depth"] > report["chance"]["Syn_Relative_Depth"] + 25
     at_ceiling = {t for t in report["tasks"] if report["accuracy"][t] >= 95}
     assert at_ceiling <= {"Syn_Forensic_Detection", "Syn_Multi-view_Reasoning"}
     assert [stage["task"] for stage in report["stages"]] == report["tasks"]

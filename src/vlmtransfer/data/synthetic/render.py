@@ -3,7 +3,8 @@
 Everything is drawn with PIL without anti-aliasing (so a colour sampled inside a shape is exactly the
 shape's colour) or computed with numpy, and every coordinate is an integer decided by the caller's
 random generator, so the same parameters give the same pixels. Sizes are given for a 112-px image and
-scaled by :func:`unit` for other image sizes.
+scaled by :func:`unit` for other image sizes, except labels, which follow the vision patch grid
+(:func:`patch_side`).
 """
 
 from __future__ import annotations
@@ -37,7 +38,6 @@ __all__ = [
     "plural",
     "shape_bbox",
     "shape_mask",
-    "snap_to_patches",
     "texture",
     "unit",
 ]
@@ -219,7 +219,7 @@ def draw_label(image: Image.Image, x0: int, y0: int, text: str) -> None:
                     draw.rectangle([px, py, px + s - 1, py + s - 1], fill=WHITE)
 
 
-def snap_to_patches(size: int, x0: float, y0: float, w: int, h: int) -> list[tuple[int, int]]:
+def _snap_to_patches(size: int, x0: float, y0: float, w: int, h: int) -> list[tuple[int, int]]:
     """The patch-grid corners nearest (x0, y0), rounding each axis down and up, that keep a w x h box
     inside the image."""
     side = patch_side(size)
@@ -273,7 +273,7 @@ def place_label(
             cx, cy = x + dx * (r + w // 2 - 2), y + dy * (r + h // 2 - 2)
         norm = (dx * dx + dy * dy) ** 0.5
         score = -(dx * prefer[0] + dy * prefer[1]) / norm
-        for x0, y0 in snap_to_patches(size, cx - w / 2, cy - h / 2, w, h):
+        for x0, y0 in _snap_to_patches(size, cx - w / 2, cy - h / 2, w, h):
             box = (x0, y0, x0 + w - 1, y0 + h - 1)
             overlap = sum(_overlap(box, a) for a in avoid)
             mx, my = x0 + (w - 1) / 2, y0 + (h - 1) / 2
