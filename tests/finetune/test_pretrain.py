@@ -11,7 +11,13 @@ from safetensors.torch import load_file
 from typer.testing import CliRunner
 
 from vlmtransfer.cli.main import app
-from vlmtransfer.finetune.pretrain import PRETRAINING_REPORT, PretrainRecipe, _stalled, pretrain_tiny
+from vlmtransfer.finetune.pretrain import (
+    PRETRAINING_REPORT,
+    PretrainRecipe,
+    _stalled,
+    breadth_score,
+    pretrain_tiny,
+)
 from vlmtransfer.models.presets import EMBEDDED_TINY
 
 SHORT = PretrainRecipe(
@@ -54,15 +60,59 @@ def test_pretraining_is_deterministic_for_a_seed(tmp_path):
     assert first["accuracy"] == second["accuracy"]
     assert set(first["accuracy"]) == set(first["chance"]) == set(first["tasks"])
     assert other["recipe"]["seed"] == 1
-    taught = [list(stage["taught_held_out_accuracy"]) for stage in first["stages"]]
-    assert taught == [first["tasks"][: k + 1] for k in range(len(first["tasks"]))]
-    assert all(
-        stage["taught_held_out_accuracy"][stage["task"]] == stage["held_out_accuracy"][-1][1]
-        for stage in first["stages"]
-    )
+    tasks, stages = first["tasks"], first["stages"]
+    assert [stage["task"] for stage in stages[: len(tasks)]] == tasks
+    undone = [stage["task"] for stage in stages[: len(tasks)] if not stage["kept"]]
+    assert [stage["task"] for stage in stages[len(tasks) :]] == undone  # each retried once
+    taught = [list(stage["taught_held_out_accuracy"]) for stage in stages]
+    assert taught == [tasks[: k + 1] for k in range(len(tasks))] + [tasks] * len(undone)
+    for stage in first["stages"]:  # without keep_best every stage keeps its last weights
+        assert stage["kept"]
+        assert stage["kept_step"] == stage["steps"] == stage["checks"][-1][0]
+        assert stage["taught_held_out_accuracy"][stage["task"]] == stage["held_out_accuracy"][-1][1]
     assert list(first["held_out_before_closing"]) == first["tasks"]
     assert all(0 <= value <= 100 for value in first["held_out_before_closing"].values())
     assert not (tmp_path / "a" / "init").exists()
+
+
+def test_breadth_score_caps_each_task_at_its_target():
+    chance, target = {"a": 50.0, "b": 25.0}, {"a": 80.0, "b": 70.0}
+    assert breadth_score({"a": 50.0, "b": 25.0}, chance, target) == 0.0
+    assert breadth_score({"a": 100.0, "b": 25.0}, chance, target) == 30.0  # past the target counts nothing
+    assert breadth_score({"a": 80.0, "b": 20.0}, chance, target) == 25.0  # below chance costs
+    # trading 20 points of an earlier task for 10 of a later one scores lower
+    assert breadth_score({"a": 60.0, "b": 35.0}, chance, target) < breadth_score(
+        {"a": 80.0, "b": 25.0}, chance, target
+    )
+
+
+@pytest.mark.slow
+def test_keep_best_keeps_the_best_check_and_undoes_stages_that_gain_too_little(tmp_path):
+    """A kept stage ends at the check with the best breadth score; with an unreachable gain every stage
+    is undone and nothing is consolidated, so the weights are exactly the untrained model's."""
+    from vlmtransfer.models.tiny import build_tiny_model
+
+    best = pretrain_tiny(tmp_path / "best", PretrainRecipe(**{**SHORT.__dict__, "keep_best": True}))
+    for stage in best["stages"]:
+        scores = [score for _, _, score in stage["checks"]]
+        kept_score = next(score for step, _, score in stage["checks"] if step == stage["kept_step"])
+        assert kept_score == (max(scores) if stage["kept"] else scores[0])
+        assert stage["kept"] == (stage["kept_step"] > 0)
+        assert stage["kept"] == (max(scores) >= scores[0] + 5.0 and scores.index(max(scores)) > 0)
+    if best["closing"] is not None:
+        closing = {step: score for step, _, score in best["closing"]["checks"]}
+        assert closing[best["closing"]["kept_step"]] == max(closing.values())
+
+    recipe = PretrainRecipe(**{**SHORT.__dict__, "keep_best": True, "stage_min_gain": 1000.0})
+    report = pretrain_tiny(tmp_path / "undone", recipe)
+    build_tiny_model(tmp_path / "init", seed=recipe.seed, config=recipe.model)
+    trained, untrained = (load_file(tmp_path / n / "model.safetensors") for n in ("undone", "init"))
+    assert trained.keys() == untrained.keys()
+    assert all(torch.equal(trained[k], untrained[k]) for k in trained)
+    assert not any(stage["kept"] for stage in report["stages"])
+    assert len(report["stages"]) == 2 * len(report["tasks"])  # every task retried once
+    assert all(stage["steps"] >= 1 for stage in report["stages"])
+    assert report["closing"] is None
 
 
 def test_the_shipped_checkpoint_loads_like_a_hub_model():
@@ -102,7 +152,7 @@ def test_the_shipped_checkpoint_is_pretrained_and_its_report_is_measured():
     assert report["accuracy"]["Syn_Relative_Depth"] > report["chance"]["Syn_Relative_Depth"] + 25
     at_ceiling = {t for t in report["tasks"] if report["accuracy"][t] >= 95}
     assert at_ceiling <= {"Syn_Forensic_Detection", "Syn_Multi-view_Reasoning"}
-    assert [stage["task"] for stage in report["stages"]] == report["tasks"]
+    assert [stage["task"] for stage in report["stages"][: len(report["tasks"])]] == report["tasks"]
 
 
 def test_model_tiny_copies_the_shipped_model_and_refuses_foreign_dirs(tmp_path):

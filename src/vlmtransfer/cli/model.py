@@ -27,6 +27,8 @@ TINY_EXAMPLES = """[bold]Examples[/bold]
 
   vlmtransfer model tiny --out models/tiny --rebuild  [dim]# pretrain from scratch (~30 min on 2 cores)[/dim]
 
+  vlmtransfer model tiny --out models/tiny-kb --rebuild --keep-best  [dim]# undo stages that do harm[/dim]
+
   [dim]# regenerate the checkpoint shipped in the package[/dim]
 
   vlmtransfer model tiny --rebuild --out src/vlmtransfer/assets/tiny-qwen2.5-vl
@@ -52,6 +54,14 @@ def tiny(
         int | None,
         typer.Option("--examples-per-task", help="Pretraining questions per task (with --rebuild)."),
     ] = None,
+    keep_best: Annotated[
+        bool,
+        typer.Option(
+            "--keep-best",
+            help="End every stage at its best held-out check and undo stages that gain too little"
+            " (with --rebuild; docs/synthetic-suite.md).",
+        ),
+    ] = False,
 ) -> None:
     """A small real Qwen2.5-VL, pretrained on the synthetic suite; loads with AutoModelForImageTextToText."""
     from vlmtransfer.fsutil import OutputDirectoryError, check_replaceable, staged_directory  # noqa: PLC0415
@@ -62,11 +72,13 @@ def tiny(
         check_replaceable(out, marker)
     except OutputDirectoryError as exc:
         raise InputError(str(exc), source="--out") from None
-    if not rebuild and (seed or stage_steps or examples_per_task):
-        raise InputError("--seed, --stage-steps and --examples-per-task need --rebuild", source="--rebuild")
+    if not rebuild and (seed or stage_steps or examples_per_task or keep_best):
+        raise InputError(
+            "--seed, --stage-steps, --examples-per-task and --keep-best need --rebuild", source="--rebuild"
+        )
     console = Console(stderr=True)
     if rebuild:
-        report = _rebuild(out, seed, stage_steps, examples_per_task, console)
+        report = _rebuild(out, seed, stage_steps, examples_per_task, console, keep_best=keep_best)
     else:
         if not (EMBEDDED_TINY / marker).is_file():
             raise InputError(f"the shipped tiny model is missing ({EMBEDDED_TINY}); use --rebuild")
@@ -78,13 +90,15 @@ def tiny(
     _print_report(report, out)
 
 
-def _rebuild(out: Path, seed: int, steps: int | None, examples: int | None, console: Console) -> dict:
+def _rebuild(
+    out: Path, seed: int, steps: int | None, examples: int | None, console: Console, *, keep_best: bool
+) -> dict:
     from dataclasses import replace  # noqa: PLC0415
 
     from vlmtransfer.cli.progress import quiet_ml_libraries, step_progress, training_callback  # noqa: PLC0415
     from vlmtransfer.finetune.pretrain import PretrainRecipe, pretrain_tiny  # noqa: PLC0415
 
-    recipe = PretrainRecipe(seed=seed)
+    recipe = PretrainRecipe(seed=seed, keep_best=keep_best)
     if steps is not None:
         if steps < 1:
             raise InputError("must be >= 1", source="--stage-steps")
