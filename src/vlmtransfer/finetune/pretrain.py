@@ -97,16 +97,19 @@ class PretrainRecipe:
             It only ignores one-question wobbles: on 100 held-out questions the noise is about 5 points,
             so a flat but noisy curve may run past ``stage_patience`` (a rising one is never cut short).
         keep_best: each stage and the closing mixture end by restoring the weights of their best check
-            (below); when false they keep their last weights, every stage is kept, and its held-out
-            checks score its own task only.
-        retry_undone: after the curriculum, teach each task whose stage was undone once more (in order).
+            by :func:`breadth_score` (see ``stage_min_gain``); when false they keep their last
+            weights, every stage is kept, and its held-out checks score its own task only.
+        retry_undone: after the curriculum, teach each task whose stage was undone once more (in order;
+            only ``keep_best`` undoes stages).
         stage_min_gain: a stage is kept only if its best check's breadth score (:func:`breadth_score`
             over the tasks kept so far and its own) beats the score before the stage by at least this
             many points; otherwise the weights from before the stage are restored and its task is left
             out of later replay and the closing mixture.
-        replay_share: share of each stage's batches drawn from the tasks taught before it.
-        final_steps: steps of the closing equal mixture of the kept tasks (cosine decay), which keeps
-            its best-scoring check's weights like a stage (possibly those it started from); 0 skips it.
+        replay_share: share of each stage's batches drawn from the tasks kept before it (all of those
+            taught before it unless ``keep_best``).
+        final_steps: steps of the closing equal mixture of the kept tasks (cosine decay); with
+            ``keep_best`` it keeps its best check's weights like a stage (possibly those it started
+            from); 0 skips it.
         eval_examples_per_task: ``val`` questions per task for the accuracy report.
         model: the architecture's sizes.
     """
