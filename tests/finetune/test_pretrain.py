@@ -172,3 +172,7 @@ def test_model_tiny_copies_the_shipped_model_and_refuses_foreign_dirs(tmp_path):
     )
     assert needs_rebuild.exit_code == 2
     assert "need --rebuild" in needs_rebuild.stderr
+    keep_best_alone = CliRunner().invoke(app, ["model", "tiny", "--out", str(tmp_path / "t3"), "--keep-best"])
+    assert keep_best_alone.exit_code == 2
+    assert "need --rebuild" in keep_best_alone.stderr
+    assert not (tmp_path / "t3").exists()
