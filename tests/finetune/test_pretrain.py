@@ -88,17 +88,27 @@ def test_breadth_score_caps_each_task_at_its_target():
 
 @pytest.mark.slow
 def test_keep_best_keeps_the_best_check_and_undoes_stages_that_gain_too_little(tmp_path):
-    """A kept stage ends at the check with the best breadth score; with an unreachable gain every stage
-    is undone and nothing is consolidated, so the weights are exactly the untrained model's."""
+    """A kept stage ends at the check with the best breadth score, settling included; a stage settles
+    only when its own task gained; with an unreachable gain every stage is undone and nothing is
+    consolidated, so the weights are exactly the untrained model's."""
     from vlmtransfer.models.tiny import build_tiny_model
 
-    best = pretrain_tiny(tmp_path / "best", PretrainRecipe(**{**SHORT.__dict__, "keep_best": True}))
+    # No gain asked: a stage settles, and is kept, whenever its best check is no worse than check 0.
+    recipe = PretrainRecipe(**{**SHORT.__dict__, "keep_best": True, "settle_steps": 2, "stage_min_gain": 0.0})
+    best = pretrain_tiny(tmp_path / "best", recipe)
     for stage in best["stages"]:
         scores = [score for _, _, score in stage["checks"]]
         kept_score = next(score for step, _, score in stage["checks"] if step == stage["kept_step"])
         assert kept_score == (max(scores) if stage["kept"] else scores[0])
         assert stage["kept"] == (stage["kept_step"] > 0)
-        assert stage["kept"] == (max(scores) >= scores[0] + 5.0 and scores.index(max(scores)) > 0)
+        assert stage["kept"] == (max(scores) >= scores[0] and scores.index(max(scores)) > 0)
+        own = [accuracy[stage["task"]] for _, accuracy, _ in stage["checks"]]
+        stage_end = 1 + sum(step <= stage["steps"] for step, _, _ in stage["checks"][1:])
+        assert stage["settle_steps"] == (2 if max(own[1:stage_end]) >= own[0] else 0)
+        assert [step for step, _, _ in stage["checks"][stage_end:]] == (
+            [stage["steps"] + 2] if stage["settle_steps"] else []
+        )
+    assert any(stage["settle_steps"] for stage in best["stages"])
     if best["closing"] is not None:
         closing = {step: score for step, _, score in best["closing"]["checks"]}
         assert closing[best["closing"]["kept_step"]] == max(closing.values())

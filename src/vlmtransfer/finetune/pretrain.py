@@ -99,6 +99,12 @@ class PretrainRecipe:
         keep_best: each stage and the closing mixture end by restoring the weights of their best check
             by :func:`breadth_score` (see ``stage_min_gain``); when false they keep their last
             weights, every stage is kept, and its held-out checks score its own task only.
+        settle_steps: with ``keep_best``, a stage whose own task gained at least ``stage_min_gain`` points
+            held out is followed by this many steps of the equal mixture of its task and the kept ones
+            (cosine decay), checked like the stage, before its best check is chosen; 0 skips it. Two
+            tasks drawn by one renderer can overwrite each other within a stage (relative depth cost
+            multi-view reasoning 31 points) and a short mixture gives the loss back, which a choice made
+            at the stage's end cannot see.
         retry_undone: after the curriculum, teach each task whose stage was undone once more (in order;
             only ``keep_best`` undoes stages).
         stage_min_gain: a stage is kept only if its best check's breadth score (:func:`breadth_score`
@@ -128,6 +134,7 @@ class PretrainRecipe:
     stage_min_delta: float = 2.0
     keep_best: bool = False
     stage_min_gain: float = 5.0
+    settle_steps: int = 0
     retry_undone: bool = True
     replay_share: float = 0.3
     final_steps: int = 600
@@ -147,6 +154,7 @@ class PretrainRecipe:
             "stage_patience": self.stage_patience >= 0,
             "stage_min_delta": self.stage_min_delta >= 0,
             "stage_min_gain": self.stage_min_gain >= 0,
+            "settle_steps": self.settle_steps >= 0,
             "replay_share": 0 <= self.replay_share < 1,
             "final_steps": self.final_steps >= 0,
             "eval_examples_per_task": self.eval_examples_per_task >= 1,
@@ -375,6 +383,14 @@ def _teach(
     curve = _train_phase(loaded, data, settings, order=order, should_stop=stage_over, on_step=on_step)
     if checks.history[-1][0] != curve[-1].step:
         checks.check(curve[-1].step)
+    seconds, settled = curve[-1].seconds, 0
+    own_gain = max(accuracy for _, accuracy in own_curve()) - checks.history[0][1][task]
+    if recipe.keep_best and recipe.settle_steps and own_gain >= recipe.stage_min_gain:
+        stage(f"  settling: up to {recipe.settle_steps} steps on the mixture of {len(kept) + 1} tasks")
+        settled, settle_seconds = _settle(
+            loaded, data, recipe, checks, [*kept, task], index=number, offset=curve[-1].step, on_step=on_step
+        )
+        seconds += settle_seconds
     if recipe.keep_best:
         keep = checks.best_step > 0 and checks.gain >= recipe.stage_min_gain
         kept_step = checks.restore(initial=not keep)
@@ -382,17 +398,19 @@ def _teach(
         keep, kept_step = True, curve[-1].step
     taught_accuracy = _held_out_accuracy(loaded, data, taught)
     last = own_curve()[-1][1]
+    settling = f" and {settled} settling" if settled else ""
     verdict = f"kept the weights of step {kept_step}" if keep else "undone"
     summary = ", ".join(
         f"{name.removeprefix('Syn_')[:12]} {value:.0f}" for name, value in taught_accuracy.items()
     )
     stage(
-        f"  {task}: {last:.0f} % held out after {curve[-1].step} steps; {verdict}"
+        f"  {task}: {last:.0f} % held out after {curve[-1].step}{settling} steps; {verdict}"
         f" (best gain {checks.gain:+.1f} points); now {summary}"
     )
     report = {
         "task": task,
         "steps": curve[-1].step,
+        "settle_steps": settled,
         "target": round(target, 2),
         "reached": last >= target,
         "stalled": last < target and curve[-1].step < recipe.stage_max_steps,  # why it ended
@@ -403,7 +421,35 @@ def _teach(
         "final_loss": curve[-1].loss,
         "taught_held_out_accuracy": taught_accuracy,
     }
-    return report, curve[-1].seconds
+    return report, seconds
+
+
+def _settle(
+    loaded: Any,
+    data: _PretrainingData,
+    recipe: PretrainRecipe,
+    checks: _Checks,
+    tasks: Sequence[str],
+    *,
+    index: int,
+    offset: int,
+    on_step: Callable[[LossPoint, int], None] | None,
+) -> tuple[int, float]:
+    """After stage ``index``, train on the equal mixture of ``tasks`` with a cosine decay, scoring into
+    the stage's ``checks`` at steps counted on from ``offset`` (the stage's last step), so that the
+    stage's best check may lie after a loss it caused has been given back. Returns steps and seconds."""
+
+    def record(point: LossPoint) -> bool:
+        if point.step % recipe.check_every == 0 or point.step == recipe.settle_steps:
+            checks.check(offset + point.step)
+        return False
+
+    number = 3 * len(data.tasks) + index  # past every stage's and the closing mixture's seed
+    pool = [i for t in tasks for i in data.spans[t]]
+    settings = _phase_settings(recipe, "cosine", recipe.settle_steps, seed=recipe.seed + number)
+    order = _stage_order(pool, [], 0.0, recipe.seed, number)
+    curve = _train_phase(loaded, data, settings, order=order, should_stop=record, on_step=on_step)
+    return curve[-1].step, curve[-1].seconds
 
 
 def _consolidate(
