@@ -12,6 +12,7 @@ from typer.testing import CliRunner
 
 from vlmtransfer.cli.main import app
 from vlmtransfer.finetune.pretrain import (
+    CURRICULUM,
     PRETRAINING_REPORT,
     PretrainRecipe,
     _stalled,
@@ -73,6 +74,18 @@ def test_pretraining_is_deterministic_for_a_seed(tmp_path):
     assert list(first["held_out_before_closing"]) == first["tasks"]
     assert all(0 <= value <= 100 for value in first["held_out_before_closing"].values())
     assert not (tmp_path / "a" / "init").exists()
+
+
+def test_a_shortened_curriculum_teaches_its_tasks_and_measures_the_whole_suite(tmp_path):
+    tasks = ("Syn_Counting", "Syn_Forensic_Detection")
+    report = pretrain_tiny(tmp_path / "m", PretrainRecipe(**{**SHORT.__dict__, "tasks": tasks}))
+    assert report["tasks"] == list(tasks)
+    assert [stage["task"] for stage in report["stages"]] == list(tasks)
+    assert set(report["accuracy"]) == set(report["chance"]) == set(CURRICULUM)
+    assert report["chance"]["Syn_Relative_Reflectance"] == pytest.approx(33.33)
+    for bad in ((), ("Syn_Counting", "Syn_Counting"), ("Syn_Counting", "Counting")):
+        with pytest.raises(ValueError, match="tasks"):
+            PretrainRecipe(tasks=bad)
 
 
 def test_breadth_score_caps_each_task_at_its_target():

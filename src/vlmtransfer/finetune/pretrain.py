@@ -79,7 +79,8 @@ class PretrainRecipe:
 
     Attributes:
         seed: tokenizer corpus, initialisation, pretraining data and data order.
-        tasks: synthetic tasks in teaching order (default :data:`CURRICULUM`).
+        tasks: synthetic tasks in teaching order (default :data:`CURRICULUM`); the val accuracy report
+            covers the whole suite, taught or not.
         examples_per_task: pretraining examples per task.
         held_out_per_task: further ``pretrain`` examples per task, never trained on, that decide when a
             stage ends.
@@ -143,6 +144,8 @@ class PretrainRecipe:
 
     def __post_init__(self) -> None:
         checks = {
+            "tasks": self.tasks is None
+            or (0 < len(set(self.tasks)) == len(self.tasks) and set(self.tasks) <= set(CURRICULUM)),
             "examples_per_task": self.examples_per_task >= 1,
             "held_out_per_task": self.held_out_per_task >= 1,
             "batch_size": self.batch_size >= 1,
@@ -224,7 +227,9 @@ def pretrain_tiny(
             closing, closing_seconds = _consolidate(loaded, data, kept, recipe, on_step=on_step)
             seconds += closing_seconds
         stage("measuring accuracy on the val split")
-        accuracy, chance = _val_accuracy(loaded, tasks, recipe)
+        # The whole suite, taught or not: a task left out of the curriculum is measured like the others.
+        suite = [*tasks, *(task for task in CURRICULUM if task not in tasks)]
+        accuracy, chance = _val_accuracy(loaded, suite, recipe)
         loaded.model.save_pretrained(staging)
         loaded.processor.save_pretrained(staging)
         for leftover in sorted((staging / "init").iterdir()):
