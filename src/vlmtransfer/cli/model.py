@@ -25,9 +25,9 @@ TINY_EXAMPLES = """[bold]Examples[/bold]
 
   vlmtransfer model tiny --out models/tiny            [dim]# copy the shipped, pretrained checkpoint[/dim]
 
-  vlmtransfer model tiny --out models/tiny --rebuild  [dim]# pretrain from scratch (~30 min on 2 cores)[/dim]
+  vlmtransfer model tiny --out models/tiny --rebuild  [dim]# pretrain from scratch (~1.5 h on 2 cores)[/dim]
 
-  vlmtransfer model tiny --out models/tiny-kb --rebuild --keep-best  [dim]# undo stages that do harm[/dim]
+  vlmtransfer model tiny --out models/tiny-kl --rebuild --keep-last  [dim]# keep every stage[/dim]
 
   [dim]# regenerate the checkpoint shipped in the package[/dim]
 
@@ -55,13 +55,14 @@ def tiny(
         typer.Option("--examples-per-task", help="Pretraining questions per task (with --rebuild)."),
     ] = None,
     keep_best: Annotated[
-        bool,
+        bool | None,
         typer.Option(
-            "--keep-best",
-            help="End every stage at its best held-out check and undo stages that gain too little"
-            " (with --rebuild; docs/synthetic-suite.md).",
+            "--keep-best/--keep-last",
+            help="End every stage at its best held-out check and undo stages that gain too little (the"
+            " default), or keep every stage's last weights (with --rebuild; docs/synthetic-suite.md).",
+            show_default=False,
         ),
-    ] = False,
+    ] = None,
 ) -> None:
     """A small real Qwen2.5-VL, pretrained on the synthetic suite; loads with AutoModelForImageTextToText."""
     from vlmtransfer.fsutil import OutputDirectoryError, check_replaceable, staged_directory  # noqa: PLC0415
@@ -72,9 +73,10 @@ def tiny(
         check_replaceable(out, marker)
     except OutputDirectoryError as exc:
         raise InputError(str(exc), source="--out") from None
-    if not rebuild and (seed or stage_steps or examples_per_task or keep_best):
+    if not rebuild and (seed or stage_steps or examples_per_task or keep_best is not None):
         raise InputError(
-            "--seed, --stage-steps, --examples-per-task and --keep-best need --rebuild", source="--rebuild"
+            "--seed, --stage-steps, --examples-per-task and --keep-best/--keep-last need --rebuild",
+            source="--rebuild",
         )
     console = Console(stderr=True)
     if rebuild:
@@ -91,14 +93,22 @@ def tiny(
 
 
 def _rebuild(
-    out: Path, seed: int, steps: int | None, examples: int | None, console: Console, *, keep_best: bool
+    out: Path,
+    seed: int,
+    steps: int | None,
+    examples: int | None,
+    console: Console,
+    *,
+    keep_best: bool | None,
 ) -> dict:
     from dataclasses import replace  # noqa: PLC0415
 
     from vlmtransfer.cli.progress import quiet_ml_libraries, step_progress, training_callback  # noqa: PLC0415
     from vlmtransfer.finetune.pretrain import PretrainRecipe, pretrain_tiny  # noqa: PLC0415
 
-    recipe = PretrainRecipe(seed=seed, keep_best=keep_best)
+    recipe = PretrainRecipe(seed=seed)
+    if keep_best is not None:
+        recipe = replace(recipe, keep_best=keep_best)
     if steps is not None:
         if steps < 1:
             raise InputError("must be >= 1", source="--stage-steps")
