@@ -366,10 +366,11 @@ def _teach(
     on_step: Callable[[LossPoint, int], None] | None,
 ) -> tuple[dict[str, Any], float]:
     """Stage ``number`` (0-based): train on ``task`` (replaying the ``kept`` ones) until the held-out
-    target, a stall or the step cap; then keep the best-scoring check's weights, or undo the stage.
+    target, a stall or the step cap; with ``keep_best``, settle if the task gained, then keep the
+    best-scoring check's weights or undo the stage.
 
     Returns the stage's report, with the held-out accuracy of every ``taught`` task at its end, and its
-    training seconds.
+    training seconds (settling included).
     """
     target = data.target(task, recipe.stage_target)
     stage(f"stage {number + 1}: {task} (until {target:.0f} % held out)")
