@@ -204,6 +204,14 @@ def test_the_shipped_checkpoint_is_pretrained_and_its_report_is_measured():
     assert [stage["task"] for stage in report["stages"][: len(report["tasks"])]] == report["tasks"]
 
 
+def test_no_demo_task_is_at_the_shipped_models_ceiling():
+    """PGF is undefined on a target whose baseline is at its ceiling, so `make demo` would stop there."""
+    from vlmtransfer.study.demo import DEMO_TASKS
+
+    report = json.loads((EMBEDDED_TINY / PRETRAINING_REPORT).read_text())
+    assert {task: report["accuracy"][task] for task in DEMO_TASKS if report["accuracy"][task] >= 95} == {}
+
+
 def test_model_tiny_copies_the_shipped_model_and_refuses_foreign_dirs(tmp_path):
     result = CliRunner().invoke(app, ["model", "tiny", "--out", str(tmp_path / "tiny")])
     assert result.exit_code == 0, result.output
