@@ -264,6 +264,22 @@ def test_image_size_is_configurable():
         assert solve(record, images) == record.answer
 
 
+def test_multiview_pretrains_on_large_moves_and_is_scored_on_small_ones_too():
+    """The pretrain split renders only large camera moves; train and val mix in moves finer than a
+    patch, so the tiny model pretrained on the former stays below the ceiling on the latter."""
+    from vlmtransfer.data.synthetic.tasks import MULTIVIEW_PRETRAIN_TRAVEL, MULTIVIEW_TRAVEL
+
+    def travels(split: str) -> list[float]:
+        items = generate_examples("Syn_Multi-view_Reasoning", split, 60, seed=0)
+        return [record.meta["render"]["travel"] for record, _ in items]
+
+    pretrain, val = travels("pretrain"), travels("val")
+    assert all(MULTIVIEW_PRETRAIN_TRAVEL[0] <= t <= MULTIVIEW_PRETRAIN_TRAVEL[1] for t in pretrain)
+    assert all(MULTIVIEW_TRAVEL[0] <= t <= MULTIVIEW_TRAVEL[1] for t in val)
+    assert sum(t < 7 for t in val) >= 15  # log-uniform in 2-30: about two in five below 7 px
+    assert travels("train") != val
+
+
 MARKER_TASKS = (
     "Syn_Relative_Depth",
     "Syn_Relative_Reflectance",

@@ -101,7 +101,7 @@ def generate_examples(
     answers = answer_indices(task, split, n, seed)
     for i in range(n):
         sequence = np.random.SeedSequence([seed, _key(task), _key(split), _EXAMPLE_STREAM, i])
-        example = definition.generate(np.random.default_rng(sequence), answers[i], image_size)
+        example = definition.generator(split)(np.random.default_rng(sequence), answers[i], image_size)
         if len(example.choices) != definition.choices or len(example.images) != definition.images:
             raise AssertionError(f"{task}: generator broke the task's shape")  # pragma: no cover
         record = MCQRecord(
