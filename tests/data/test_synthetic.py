@@ -264,6 +264,23 @@ def test_image_size_is_configurable():
         assert solve(record, images) == record.answer
 
 
+def test_forensics_pretrains_on_strong_grids_and_is_scored_on_weak_ones_too():
+    """The pretrain split's fakes carry only strong grids; train and val mix in weak ones, so the tiny
+    model pretrained on the former stays below the ceiling on the latter."""
+    from vlmtransfer.data.synthetic.tasks import FORENSIC_AMPLITUDE, FORENSIC_PRETRAIN_AMPLITUDE
+
+    def amplitudes(split: str) -> list[float]:
+        items = generate_examples("Syn_Forensic_Detection", split, 40, seed=0)
+        return [
+            i["amplitude"] for record, _ in items for i in record.meta["render"]["images"] if i["artifact"]
+        ]
+
+    pretrain, val = amplitudes("pretrain"), amplitudes("val")
+    assert all(FORENSIC_PRETRAIN_AMPLITUDE[0] <= a <= FORENSIC_PRETRAIN_AMPLITUDE[1] for a in pretrain)
+    assert all(FORENSIC_AMPLITUDE[0] <= a <= FORENSIC_AMPLITUDE[1] for a in val)
+    assert sum(a < FORENSIC_PRETRAIN_AMPLITUDE[0] for a in val) >= len(val) // 2  # log-uniform: ~80 %
+
+
 def test_multiview_pretrains_on_large_moves_and_is_scored_on_small_ones_too():
     """The pretrain split renders only large camera moves; train and val mix in moves finer than a
     patch, so the tiny model pretrained on the former stays below the ceiling on the latter."""

@@ -173,9 +173,9 @@ def test_beats_chance_is_a_one_sided_binomial_test():
 
 
 def test_the_shipped_checkpoint_is_pretrained_and_its_report_is_measured():
-    """Its val accuracy, measured here, matches pretraining.json: at the ceiling on forensic detection
-    only, far above chance on relative depth, object localisation, multi-view reasoning and counting,
-    five tasks between chance and the ceiling; every stage is recorded."""
+    """Its val accuracy, measured here, matches pretraining.json: far above chance on forensic detection,
+    relative depth, object localisation, multi-view reasoning and counting, no task at the ceiling, six
+    between it and chance; every stage is recorded."""
     from vlmtransfer.data.synthetic import generate_examples
     from vlmtransfer.evaluate import accuracy_by_task, score_questions
     from vlmtransfer.models import load_model
@@ -198,16 +198,15 @@ def test_the_shipped_checkpoint_is_pretrained_and_its_report_is_measured():
     for task in tasks:
         assert measured[task][0] == pytest.approx(report["accuracy"][task], abs=0.01)
     accuracy, chance = report["accuracy"], report["chance"]
-    assert accuracy["Syn_Forensic_Detection"] > 90
+    assert accuracy["Syn_Forensic_Detection"] > chance["Syn_Forensic_Detection"] + 25
     assert accuracy["Syn_Multi-view_Reasoning"] > chance["Syn_Multi-view_Reasoning"] + 25
     assert accuracy["Syn_Counting"] > chance["Syn_Counting"] + 25
     assert accuracy["Syn_Relative_Depth"] > chance["Syn_Relative_Depth"] + 25
     assert accuracy["Syn_Object_Localization"] > chance["Syn_Object_Localization"] + 20
     above_chance = {t for t in accuracy if _beats_chance(accuracy[t], chance[t], n)}
-    assert len(above_chance) >= 6
     at_ceiling = {t for t in accuracy if accuracy[t] >= 95}
-    assert at_ceiling <= {"Syn_Forensic_Detection"}
-    assert len(above_chance - at_ceiling) >= 5
+    assert at_ceiling == set()
+    assert len(above_chance) >= 6
     assert [stage["task"] for stage in report["stages"][: len(report["tasks"])]] == report["tasks"]
 
 

@@ -265,7 +265,13 @@ def gen_counting(rng: np.random.Generator, answer: int, size: int) -> Example:
 # --- Forensic_Detection: a periodic grid artifact ------------------------------------------------------
 
 
-def _forensic_image(rng: np.random.Generator, size: int, artifact: bool) -> tuple[Image.Image, dict]:
+FORENSIC_AMPLITUDE = (0.02, 0.22)  # a fake's grid strength, log-uniform
+FORENSIC_PRETRAIN_AMPLITUDE = (0.14, 0.22)  # the same for the pretrain split, uniform
+
+
+def _forensic_image(
+    rng: np.random.Generator, size: int, artifact: bool, *, weak_artifacts: bool
+) -> tuple[Image.Image, dict]:
     u = unit(size)
 
     def layout() -> tuple[list[int], list[int]]:
@@ -284,7 +290,11 @@ def _forensic_image(rng: np.random.Generator, size: int, artifact: bool) -> tupl
     pixels = pixels * shading(size, angle, low)[..., None]
     params: dict[str, Any] = {"background": background, "shapes": shapes, "angle": angle, "low": low}
     if artifact:
-        amplitude, half = _rf(rng, 0.14, 0.22), max(2, round(2 * u))
+        if weak_artifacts:
+            amplitude = _rlog(rng, *FORENSIC_AMPLITUDE)
+        else:
+            amplitude = _rf(rng, *FORENSIC_PRETRAIN_AMPLITUDE)
+        half = max(2, round(2 * u))
         grid = texture("checker", size, half, ((0, 0, 0), (1, 1, 1))).astype(np.float64)
         pixels = pixels * (1.0 + amplitude * (2.0 * grid - 1.0))
         params |= {"artifact": "grid", "amplitude": amplitude, "half_period": half}
@@ -294,9 +304,15 @@ def _forensic_image(rng: np.random.Generator, size: int, artifact: bool) -> tupl
     return image, params
 
 
-def gen_forensic(rng: np.random.Generator, answer: int, size: int) -> Example:
-    real = _forensic_image(rng, size, artifact=False)
-    fakes = [_forensic_image(rng, size, artifact=True) for _ in range(3)]
+def gen_forensic(rng: np.random.Generator, answer: int, size: int, *, weak_artifacts: bool = True) -> Example:
+    """One real photo among three fakes carrying a periodic grid. With ``weak_artifacts`` (train and
+    val) a fake's grid strength is log-uniform in FORENSIC_AMPLITUDE; without (pretrain) it is
+    always strong. The tiny model pretrained on strong grids answers 64 % of the mixed questions, while
+    one trained on grids of 2-22 % reached 100 % (docs/synthetic-suite.md): finetuning has headroom.
+    Both draw the strength with one uniform number, so the pretrain split's questions are those
+    rendered before the weak grids existed."""
+    real = _forensic_image(rng, size, artifact=False, weak_artifacts=weak_artifacts)
+    fakes = [_forensic_image(rng, size, artifact=True, weak_artifacts=weak_artifacts) for _ in range(3)]
     images = _order_images(rng, answer, real, fakes)
     question = (
         "You are a judge in a photography competition, and now you are given the four images. Please"
@@ -946,7 +962,14 @@ def gen_similarity(rng: np.random.Generator, answer: int, size: int) -> Example:
 TASKS: tuple[TaskDef, ...] = (
     TaskDef("Syn_Art_Style", "Art_Style", 2, 3, gen_art_style),
     TaskDef("Syn_Counting", "Counting", 4, 1, gen_counting),
-    TaskDef("Syn_Forensic_Detection", "Forensic_Detection", 4, 4, gen_forensic),
+    TaskDef(
+        "Syn_Forensic_Detection",
+        "Forensic_Detection",
+        4,
+        4,
+        gen_forensic,
+        pretraining=partial(gen_forensic, weak_artifacts=False),
+    ),
     TaskDef("Syn_Jigsaw", "Jigsaw", 2, 3, gen_jigsaw),
     TaskDef(
         "Syn_Multi-view_Reasoning",
