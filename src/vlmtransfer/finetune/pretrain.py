@@ -30,8 +30,8 @@ accuracy: relative depth 93 %, multi-view reasoning 83 %, object localisation 78
 64 %, jigsaw 62 %, counting 60 % (chance 25 % for forensics and counting), each above chance at p < 0.01
 and below the ceiling, as the val splits of forensics and multi-view reasoning are harder than their
 pretrain splits; the other six tasks stay near chance (similarity reaches 65 % held out in its own stage
-but is worn down by counting's). The recipe
-is the best of those measured, and it is what ``vlmtransfer model tiny --rebuild`` reproduces.
+but is worn down by counting's). The recipe is the best of those measured, and it is what
+``vlmtransfer model tiny --rebuild`` reproduces.
 
 All parameters train (vision tower, merger and language model). Each stage starts a fresh AdamW. The
 recipe, every stage's held-out accuracy curve, the held-out accuracy of every task taught so far at the end
