@@ -297,6 +297,25 @@ def test_multiview_pretrains_on_large_moves_and_is_scored_on_small_ones_too():
     assert travels("train") != val
 
 
+
+def test_similarity_pretrains_on_colour_changes_and_is_scored_on_shape_changes_too():
+    """The pretrain split's odd image always changes colour; train and val change its shape half the
+    time, a cue the tiny model was never pretrained on."""
+
+    def changes(split: str) -> Counter:
+        counts: Counter = Counter()
+        for record, _ in generate_examples("Syn_Visual_Similarity", split, 60, seed=0):
+            ref, *candidates = record.meta["render"]["images"]
+            odd = candidates[1 - "AB".index(record.answer)]
+            counts[(odd["shape"] != ref["shape"], odd["color"] != ref["color"])] += 1
+        return counts
+
+    assert changes("pretrain") == {(False, True): 60}
+    val = changes("val")
+    assert set(val) == {(False, True), (True, False)}
+    assert min(val.values()) >= 20
+
+
 MARKER_TASKS = (
     "Syn_Relative_Depth",
     "Syn_Relative_Reflectance",
