@@ -508,7 +508,7 @@ def gen_multiview(rng: np.random.Generator, answer: int, size: int, *, small_mov
     """Two views of a ground-plane scene. With ``small_moves`` (train and val) the camera's travel is
     log-uniform in MULTIVIEW_TRAVEL, so in half of the questions the nearest object moves less than
     half a 14-px patch; without (pretrain) every move is large. Trained on the mixed moves from the
-    start, the tiny model reaches 58-64 %; pretrained on the large ones, it answers 83 % of the mixed
+    start, the tiny model reaches 58-64 %; pretrained on the large ones, it answers 75-83 % of the mixed
     (docs/synthetic-suite.md). Both draw the travel with one uniform number, so the pretrain split's
     questions are those rendered before the small moves existed."""
     u = unit(size)
