@@ -297,7 +297,6 @@ def test_multiview_pretrains_on_large_moves_and_is_scored_on_small_ones_too():
     assert travels("train") != val
 
 
-
 def test_similarity_pretrains_on_colour_changes_and_is_scored_on_shape_changes_too():
     """The pretrain split's odd image always changes colour; train and val change its shape half the
     time, a cue the tiny model was never pretrained on."""
