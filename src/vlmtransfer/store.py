@@ -220,10 +220,13 @@ class StudyStore:
         )
 
     def predictions(self) -> pd.DataFrame:
-        """Every stored prediction with its run's model, source and seed."""
+        """Every stored prediction with its run's model, source and seed: the per-question table that
+        ``vlmtransfer analyze`` reads (``model, seed, source, target, question_id, correct``; base runs
+        have no seed), then the answer details and the run's ``kind`` (``mixture`` runs, of data
+        selection, are not part of the transfer matrix and analysis skips them)."""
         return pd.read_sql_query(
             "SELECT r.model, r.seed, r.source, p.target, p.question_id, p.answer, p.predicted, p.correct,"
-            " p.logprobs, p.letter_mass, p.text FROM predictions p JOIN runs r ON r.id = p.run_id"
+            " p.logprobs, p.letter_mass, p.text, r.kind FROM predictions p JOIN runs r ON r.id = p.run_id"
             " ORDER BY r.id, p.target, p.question_id",
             self._db,
         ).astype({"seed": "Int64"})

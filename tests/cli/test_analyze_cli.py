@@ -64,6 +64,7 @@ def test_rerunning_into_the_same_directory_replaces_it_without_stale_files(write
     assert run("analyze", second, "--out", out, "-q").exit_code == 0
     assert sorted(p.name for p in (out / "matrices").iterdir()) == [
         "second.pgf_mean.csv",
+        "second.pgf_q.csv",
         "second.pgf_std.csv",
     ]
     assert not [p for p in tmp_path.iterdir() if p.name.startswith(".")]

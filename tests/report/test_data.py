@@ -52,7 +52,11 @@ def _document(paper_analysis):
 @pytest.mark.parametrize(
     ("change", "fragment"),
     [
-        (lambda d: d.update(schema_version=2), "schema_version: is 2; this vlmtransfer reads 1"),
+        (lambda d: d.update(schema_version=1), "schema_version: is 1; this vlmtransfer reads 2"),
+        (
+            lambda d: d["models"]["3B"]["pgf_significant"][0].__setitem__(0, 1),
+            "models.3B.pgf_significant: expected 13 rows of 13 booleans",
+        ),
         (lambda d: d.pop("models"), "models: missing (is this an analysis.json?)"),
         (lambda d: d.update(model_order=["3B"]), "model_order: ['3B'] does not list the models"),
         (lambda d: d["models"]["7B"]["pgf_mean"].pop(), "models.7B.pgf_mean: 12 rows, expected 13"),
@@ -83,7 +87,7 @@ def test_malformed_documents_name_the_json_path(paper_analysis, change, fragment
 def test_files_that_are_missing_or_not_json(tmp_path):
     with pytest.raises(InputError, match="no such file"):
         load_report_data(tmp_path)
-    (tmp_path / "analysis.json").write_text('{"schema_version": 1,\n  oops}')
+    (tmp_path / "analysis.json").write_text('{"schema_version": 2,\n  oops}')
     with pytest.raises(InputError, match="line 2: not valid JSON"):
         load_report_data(tmp_path)
     (tmp_path / "analysis.json").write_text("[]")

@@ -111,6 +111,10 @@ class TransferCube:
         cols = [self.targets.index(t) for t in targets]
         return TransferCube(self.seeds, tuple(sources), tuple(targets), self.values[:, rows][:, :, cols])
 
+    def matrix(self, values: np.ndarray) -> pd.DataFrame:
+        """A (sources x targets) array as a labelled DataFrame."""
+        return self._matrix(values)
+
     def _matrix(self, values: np.ndarray) -> pd.DataFrame:
         return pd.DataFrame(
             values,

@@ -15,12 +15,13 @@ from vlmtransfer import __version__
 from vlmtransfer.analysis.graph import Clique
 from vlmtransfer.analysis.metrics import PGF_EPSILON
 from vlmtransfer.analysis.pipeline import Analysis, ModelAnalysis
+from vlmtransfer.analysis.uncertainty import CI_LEVEL
 from vlmtransfer.fsutil import publish_directory, unique_names
 from vlmtransfer.tasks import TaskRegistry, default_registry
 
 __all__ = ["SCHEMA_VERSION", "analysis_schema", "analysis_tables", "analysis_to_dict", "write_analysis"]
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 
 
 def analysis_schema() -> dict[str, Any]:
@@ -58,12 +59,18 @@ def analysis_to_dict(analysis: Analysis, registry: TaskRegistry | None = None) -
             "min_clique_size": analysis.options.min_clique_size,
             "pgf_epsilon": PGF_EPSILON,
             "std_ddof": 1,
+            "alpha": analysis.options.alpha,
+            "ci_level": CI_LEVEL,
+            "bootstrap": analysis.options.n_resamples,
+            "random_state": analysis.options.random_state,
+            "significant_only": analysis.options.significant_only,
         },
         "inputs": _inputs(analysis),
         "model_order": list(analysis.models),
         "tasks": _task_info(analysis, registry),
         "models": {label: _model_dict(result) for label, result in analysis.models.items()},
         "personas": analysis.personas,
+        "personas_significant": _significant_personas(analysis.persona_table),
         "persona_tests": _records(members.drop(columns=["qualifies", "member"])),
         "scale": _records(analysis.scale),
     }
@@ -105,15 +112,55 @@ def _model_dict(result: ModelAnalysis) -> dict[str, Any]:
         "pgf_mean": cube.mean().to_numpy().tolist(),
         "pgf_std": cube.std().to_numpy().tolist(),
         "pgf_per_seed": {seed: cube.values[s].tolist() for s, seed in enumerate(cube.seeds)},
+        **_cell_dict(result),
         "relative_gain_mean": None if gain is None else gain.mean().to_numpy().tolist(),
         "relative_gain_std": None if gain is None else gain.std().to_numpy().tolist(),
         "baseline": _baseline(result),
-        "transferability": _scores(result.transferability.summary()),
-        "malleability": _scores(result.malleability.summary()),
+        "transferability": _scores(_score_summary(result, "transferability")),
+        "malleability": _scores(_score_summary(result, "malleability")),
         "edges": _records(_edges_with_std(result)),
         "cliques": {sign: [_clique_dict(c) for c in cliques] for sign, cliques in result.cliques.items()},
         "categories": {dim: _records(table) for dim, table in result.categories.items()},
     }
+
+
+def _cell_dict(result: ModelAnalysis) -> dict[str, Any]:
+    """Per-cell uncertainty, per-target sizes and the significance count of one model."""
+    cells, cube = result.cells, result.data.pgf
+    off_diagonal = ~cube.self_mask()
+
+    def per_target(values: np.ndarray) -> dict[str, float]:
+        return {t: float(v) for t, v in zip(cube.targets, values, strict=True)}
+
+    return {
+        "uncertainty": cells.uncertainty,
+        "pgf_ci_low": cells.ci_low.tolist(),
+        "pgf_ci_high": cells.ci_high.tolist(),
+        "pgf_p": cells.p.tolist(),
+        "pgf_q": cells.q.tolist(),
+        "pgf_significant": cells.significant.tolist(),
+        "significant_cells": {
+            "off_diagonal": int(off_diagonal.sum()),
+            "significant_off_diagonal": int(cells.significant[off_diagonal].sum()),
+            "self": int((~off_diagonal).sum()),
+            "significant_self": int(cells.significant[~off_diagonal].sum()),
+        },
+        "n_questions": per_target(cells.n_questions),
+        "resolution": per_target(cells.resolution()),
+        "flip_rate": per_target(cells.flip_rate),
+        "detectable_pgf": per_target(result.detectable),
+    }
+
+
+def _score_summary(result: ModelAnalysis, role: str) -> pd.DataFrame:
+    scores = result.transferability if role == "transferability" else result.malleability
+    return scores.summary().join(result.score_intervals[role])
+
+
+def _significant_personas(table: pd.DataFrame) -> dict[str, list[str]]:
+    chosen = table[table["significant"]]
+    names = ("donor", "pirate", "sponge", "sieve")
+    return {p: sorted(chosen.loc[chosen["persona"] == p, "task"].unique()) for p in names}
 
 
 def _baseline(result: ModelAnalysis) -> dict[str, dict[str, Any]] | None:
@@ -140,12 +187,13 @@ def _scores(summary: pd.DataFrame) -> dict[str, dict[str, float]]:
     return {str(task): {k: float(v) for k, v in row.items()} for task, row in summary.iterrows()}
 
 
+EDGE_COLUMNS = ["source", "target", "pgf", "pgf_std", "sign", "ci_low", "ci_high", "p", "q", "significant"]
+
+
 def _edges_with_std(result: ModelAnalysis) -> pd.DataFrame:
     std = result.data.pgf.std().stack().rename("pgf_std")
     std.index.names = ["source", "target"]
-    return result.edges.merge(std.reset_index(), on=["source", "target"], how="left")[
-        ["source", "target", "pgf", "pgf_std", "sign"]
-    ]
+    return result.edges.merge(std.reset_index(), on=["source", "target"], how="left")[EDGE_COLUMNS]
 
 
 def _clique_dict(clique: Clique) -> dict[str, Any]:
@@ -155,6 +203,10 @@ def _clique_dict(clique: Clique) -> dict[str, Any]:
         "mean_pgf": clique.mean_pgf,
         "size": len(clique.tasks),
         "n_values": clique.n_values,
+        "ci_low": clique.ci_low,
+        "ci_high": clique.ci_high,
+        "significant": clique.significant,
+        "wilcoxon_p_value": clique.wilcoxon_p_value,
     }
 
 
@@ -185,11 +237,12 @@ def analysis_tables(analysis: Analysis) -> dict[str, pd.DataFrame]:
         "pgf.csv": _concat({label: _long_values(r) for label, r in results.items()}),
         "pgf_summary.csv": _concat({label: _summary_values(r) for label, r in results.items()}),
         "transferability.csv": _concat(
-            {label: r.transferability.summary().reset_index() for label, r in results.items()}
+            {label: _score_summary(r, "transferability").reset_index() for label, r in results.items()}
         ),
         "malleability.csv": _concat(
-            {label: r.malleability.summary().reset_index() for label, r in results.items()}
+            {label: _score_summary(r, "malleability").reset_index() for label, r in results.items()}
         ),
+        "power.csv": _concat({label: _power_table(r) for label, r in results.items()}),
         "task_scores_per_seed.csv": _concat({label: _per_seed_scores(r) for label, r in results.items()}),
         "edges.csv": _concat({label: _edges_with_std(r) for label, r in results.items()}),
         "cliques.csv": _concat({label: _clique_table(r) for label, r in results.items()}),
@@ -200,6 +253,7 @@ def analysis_tables(analysis: Analysis) -> dict[str, pd.DataFrame]:
     for label, slug in unique_names(results).items():
         tables[f"matrices/{slug}.pgf_mean.csv"] = results[label].data.pgf.mean()
         tables[f"matrices/{slug}.pgf_std.csv"] = results[label].data.pgf.std()
+        tables[f"matrices/{slug}.pgf_q.csv"] = results[label].data.pgf.matrix(results[label].cells.q)
     return tables
 
 
@@ -227,7 +281,33 @@ def _summary_values(result: ModelAnalysis) -> pd.DataFrame:
         frame["relative_gain_mean"] = gain.mean().stack()
         frame["relative_gain_std"] = gain.std().stack()
     frame["n_seeds"] = len(cube.seeds)
+    cells = result.cells
+    frame["self"] = cube.self_mask().reshape(-1)
+    frame["ci_low"] = cells.ci_low.reshape(-1)
+    frame["ci_high"] = cells.ci_high.reshape(-1)
+    frame["p"] = cells.p.reshape(-1)
+    frame["q"] = cells.q.reshape(-1)
+    frame["significant"] = cells.significant.reshape(-1)
+    frame["resolution"] = np.tile(cells.resolution(), len(cube.sources))
+    frame["uncertainty"] = cells.uncertainty
     return frame.reset_index()
+
+
+def _power_table(result: ModelAnalysis) -> pd.DataFrame:
+    """Per target: the sizes behind its noise floor, one question's worth of PGF and the detectable PGF."""
+    cells = result.cells
+    return pd.DataFrame(
+        {
+            "target": list(result.data.pgf.targets),
+            "n_questions": cells.n_questions,
+            "base_accuracy": cells.base_accuracy,
+            "ceiling": cells.ceiling,
+            "n_seeds": len(result.data.pgf.seeds),
+            "flip_rate": cells.flip_rate,
+            "resolution": cells.resolution(),
+            "detectable_pgf": result.detectable,
+        }
+    )
 
 
 def _per_seed_scores(result: ModelAnalysis) -> pd.DataFrame:
@@ -242,11 +322,23 @@ def _per_seed_scores(result: ModelAnalysis) -> pd.DataFrame:
 
 def _clique_table(result: ModelAnalysis) -> pd.DataFrame:
     rows = [
-        (c.sign, len(c.tasks), ";".join(c.tasks), c.mean_pgf, c.p_value, c.n_values)
+        (
+            c.sign,
+            len(c.tasks),
+            ";".join(c.tasks),
+            c.mean_pgf,
+            c.ci_low,
+            c.ci_high,
+            c.p_value,
+            c.significant,
+            c.wilcoxon_p_value,
+            c.n_values,
+        )
         for sign in ("positive", "negative")
         for c in result.cliques[sign]
     ]
-    return pd.DataFrame(rows, columns=["sign", "size", "tasks", "mean_pgf", "p_value", "n_values"])
+    columns = ["sign", "size", "tasks", "mean_pgf", "ci_low", "ci_high", "p_value", "significant"]
+    return pd.DataFrame(rows, columns=[*columns, "wilcoxon_p_value", "n_values"])
 
 
 def _category_table(result: ModelAnalysis) -> pd.DataFrame:

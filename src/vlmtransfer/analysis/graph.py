@@ -60,9 +60,15 @@ class Clique:
         tasks: member task names, sorted.
         sign: ``"positive"`` or ``"negative"``.
         mean_pgf: mean of the seed-mean PGF over all directed edges inside the clique.
-        p_value: one-sided Wilcoxon signed-rank p-value that the per-seed PGF of the clique's
-            directed edges is centred above 0 (positive cliques) or below 0 (negative cliques).
-        n_values: number of per-seed edge values the test used.
+        p_value: the clique's p-value: after :func:`vlmtransfer.analysis.significance.clique_tests`,
+            the selection-aware test whose unit is the question and the seed; straight from
+            :func:`transfer_cliques`, the paper's Wilcoxon test (as ``wilcoxon_p_value``).
+        n_values: number of per-seed edge values the Wilcoxon test used.
+        wilcoxon_p_value: the paper's test: one-sided Wilcoxon signed-rank p-value that the per-seed
+            PGF of the clique's directed edges is centred above 0 (positive cliques) or below 0
+            (negative cliques), treating every edge x seed value as independent (they are not).
+        ci_low, ci_high: 95 % interval of ``mean_pgf`` (NaN until tested).
+        significant: ``p_value`` below the analysis' alpha (False until tested).
     """
 
     tasks: tuple[str, ...]
@@ -70,6 +76,10 @@ class Clique:
     mean_pgf: float
     p_value: float
     n_values: int
+    wilcoxon_p_value: float = math.nan
+    ci_low: float = math.nan
+    ci_high: float = math.nan
+    significant: bool = False
 
 
 def mutual_transfer_graph(mean_matrix: pd.DataFrame, sign: str) -> nx.Graph:
@@ -89,10 +99,18 @@ def mutual_transfer_graph(mean_matrix: pd.DataFrame, sign: str) -> nx.Graph:
     return graph
 
 
-def transfer_cliques(cube: TransferCube, sign: str, min_size: int = 3) -> list[Clique]:
+def transfer_cliques(
+    cube: TransferCube, sign: str, min_size: int = 3, allowed: np.ndarray | None = None
+) -> list[Clique]:
     """All maximal cliques of size >= ``min_size`` of the mutual-transfer graph of the seed-mean
-    matrix, largest first (then strongest mean |PGF|, then by name), each with its Wilcoxon test."""
-    graph = mutual_transfer_graph(cube.mean(), sign)
+    matrix, largest first (then strongest mean |PGF|, then by name), each with its Wilcoxon test.
+
+    ``allowed`` (sources x targets, boolean) keeps only those cells as edges (e.g. significant ones).
+    """
+    mean = cube.mean()
+    if allowed is not None:
+        mean = mean.where(allowed, 0.0)
+    graph = mutual_transfer_graph(mean, sign)
     members = sorted(tuple(sorted(c)) for c in nx.find_cliques(graph) if len(c) >= min_size)
     cliques = [clique for size_group in _by_size(members) for clique in _test_cliques(cube, size_group, sign)]
     return sorted(cliques, key=lambda c: (-len(c.tasks), -abs(c.mean_pgf), c.tasks))
@@ -115,7 +133,9 @@ def _test_cliques(cube: TransferCube, cliques: list[tuple[str, ...]], sign: str)
         means.append(float(block.mean(axis=0)[off_diagonal].mean()))
     p_values = one_sided_wilcoxon(np.array(samples), sign)
     return [
-        Clique(tasks, sign, mean, float(p), int(off_diagonal.sum() * len(cube.seeds)))
+        Clique(
+            tasks, sign, mean, float(p), int(off_diagonal.sum() * len(cube.seeds)), wilcoxon_p_value=float(p)
+        )
         for tasks, mean, p in zip(cliques, means, p_values, strict=True)
     ]
 

@@ -15,6 +15,12 @@ import pandas as pd
 
 from vlmtransfer.analysis.cube import TransferCube
 from vlmtransfer.analysis.metrics import perfection_gap_factor, relative_gain
+from vlmtransfer.analysis.questions import (
+    QuestionData,
+    is_question_table,
+    models_from_question_table,
+    read_table,
+)
 from vlmtransfer.analysis.table import (
     LINE,
     check_columns,
@@ -32,6 +38,7 @@ __all__ = [
     "DEFAULT_CEILING",
     "PGF_COLUMNS",
     "ModelData",
+    "accuracy_model",
     "load_inputs",
     "models_from_accuracy_table",
     "models_from_pgf_table",
@@ -59,6 +66,8 @@ class ModelData:
         sha256: hash of the bytes that were read from ``origin``.
         shared_baseline: True when one baseline serves every seed (accuracy inputs only).
         warnings: suspicious but valid things about the input, for the user to see.
+        questions: per-question outcomes (per-question inputs only): what per-cell uncertainty
+            from questions and seeds needs; without them it comes from seeds alone.
     """
 
     label: str
@@ -69,6 +78,7 @@ class ModelData:
     sha256: str | None = None
     shared_baseline: bool | None = None
     warnings: tuple[str, ...] = ()
+    questions: QuestionData | None = None
 
 
 def load_inputs(
@@ -76,6 +86,7 @@ def load_inputs(
     labels: Sequence[str] = (),
     ceilings: Mapping[str, float] | None = None,
     default_ceilings: Mapping[str, float] | None = None,
+    graded: bool = False,
 ) -> list[ModelData]:
     """Read every input file and return its models in input order.
 
@@ -87,14 +98,15 @@ def load_inputs(
         labels: names for the PGF files, in order (the rest keep their file stem).
         ceilings: per-target ceilings overriding any ``ceiling`` column (accuracy tables only).
         default_ceilings: per-task ceilings used where the table gives none.
+        graded: per-question tables may hold scores in [0, 1], not only 0/1 outcomes.
     """
     ceilings = dict(ceilings or {})
-    tables = [(Path(p), read_csv_strict(p)) for p in paths]
+    tables = [(Path(p), _read(Path(p))) for p in paths]
     kinds = [_detect_format(frame, path) for path, frame in tables]
     pgf_count = kinds.count("pgf")
     if len(labels) > pgf_count:
         raise InputError(f"{len(labels)} labels given for {pgf_count} PGF file(s)", source="--label")
-    if ceilings and "accuracy" not in kinds:
+    if ceilings and not {"accuracy", "questions"} & set(kinds):
         raise InputError(
             "ceilings apply to accuracy tables only; PGF files already include them",
             source="--ceiling",
@@ -105,6 +117,8 @@ def load_inputs(
         if kind == "pgf":
             label = pending_labels.pop(0) if pending_labels else path.stem
             models.append(models_from_pgf_table(frame, label, path))
+        elif kind == "questions":
+            models.extend(models_from_question_table(frame, path, ceilings, default_ceilings, graded))
         else:
             models.extend(models_from_accuracy_table(frame, path, ceilings, default_ceilings))
     _check_unique_labels(models)
@@ -112,7 +126,17 @@ def load_inputs(
     return models
 
 
+def _read(path: Path) -> pd.DataFrame:
+    """CSV through the strict reader; Parquet (by extension) as strings in the same shape."""
+    if path.suffix.lower() in (".parquet", ".pq") and path.is_file():
+        return read_table(path)
+    return read_csv_strict(path)
+
+
 def _detect_format(frame: pd.DataFrame, path: Path) -> str:
+    if is_question_table(frame):
+        require_rows(frame, path)
+        return "questions"
     columns = set(frame.columns)
     accuracy_hits = len(columns & set(ACCURACY_COLUMNS)) / len(ACCURACY_COLUMNS)
     pgf_hits = len(columns & set(PGF_COLUMNS)) / len(PGF_COLUMNS)
@@ -215,7 +239,7 @@ def models_from_accuracy_table(
     table.attrs["sha256"] = frame.attrs.get("sha256")
     defaults = default_ceilings or {}
     return [
-        _accuracy_model(table[table["model"] == model], str(model), path, ceilings or {}, defaults)
+        accuracy_model(table[table["model"] == model], str(model), path, ceilings or {}, defaults)
         for model in table["model"].unique()
     ]
 
@@ -266,7 +290,7 @@ def _n_column(frame: pd.DataFrame, path: str | Path) -> pd.Series:
     return n
 
 
-def _accuracy_model(
+def accuracy_model(
     rows: pd.DataFrame,
     model: str,
     path: str | Path,

@@ -3,17 +3,32 @@
 from __future__ import annotations
 
 import difflib
+import math
+import zlib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
+import numpy as np
 import pandas as pd
 
 from vlmtransfer.analysis.categories import category_scores
 from vlmtransfer.analysis.cube import SeedScores
 from vlmtransfer.analysis.graph import Clique, transfer_cliques, transfer_edges
 from vlmtransfer.analysis.inputs import ModelData
-from vlmtransfer.analysis.personas import persona_table, personas
+from vlmtransfer.analysis.personas import PERSONAS, persona_table
+from vlmtransfer.analysis.power import detectable_pgf
 from vlmtransfer.analysis.scale import scale_trend
+from vlmtransfer.analysis.significance import clique_tests, null_draws, persona_tests
+from vlmtransfer.analysis.uncertainty import (
+    CellStats,
+    Replicates,
+    bootstrap_replicates,
+    cell_statistics,
+    percentile_interval,
+    seed_replicates,
+    sign_flip_p_values,
+    t_interval,
+)
 from vlmtransfer.errors import InputError
 from vlmtransfer.tasks import GRANULARITIES, LEVELS, TaskRegistry, default_registry
 
@@ -39,14 +54,29 @@ class AnalysisOptions:
         min_clique_size: smallest clique reported.
         model_order: order of models in outputs and the scale trend (default: input order);
             models not named follow in input order.
+        alpha: false discovery rate of the per-cell ``significant`` flag (q < alpha), and the level
+            of the clique and persona tests.
+        n_resamples: bootstrap resamples and sign flips per model (per-question inputs).
+        random_state: seed of every random draw; the same seed gives the same analysis.
+        significant_only: restrict edges, cliques and personas to significant cells and tests.
     """
 
     include_self: bool = False
     edge_fraction: float = 0.2
     min_clique_size: int = 3
     model_order: tuple[str, ...] = ()
+    alpha: float = 0.05
+    n_resamples: int = 10_000
+    random_state: int = 0
+    significant_only: bool = False
 
     def __post_init__(self) -> None:
+        if not 0 < self.alpha < 1:
+            raise ValueError(f"alpha must be in (0, 1), got {self.alpha:g}")
+        if self.n_resamples < 100:
+            raise ValueError(
+                f"the number of bootstrap resamples must be at least 100, got {self.n_resamples}"
+            )
         if not 0 < self.edge_fraction <= 1:
             raise ValueError(f"edge_fraction must be in (0, 1], got {self.edge_fraction:g}")
         if self.min_clique_size < 2:
@@ -55,7 +85,13 @@ class AnalysisOptions:
 
 @dataclass(frozen=True, eq=False)
 class ModelAnalysis:
-    """Everything computed for one model."""
+    """Everything computed for one model.
+
+    ``cells`` holds per-cell intervals, p, q and flags; ``score_intervals`` the 95 % intervals of
+    transferability and malleability (``{role: DataFrame}`` indexed by task, columns
+    ``positive_ci_low, positive_ci_high, negative_ci_low, negative_ci_high``); ``detectable`` per target
+    the smallest PGF found with 80 % power at this study's sizes (NaN when the sizes are unknown).
+    """
 
     data: ModelData
     transferability: SeedScores
@@ -63,6 +99,9 @@ class ModelAnalysis:
     edges: pd.DataFrame
     cliques: dict[str, list[Clique]]
     categories: dict[str, pd.DataFrame]
+    cells: CellStats
+    score_intervals: dict[str, pd.DataFrame]
+    detectable: np.ndarray
 
 
 @dataclass(frozen=True, eq=False)
@@ -112,29 +151,138 @@ def analyze(
         raise InputError("no models to analyse")
     order = resolve_model_order([m.label for m in models], options.model_order)
     by_label = {m.label: m for m in models}
-    per_model = {label: _analyze_model(by_label[label], options, categories) for label in order}
+    analysed = {label: _analyze_model(by_label[label], options, categories) for label in order}
+    per_model = {label: result for label, (result, _) in analysed.items()}
+    replicates = {label: draws for label, (_, draws) in analysed.items()}
     transfer = {label: result.transferability for label, result in per_model.items()}
     malleable = {label: result.malleability for label, result in per_model.items()}
-    table = persona_table(transfer, malleable)
-    return Analysis(per_model, table, personas(table), scale_trend(transfer, malleable, order), options)
+    scores = {"transferability": transfer, "malleability": malleable}
+    table = persona_tests(persona_table(transfer, malleable), scores, replicates, options.alpha)
+    members = _persona_members(table, options.significant_only)
+    return Analysis(per_model, table, members, scale_trend(transfer, malleable, order), options)
+
+
+def _persona_members(table: pd.DataFrame, significant_only: bool) -> dict[str, list[str]]:
+    """``{persona: [tasks]}``: members by the paper's rule, or only the significant ones."""
+    chosen = table[table["significant"] if significant_only else table["member"]]
+    return {p.name: sorted(chosen.loc[chosen["persona"] == p.name, "task"].unique()) for p in PERSONAS}
+
+
+def _rng(options: AnalysisOptions, label: str) -> np.random.Generator:
+    """A generator per model, so that a model's draws do not depend on the other models analysed."""
+    return np.random.default_rng([options.random_state, zlib.crc32(label.encode())])
 
 
 def _analyze_model(
     model: ModelData, options: AnalysisOptions, categories: Mapping[str, Mapping[str, str]]
-) -> ModelAnalysis:
+) -> tuple[ModelAnalysis, Replicates | None]:
     cube = model.pgf
-    return ModelAnalysis(
+    rng = _rng(options, model.label)
+    counted = cube.counted(options.include_self)
+    replicates, p_values, null = None, None, None
+    n_null = min(options.n_resamples, null_draws(len(set(cube.sources) & set(cube.targets))))
+    if model.questions is not None:
+        replicates = bootstrap_replicates(model.questions, cube.values, options.n_resamples, rng, counted)
+        p_values = sign_flip_p_values(model.questions, options.n_resamples, rng)
+        null = replicates.mean[:n_null] - cube.values.mean(axis=0)
+    elif len(cube.seeds) > 1:
+        seeds = len(cube.seeds)
+        draws = seed_replicates(cube.values, n_null, rng, counted)
+        null = (draws.mean - cube.values.mean(axis=0)) * math.sqrt(seeds / (seeds - 1))
+    cells = cell_statistics(
+        cube, model.questions, replicates, p_values, alpha=options.alpha, known=_known_sizes(model)
+    )
+    transferability = cube.transferability(options.include_self)
+    malleability = cube.malleability(options.include_self)
+    allowed = cells.significant if options.significant_only else None
+    cliques = {
+        sign: clique_tests(
+            cube,
+            transfer_cliques(cube, sign, options.min_clique_size, allowed),
+            sign,
+            replicates=replicates,
+            null=null,
+            min_size=options.min_clique_size,
+            alpha=options.alpha,
+        )
+        for sign in ("positive", "negative")
+    }
+    result = ModelAnalysis(
         data=model,
-        transferability=cube.transferability(options.include_self),
-        malleability=cube.malleability(options.include_self),
-        edges=transfer_edges(cube.mean(), options.edge_fraction),
-        cliques={
-            sign: transfer_cliques(cube, sign, options.min_clique_size) for sign in ("positive", "negative")
-        },
+        transferability=transferability,
+        malleability=malleability,
+        edges=_edges(cube, cells, options),
+        cliques=cliques,
         categories={
             dimension: category_scores(
                 cube, mapping, CATEGORY_ORDERS.get(dimension, ()), options.include_self
             )
             for dimension, mapping in categories.items()
         },
+        cells=cells,
+        score_intervals={
+            "transferability": _score_intervals(transferability, replicates, "transferability"),
+            "malleability": _score_intervals(malleability, replicates, "malleability"),
+        },
+        detectable=_detectable(cells, len(cube.seeds), options.alpha),
     )
+    return result, replicates
+
+
+def _known_sizes(model: ModelData) -> dict[str, np.ndarray]:
+    """Per target: questions, base accuracy and ceiling where the input tells them (else NaN)."""
+    targets = list(model.pgf.targets)
+    nan = np.full(len(targets), np.nan)
+    if model.accuracies is None:
+        return {"n_questions": nan, "base_accuracy": nan, "ceiling": nan}
+    per_target = model.accuracies.groupby("target")
+    n = per_target["n"].max().reindex(targets) if "n" in model.accuracies else None
+    return {
+        "n_questions": nan if n is None else n.to_numpy(dtype=float),
+        "base_accuracy": per_target["base_accuracy"].mean().reindex(targets).to_numpy(dtype=float),
+        "ceiling": per_target["ceiling"].first().reindex(targets).to_numpy(dtype=float),
+    }
+
+
+def _edges(cube, cells: CellStats, options: AnalysisOptions) -> pd.DataFrame:
+    """The strongest edges (of the significant cells only, if asked), with each cell's evidence."""
+    mean = cube.mean()
+    if options.significant_only:
+        mean = mean.where(cells.significant)
+    edges = transfer_edges(mean, options.edge_fraction)
+    rows = [cube.sources.index(s) for s in edges["source"]]
+    cols = [cube.targets.index(t) for t in edges["target"]]
+    return edges.assign(
+        ci_low=cells.ci_low[rows, cols],
+        ci_high=cells.ci_high[rows, cols],
+        p=cells.p[rows, cols],
+        q=cells.q[rows, cols],
+        significant=cells.significant[rows, cols].astype(bool),
+    )
+
+
+def _score_intervals(scores: SeedScores, replicates: Replicates | None, role: str) -> pd.DataFrame:
+    columns = {}
+    for sign in ("positive", "negative"):
+        if replicates is not None:
+            low, high = percentile_interval(replicates.scores(role, sign))
+        else:
+            low, high, _ = t_interval(scores.values(sign))
+        undefined = ~scores.defined()
+        columns[f"{sign}_ci_low"] = np.where(undefined, np.nan, low)
+        columns[f"{sign}_ci_high"] = np.where(undefined, np.nan, high)
+    return pd.DataFrame(columns, index=pd.Index(scores.tasks, name="task"))
+
+
+def _detectable(cells: CellStats, seeds: int, alpha: float) -> np.ndarray:
+    """Per target: the smallest PGF found with 80 % power (the measured flip rate where known)."""
+    values = []
+    for n, a, u, flips in zip(
+        cells.n_questions, cells.base_accuracy, cells.ceiling, cells.flip_rate, strict=True
+    ):
+        known = all(math.isfinite(x) for x in (n, a, u)) and a < u
+        flip_rate = float(flips) if math.isfinite(flips) else None
+        values.append(
+            detectable_pgf(n, a, seeds, ceiling=u, alpha=alpha, flip_rate=flip_rate) if known else math.nan
+        )
+    return np.array(values, dtype=float)

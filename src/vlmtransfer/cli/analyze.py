@@ -30,6 +30,14 @@ EXAMPLES = """[bold]Examples[/bold]
   [dim]# your own accuracy table (model,seed,source,target,accuracy), human ceiling on one target[/dim]
 
   vlmtransfer analyze results.csv --ceiling Counting=95 --edge-fraction 0.1 --out out/
+
+  [dim]# per-question results: intervals and tests from questions and seeds; keep significant edges[/dim]
+
+  vlmtransfer analyze predictions.parquet --significant-only --alpha 0.05 --out out/
+
+  [dim]# a study directory: its predictions, analysed into STUDY_DIR/analysis[/dim]
+
+  vlmtransfer analyze demo-out/study --bootstrap 20000 --random-state 1
 """
 
 
@@ -39,7 +47,8 @@ def analyze(
         list[Path],
         typer.Argument(
             help="Accuracy tables (model,seed,source,target,accuracy), PGF tables"
-            " (seed,ft_task,task,perfection_gap_factor), or study directories (read from their store)."
+            " (seed,ft_task,task,perfection_gap_factor), per-question tables, CSV or Parquet"
+            " (model,seed,source,target,question_id,correct), or study directories (their predictions)."
         ),
     ],
     out: Annotated[
@@ -88,6 +97,30 @@ def analyze(
         list[Path] | None,
         typer.Option("--tasks", help="YAML/JSON task file giving your tasks' categories. Repeatable."),
     ] = None,
+    alpha: Annotated[
+        float,
+        typer.Option("--alpha", help="False discovery rate of the per-cell significance flag (q < alpha)."),
+    ] = 0.05,
+    bootstrap: Annotated[
+        int,
+        typer.Option(
+            "--bootstrap", help="Bootstrap resamples and sign flips per model (per-question input)."
+        ),
+    ] = 10_000,
+    random_state: Annotated[
+        int, typer.Option("--random-state", help="Seed of the bootstrap and permutation draws.")
+    ] = 0,
+    significant_only: Annotated[
+        bool,
+        typer.Option(
+            "--significant-only",
+            help="Keep only significant cells in edges and cliques, and significant personas.",
+        ),
+    ] = False,
+    graded: Annotated[
+        bool,
+        typer.Option("--graded", help="Per-question 'correct' may be a score in [0, 1], not only 0/1."),
+    ] = False,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Do not print the summary.")] = False,
 ) -> None:
     """Analyse transfer: PGF, transferability, malleability, graph, cliques, personas, categories, scale.
@@ -95,12 +128,23 @@ def analyze(
     Reads accuracy tables or released PGF tables and writes analysis.json and CSV tables to --out.
     """
     started = time.perf_counter()
-    options = _options(include_self, edge_fraction, min_clique_size, model_order)
+    options = _options(
+        include_self=include_self,
+        edge_fraction=edge_fraction,
+        min_clique_size=min_clique_size,
+        model_order=model_order,
+        alpha=alpha,
+        n_resamples=bootstrap,
+        random_state=random_state,
+        significant_only=significant_only,
+    )
     registry = _registry(tasks or [])
     ceilings = parse_ceilings(ceiling or ())
     _check_labels(label or [])
     inputs, out = _study_inputs(inputs, out)
-    models = load_inputs(inputs, labels=label or (), ceilings=ceilings, default_ceilings=registry.ceilings())
+    models = load_inputs(
+        inputs, labels=label or (), ceilings=ceilings, default_ceilings=registry.ceilings(), graded=graded
+    )
     for model in models:
         for warning in model.warnings:
             typer.echo(f"warning: {warning}", err=True)
@@ -118,8 +162,7 @@ def analyze(
 
 def _study_inputs(inputs: list[Path], out: str | None) -> tuple[list[Path], str]:
     """Study directories become their freshly exported accuracy tables; ``--out`` defaults for one study."""
-    from vlmtransfer.store import STORE_FILE, StudyStore  # noqa: PLC0415
-    from vlmtransfer.study.runner import export_results  # noqa: PLC0415
+    from vlmtransfer.store import STORE_FILE  # noqa: PLC0415
 
     studies = [path for path in inputs if path.is_dir()]
     for study in studies:
@@ -127,10 +170,7 @@ def _study_inputs(inputs: list[Path], out: str | None) -> tuple[list[Path], str]
             raise InputError(f"a directory input must be a study directory (no {STORE_FILE})", source=study)
     resolved = []
     for path in inputs:
-        if path in studies:
-            with StudyStore(path) as store:
-                path = export_results(store, path)  # noqa: PLW2901 - the study's table stands in for it
-        resolved.append(path)
+        resolved.append(_study_table(path) if path in studies else path)
     if out is None:
         if len(studies) != 1 or len(inputs) != 1:
             raise InputError("required (it defaults only for a single study directory)", source="--out")
@@ -138,16 +178,22 @@ def _study_inputs(inputs: list[Path], out: str | None) -> tuple[list[Path], str]
     return resolved, out
 
 
-def _options(
-    include_self: bool, edge_fraction: float, min_clique_size: int, model_order: str | None
-) -> AnalysisOptions:
+def _study_table(study: Path) -> Path:
+    """The study's per-question table (``predictions.parquet``), freshly exported; its accuracy table
+    when no predictions are stored (then uncertainty comes from seeds alone)."""
+    from vlmtransfer.store import StudyStore  # noqa: PLC0415
+    from vlmtransfer.study.runner import PREDICTIONS_PARQUET, export_results  # noqa: PLC0415
+
+    with StudyStore(study) as store:
+        accuracy_csv = export_results(store, study)
+        has_predictions = not store.predictions().empty
+    return study / PREDICTIONS_PARQUET if has_predictions else accuracy_csv
+
+
+def _options(**values: object) -> AnalysisOptions:
+    order = values.pop("model_order")
     try:
-        return AnalysisOptions(
-            include_self=include_self,
-            edge_fraction=edge_fraction,
-            min_clique_size=min_clique_size,
-            model_order=tuple(_split_order(model_order)),
-        )
+        return AnalysisOptions(**values, model_order=tuple(_split_order(order)))  # type: ignore[arg-type]
     except ValueError as exc:
         raise InputError(str(exc), source="options") from None
 

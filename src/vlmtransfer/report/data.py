@@ -32,10 +32,22 @@ __all__ = [
 ]
 
 ANALYSIS_FILE = "analysis.json"
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 SCORE_COLUMNS = ("positive", "negative", "positive_std", "negative_std")
-PERSONA_COLUMNS = ("persona", "task", "model", "value", "model_mean", "t_statistic", "p_value")
-EDGE_COLUMNS = ("source", "target", "pgf", "pgf_std", "sign")
+PERSONA_COLUMNS = (
+    "persona",
+    "task",
+    "model",
+    "value",
+    "model_mean",
+    "welch_t",
+    "welch_p_value",
+    "difference",
+    "p_value",
+    "q_member",
+    "significant",
+)
+EDGE_COLUMNS = ("source", "target", "pgf", "pgf_std", "sign", "ci_low", "ci_high", "p", "q", "significant")
 CATEGORY_COLUMNS = ("kind", "source_category", "target_category", *SCORE_COLUMNS, "n_tasks")
 
 
@@ -51,13 +63,18 @@ class TaskInfo:
 
 @dataclass(frozen=True)
 class Clique:
-    """A maximal clique of mutual transfer with its Wilcoxon p-value (``sign``: positive or negative)."""
+    """A maximal clique of mutual transfer (``sign``: positive or negative) with its selection-aware
+    p-value, interval and flag, and the paper's Wilcoxon p-value beside them."""
 
     sign: str
     tasks: tuple[str, ...]
     p_value: float
     mean_pgf: float
     n_values: int
+    wilcoxon_p_value: float = math.nan
+    ci_low: float = math.nan
+    ci_high: float = math.nan
+    significant: bool = False
 
 
 @dataclass(frozen=True)
@@ -66,7 +83,10 @@ class ModelView:
 
     ``baseline`` (columns ``accuracy, accuracy_std, ceiling``, indexed by target) is None for PGF inputs.
     ``transferability``/``malleability`` are indexed by task with columns ``positive, negative,
-    positive_std, negative_std``. ``cliques`` are largest first, as the analysis ordered them.
+    positive_std, negative_std`` (and their ``*_ci_low/high``). ``cliques`` are largest first, as the
+    analysis ordered them. ``pgf_ci_low/high``, ``pgf_p``, ``pgf_q`` are matrices like ``pgf_mean``;
+    ``pgf_significant`` is boolean; ``resolution`` and ``detectable`` are per target (NaN when unknown);
+    ``uncertainty`` says what the intervals rest on (``questions+seeds``, ``seeds`` or ``none``).
     """
 
     label: str
@@ -83,6 +103,14 @@ class ModelView:
     edges: pd.DataFrame
     cliques: Mapping[str, tuple[Clique, ...]]
     categories: Mapping[str, pd.DataFrame]
+    uncertainty: str = "none"
+    pgf_ci_low: pd.DataFrame | None = None
+    pgf_ci_high: pd.DataFrame | None = None
+    pgf_p: pd.DataFrame | None = None
+    pgf_q: pd.DataFrame | None = None
+    pgf_significant: pd.DataFrame | None = None
+    resolution: pd.Series | None = None
+    detectable: pd.Series | None = None
 
     @property
     def tasks(self) -> tuple[str, ...]:
@@ -235,7 +263,39 @@ def _model(reader: _Reader, label: str, doc: Any) -> ModelView:
             dimension: reader.records(rows, f"{where}.categories.{dimension}", CATEGORY_COLUMNS)
             for dimension, rows in categories_doc.items()
         },
+        uncertainty=str(reader.get(doc, "uncertainty", where)),
+        pgf_ci_low=matrix("pgf_ci_low"),
+        pgf_ci_high=matrix("pgf_ci_high"),
+        pgf_p=matrix("pgf_p"),
+        pgf_q=matrix("pgf_q"),
+        pgf_significant=_flags(reader, reader.get(doc, "pgf_significant", where), where, sources, targets),
+        resolution=_per_target(reader, doc, "resolution", where, targets),
+        detectable=_per_target(reader, doc, "detectable_pgf", where, targets),
     )
+
+
+def _flags(
+    reader: _Reader, value: Any, where: str, sources: Sequence[str], targets: Sequence[str]
+) -> pd.DataFrame:
+    key = f"{where}.pgf_significant"
+    ok = (
+        isinstance(value, list)
+        and len(value) == len(sources)
+        and all(
+            isinstance(r, list) and len(r) == len(targets) and all(isinstance(v, bool) for v in r)
+            for r in value
+        )
+    )
+    if not ok:
+        raise reader.error(key, f"expected {len(sources)} rows of {len(targets)} booleans")
+    return pd.DataFrame(value, index=list(sources), columns=list(targets), dtype=bool)
+
+
+def _per_target(
+    reader: _Reader, doc: Mapping[str, Any], key: str, where: str, targets: Sequence[str]
+) -> pd.Series:
+    values = reader.mapping(reader.get(doc, key, where), f"{where}.{key}")
+    return pd.Series([_number(values.get(t)) for t in targets], index=list(targets), dtype=float)
 
 
 def _baseline(reader: _Reader, value: Any, where: str) -> pd.DataFrame | None:
@@ -257,6 +317,10 @@ def _clique(reader: _Reader, sign: str, value: Any, where: str) -> Clique:
         p_value=_number(entry.get("p_value")),
         mean_pgf=_number(entry.get("mean_pgf")),
         n_values=int(entry.get("n_values") or 0),
+        wilcoxon_p_value=_number(entry.get("wilcoxon_p_value")),
+        ci_low=_number(entry.get("ci_low")),
+        ci_high=_number(entry.get("ci_high")),
+        significant=bool(entry.get("significant", False)),
     )
 
 

@@ -147,19 +147,53 @@ def _scores(scores: pd.DataFrame, data: ReportData, what: str, filename: str, no
 def _cliques(model: ModelView, filename: str, figure: str) -> Table:
     frame = pd.DataFrame(
         [
-            (c.sign, len(c.tasks), "; ".join(c.tasks), c.mean_pgf, c.p_value, c.n_values)
+            (
+                c.sign,
+                len(c.tasks),
+                "; ".join(c.tasks),
+                c.mean_pgf,
+                c.ci_low,
+                c.ci_high,
+                c.p_value,
+                "yes" if c.significant else "no",
+                c.wilcoxon_p_value,
+                c.n_values,
+            )
             for sign in ("positive", "negative")
             for c in model.cliques[sign]
         ],
-        columns=["sign", "size", "tasks", "mean_pgf", "p_value", "n_values"],
+        columns=[
+            "sign",
+            "size",
+            "tasks",
+            "mean_pgf",
+            "ci_low",
+            "ci_high",
+            "p_value",
+            "significant",
+            "wilcoxon_p_value",
+            "n_values",
+        ],
     )
     columns = (
         Column("sign", "sign", "text"),
         Column("size", "size", "int"),
         Column("tasks", "tasks", "text"),
         Column("mean_pgf", "mean PGF"),
+        Column("ci_low", "95 % CI low"),
+        Column("ci_high", "95 % CI high"),
         Column(
-            "p_value", "p-value", "p", "one-sided Wilcoxon signed-rank over the per-seed values of its edges"
+            "p_value",
+            "p-value",
+            "p",
+            "selection-aware: share of null matrices whose strongest clique of this size is as strong",
+        ),
+        Column("significant", "significant", "text"),
+        Column(
+            "wilcoxon_p_value",
+            "Wilcoxon p (paper)",
+            "p",
+            "the paper's one-sided Wilcoxon over edge x seed values taken as independent (they are not)",
         ),
         Column("n_values", "values", "int"),
     )
@@ -173,6 +207,9 @@ def _edges(model: ModelView, filename: str) -> Table:
         Column("target", "target", "text"),
         Column("pgf", "PGF"),
         Column("pgf_std", "± std"),
+        Column("ci_low", "95 % CI low"),
+        Column("ci_high", "95 % CI high"),
+        Column("q", "q", "p", "Benjamini-Hochberg q-value over the model's off-diagonal cells"),
         Column("sign", "sign", "text"),
     )
     return Table(
@@ -214,9 +251,17 @@ def _personas(data: ReportData) -> Table:
         Column("model", "model", "text"),
         Column("value", "score"),
         Column("model_mean", "model mean"),
-        Column("t_statistic", "t"),
+        Column("difference", "score - mean"),
         Column(
-            "p_value", "p-value", "p", "one-sided Welch t-test of the task's per-seed scores vs the others'"
+            "p_value", "p-value", "p", "one-sided test of score - model mean; unit: the seed (and question)"
+        ),
+        Column("q_member", "q (every model)", "p", "BH q-value of the largest p over models"),
+        Column("welch_t", "Welch t (paper)"),
+        Column(
+            "welch_p_value",
+            "Welch p (paper)",
+            "p",
+            "the paper's one-sided Welch t-test of the task's per-seed scores vs the others'",
         ),
     )
     note = (
