@@ -13,7 +13,8 @@ accuracy path applies unchanged) and keeps the per-question outcomes, aligned wi
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from pathlib import Path
 
@@ -103,8 +104,9 @@ def _cell_text(value: object) -> str:
 
 
 def is_question_table(frame: pd.DataFrame) -> bool:
-    """True when the header has the per-question columns ``question_id`` and ``correct``."""
-    return {"question_id", "correct"} <= set(frame.columns)
+    """True when the header has a per-question column (``question_id`` or ``correct``): the table is
+    then checked as one, so a missing column is named rather than the file taken for another format."""
+    return bool({"question_id", "correct"} & set(frame.columns))
 
 
 def models_from_question_table(
@@ -151,9 +153,22 @@ def _where(frame: pd.DataFrame, index: object, column: str) -> str:
     return f"{word} {frame.loc[index, LINE]}, column {column!r}"
 
 
+@contextmanager
+def _naming_column(frame: pd.DataFrame, column: str) -> Iterator[None]:
+    """Errors of the shared cell checks (``line N``) re-raised naming the column, and for Parquet the row."""
+    try:
+        yield
+    except InputError as exc:
+        where = exc.where or ""
+        if where.startswith("line ") and frame.attrs.get("row_word") == "row":
+            where = "row " + where.removeprefix("line ")
+        raise InputError(exc.problem, source=exc.source, where=f"{where}, column {column!r}") from None
+
+
 def _validate(frame: pd.DataFrame, path: str | Path, graded: bool) -> pd.Series:
     for column in ("model", "source", "target", "question_id"):
-        nonempty_strings(frame, column, path)
+        with _naming_column(frame, column):
+            nonempty_strings(frame, column, path)
     finetuned = frame["source"] != BASE_SOURCE
     empty_seed = finetuned & (frame["seed"] == "")
     if empty_seed.any():
@@ -163,7 +178,8 @@ def _validate(frame: pd.DataFrame, path: str | Path, graded: bool) -> pd.Series:
             where=_where(frame, empty_seed.idxmax(), "seed"),
         )
     text = frame["correct"].str.lower().replace({"true": "1", "false": "0"})
-    correct = numbers(frame.assign(correct=text), "correct", path, low=0.0, high=1.0)
+    with _naming_column(frame, "correct"):
+        correct = numbers(frame.assign(correct=text), "correct", path, low=0.0, high=1.0)
     if not graded:
         fractional = ~correct.isin((0.0, 1.0))
         if fractional.any():

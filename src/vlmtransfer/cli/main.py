@@ -7,7 +7,19 @@ import sys
 import typer
 
 from vlmtransfer import __version__
-from vlmtransfer.cli import analyze, data, demo, evaluate, finetune, model, report, select, study, tasks
+from vlmtransfer.cli import (
+    analyze,
+    data,
+    demo,
+    evaluate,
+    finetune,
+    model,
+    power,
+    report,
+    select,
+    study,
+    tasks,
+)
 
 __all__ = ["app", "main"]
 
@@ -21,6 +33,7 @@ app = typer.Typer(
 )
 app.command(name="analyze", epilog=analyze.EXAMPLES)(analyze.analyze)
 app.command(name="report", epilog=report.EXAMPLES)(report.report)
+app.command(name="power", epilog=power.EXAMPLES)(power.power)
 app.command(name="tasks", epilog=tasks.EXAMPLES)(tasks.tasks)
 app.command(name="finetune", epilog=finetune.EXAMPLES)(finetune.finetune)
 app.command(name="evaluate", epilog=evaluate.EXAMPLES)(evaluate.evaluate)

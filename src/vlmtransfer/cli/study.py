@@ -55,6 +55,9 @@ def run(
     plan = make_plan(config, config_path)
     _print_plan(config, plan)
     if dry_run:
+        from vlmtransfer.cli.power import print_study_noise_floor  # noqa: PLC0415
+
+        print_study_noise_floor(config, plan.tasks.targets, Console())
         return
     execute_study(config, config_path, reset_changed=reset_changed)
 
