@@ -7,6 +7,7 @@ kept as test artifacts in ``test-artifacts/`` (or ``$VLMTRANSFER_TEST_ARTIFACTS`
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 from collections.abc import Iterator
@@ -91,7 +92,9 @@ def paper_page_file(paper_analysis, tmp_path_factory) -> Path:
     return write_report(paper_analysis, out, ReportOptions(figures=False)).html
 
 
-def test_reference_report_works_in_chromium(browser, paper_page_file, tmp_path):
+def test_reference_report_works_in_chromium(browser, paper_page_file, paper_analysis, tmp_path):
+    counts = json.loads((paper_analysis / "analysis.json").read_text())["models"]["3B"]["significant_cells"]
+    significant = counts["significant_off_diagonal"]
     view = Page(browser, paper_page_file)
     page = view.page
     assert page.title() == "Task transfer: 3B, 7B, 32B"
@@ -105,6 +108,10 @@ def test_reference_report_works_in_chromium(browser, paper_page_file, tmp_path):
     assert "Jigsaw → Visual_Similarity" in tooltip
     assert "PGF mean +0.424" in tooltip
     assert all(seed in tooltip for seed in ("initial:", "seed_0:", "seed_1:", "seed_2:"))
+    assert "95 % CI [" in tooltip
+    assert "q " in tooltip
+    assert "across seeds only" in tooltip
+    assert page.locator(f"{panel} rect.hatch").count() == counts["off_diagonal"] - significant
 
     assert view.highlighted(panel) == set()
     page.click(f"{panel} g.node[data-task='Relative_Depth']")
@@ -132,6 +139,9 @@ def test_reference_report_works_in_chromium(browser, paper_page_file, tmp_path):
     assert shown == 32  # the analysis' top 20 % per sign
     page.uncheck(f"{panel} .top-only")
     assert len(view.visible_edges(panel)) == 13 * 12 - 0  # every off-diagonal cell (none is exactly 0)
+    page.check(f"{panel} .significant-only")
+    assert len(view.visible_edges(panel)) == significant
+    page.uncheck(f"{panel} .significant-only")
     page.locator(f"{panel} .threshold").evaluate(
         "e => { e.value = 0.2; e.dispatchEvent(new Event('input')); }"
     )

@@ -109,8 +109,8 @@ def _cell(value: float, significant: bool) -> str:
 def _number(value: float, spec: str) -> str:
     if not math.isfinite(value):
         return "-"
-    if spec == "compact":
-        return _compact(value).lstrip("+") + " "
+    if spec == "compact":  # one question's worth: three decimals in five characters
+        return f"{value:.3f}".removeprefix("0") + " " if value < 1 else f"{value:.2f} "
     return format(value, spec)
 
 

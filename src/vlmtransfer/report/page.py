@@ -98,6 +98,7 @@ def build_payload(
         "options": {
             "edge_fraction": float(data.options.get("edge_fraction", 0.2)),
             "include_self": bool(data.options.get("include_self", False)),
+            "alpha": float(data.options.get("alpha", 0.05)),
         },
         "modelOrder": list(data.model_order),
         "tasks": [
@@ -147,6 +148,13 @@ def _model(model: ModelView, data: ReportData, options: ReportOptions, order: li
         "mean": _matrix(model.pgf_mean),
         "std": _matrix(model.pgf_std),
         "perSeed": [_matrix(model.pgf_per_seed[seed]) for seed in model.seeds],
+        "uncertainty": model.uncertainty,
+        "ciLow": _matrix(model.pgf_ci_low),
+        "ciHigh": _matrix(model.pgf_ci_high),
+        "p": _matrix(model.pgf_p),
+        "q": _matrix(model.pgf_q),
+        "sig": model.pgf_significant.to_numpy(dtype=bool).tolist(),
+        "resolution": [_round(v) for v in model.resolution.to_numpy(dtype=float)],
         "edges": [[r.source, r.target, _round(r.pgf)] for r in model.edges.itertuples(index=False)],
         "positions": [[task, x, y] for task, (x, y) in positions.items()],
         "tables": [_table(t) for t in model_tables(model, data, slug)],

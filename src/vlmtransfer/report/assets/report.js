@@ -245,7 +245,8 @@
     container.appendChild(card);
     append(card, el("h2", {}, "PGF matrix"),
       el("p", { class: "note" }, "Rows: task finetuned on (source); columns: task evaluated (target). " +
-        "Hover a cell for its mean, std and per-seed values. Grey diagonal: self-transfer."),
+        "Hover a cell for its mean, std, per-seed values, 95 % interval, p and q. Grey diagonal: self-transfer. " +
+        "Faded, hatched cells are not significant (q ≥ " + DATA.options.alpha + "; " + uncertaintyText(model) + ")."),
       controls, chart);
     const draw = () => {
       chart.textContent = "";
@@ -273,6 +274,13 @@
     const svg = svgEl("svg", { width: width, height: height, viewBox: "0 0 " + width + " " + height,
       role: "img", "aria-label": "PGF matrix of " + model.label, class: "heatmap-svg" });
     const values = what === "std" ? model.std : model.mean;
+    const hatch = "hatch-" + model.label.replace(/[^A-Za-z0-9_-]/g, "_") + "-" + what;
+    const defs = svgEl("defs");
+    const pattern = svgEl("pattern", { id: hatch, patternUnits: "userSpaceOnUse", width: 5, height: 5,
+      patternTransform: "rotate(45)" });
+    pattern.appendChild(svgEl("line", { x1: 0, y1: 0, x2: 0, y2: 5, stroke: "#8c959f", "stroke-width": 1 }));
+    defs.appendChild(pattern);
+    svg.appendChild(defs);
     const stdMax = model.std.flat().filter(isNum).reduce((a, b) => Math.max(a, b), 1e-12);
     cols.forEach(([target], c) => {
       const x = left + c * cell + cell / 2;
@@ -298,12 +306,20 @@
           fill = colour.css;
           light = colour.light;
         }
+        // Not significant: the colour faded and hatched, so only cells that mean something stand out.
+        const faint = what === "mean" && !self && isNum(value) && !model.sig[i][j];
         svg.appendChild(svgEl("rect", { x: left + c * cell, y: top + r * cell, width: cell - 1, height: cell - 1,
-          fill: fill, class: "cell", "data-i": i, "data-j": j }));
+          fill: fill, "fill-opacity": faint ? 0.35 : null, class: "cell" + (faint ? " not-significant" : ""),
+          "data-i": i, "data-j": j }));
+        if (faint) {
+          svg.appendChild(svgEl("rect", { x: left + c * cell, y: top + r * cell, width: cell - 1, height: cell - 1,
+            fill: "url(#" + hatch + ")", "pointer-events": "none", class: "hatch" }));
+        }
         if (annotate && isNum(value)) {
           svg.appendChild(svgEl("text", { x: left + c * cell + cell / 2 - 0.5, y: top + r * cell + cell / 2 + 3.5,
-            "text-anchor": "middle", "font-size": cell >= 30 ? 10 : 8, fill: light ? "#111" : "#fff",
-            "font-style": self ? "italic" : null, "pointer-events": "none" }, short(value)));
+            "text-anchor": "middle", "font-size": cell >= 30 ? 10 : 8, fill: faint ? "#57606a" : light ? "#111" : "#fff",
+            "font-style": self ? "italic" : null, "font-weight": what === "mean" && model.sig[i][j] ? 600 : null,
+            "pointer-events": "none" }, short(value)));
         }
       });
     });
@@ -360,7 +376,26 @@
       "PGF mean " + signed(model.mean[i][j]) + "   std " + format(model.std[i][j])];
     const seeds = model.seeds.map((seed, s) => seed + ": " + signed(model.perSeed[s][i][j]));
     lines.push("per seed: " + seeds.join(", "));
+    const low = model.ciLow[i][j];
+    const high = model.ciHigh[i][j];
+    lines.push("95 % CI " + (isNum(low) && isNum(high) ? "[" + signed(low) + ", " + signed(high) + "]" : "n/a") +
+      "   p " + pValue(model.p[i][j]) + "   q " + pValue(model.q[i][j]) +
+      (model.sig[i][j] ? "   significant" : "   not significant"));
+    const step = model.resolution[j];
+    if (isNum(step)) lines.push("one question on " + target + " = " + step.toFixed(3) + " PGF");
+    lines.push("uncertainty: " + uncertaintyText(model));
     return lines;
+  }
+
+  function pValue(value) {
+    if (!isNum(value)) return "n/a";
+    return value < 0.001 ? value.toExponential(1) : value.toFixed(3);
+  }
+
+  function uncertaintyText(model) {
+    if (model.uncertainty === "questions+seeds") return "intervals and tests from questions and seeds";
+    if (model.uncertainty === "seeds") return "across seeds only, question sampling unseen";
+    return "one seed, no per-question results: none";
   }
 
   function levelColour(task) {
@@ -382,12 +417,14 @@
     const sliderText = el("span", { class: "threshold-value" }, "0.000");
     const topOnly = el("input", { type: "checkbox", class: "top-only" });
     topOnly.checked = true;
+    const sigOnly = el("input", { type: "checkbox", class: "significant-only" });
     const count = el("span", { class: "edge-count" });
     append(controls,
       append(el("label"), el("span", {}, "show"), signSelect),
       append(el("label"), el("span", {}, "|PGF| ≥"), slider, sliderText),
       append(el("label"), topOnly, el("span", {}, "only the analysed top " +
         Math.round(100 * DATA.options.edge_fraction) + " % per sign")),
+      append(el("label"), sigOnly, el("span", {}, "only significant (q < " + DATA.options.alpha + ")")),
       count);
     const info = el("p", { class: "note graph-info" }, "Click a task to highlight its outgoing and incoming edges; " +
       "drag tasks to rearrange.");
@@ -399,12 +436,13 @@
     chart.appendChild(graph.svg);
     const update = () => {
       sliderText.textContent = Number(slider.value).toFixed(3);
-      const shown = graph.filter(signSelect.value, Number(slider.value), topOnly.checked);
+      const shown = graph.filter(signSelect.value, Number(slider.value), topOnly.checked, sigOnly.checked);
       count.textContent = shown + " edge" + (shown === 1 ? "" : "s") + " shown";
     };
     signSelect.addEventListener("change", update);
     slider.addEventListener("input", update);
     topOnly.addEventListener("change", update);
+    sigOnly.addEventListener("change", update);
     update();
   }
 
@@ -416,7 +454,8 @@
       model.targets.forEach((target, j) => {
         const value = model.mean[i][j];
         if (source === target || !isNum(value) || value === 0) return;
-        edges.push({ source: source, target: target, value: value, top: top.has(source + "\u0000" + target) });
+        edges.push({ source: source, target: target, value: value, top: top.has(source + "\u0000" + target),
+          significant: model.sig[i][j] });
       });
     });
     edges.sort((a, b) => Math.abs(b.value) - Math.abs(a.value));
@@ -452,7 +491,9 @@
         "stroke-width": (1 + 4 * strength).toFixed(2), opacity: (0.3 + 0.7 * strength).toFixed(3),
         "marker-end": "url(#arrow-" + (edge.value > 0 ? "pos" : "neg") + "-" + index + ")",
         "data-source": edge.source, "data-target": edge.target });
-      path.appendChild(svgEl("title", {}, edge.source + " → " + edge.target + ": PGF " + signed(edge.value)));
+      path.appendChild(svgEl("title", {}, edge.source + " → " + edge.target + ": PGF " + signed(edge.value) +
+        (edge.significant ? " (significant)" : " (not significant)")));
+      if (!edge.significant) path.setAttribute("stroke-dasharray", "4 3");
       edgeLayer.appendChild(path);
       return { edge: edge, path: path };
     });
@@ -572,12 +613,12 @@
       highlight();
     });
 
-    function filter(sign, threshold, topOnly) {
+    function filter(sign, threshold, topOnly, significantOnly) {
       let shown = 0;
       for (const item of paths) {
         const edge = item.edge;
         const visible = (sign === "all" || (sign === "positive") === (edge.value > 0)) &&
-          Math.abs(edge.value) >= threshold && (!topOnly || edge.top);
+          Math.abs(edge.value) >= threshold && (!topOnly || edge.top) && (!significantOnly || edge.significant);
         item.path.style.display = visible ? "" : "none";
         if (visible) shown += 1;
       }
@@ -599,7 +640,7 @@
     for (const [level, colour] of LEVEL_COLOURS) {
       if (levels.has(level)) legend.appendChild(item(colour, level + " perceptual level"));
     }
-    legend.appendChild(el("span", {}, "width and opacity grow with |PGF|"));
+    legend.appendChild(el("span", {}, "width and opacity grow with |PGF|; dashed: not significant"));
     return legend;
   }
 
@@ -618,11 +659,24 @@
       ["tasks", DATA.tasks.length + " (" + DATA.tasks.map((task) => task.abbreviation).join(", ") + ")"],
       ["edges kept", Math.round(100 * DATA.options.edge_fraction) + " % of positive and of negative per model"],
       ["self-transfer", DATA.options.include_self ? "counted in the scores" : "excluded from the scores"],
+      ["significant cells", DATA.models.map((model) => model.label + ": " + significantCount(model)).join("; ") +
+        " (q < " + DATA.options.alpha + ", Benjamini-Hochberg over each model's off-diagonal cells)"],
       ["written by", DATA.generator],
     ];
     for (const [term, description] of rows) append(summary, el("dt", {}, term), el("dd", {}, description));
     append(section, el("h2", {}, "Summary"), summary);
     for (const table of DATA.tables) section.appendChild(tableBlock(table));
+  }
+
+  function significantCount(model) {
+    let total = 0;
+    let found = 0;
+    model.sources.forEach((source, i) => model.targets.forEach((target, j) => {
+      if (source === target || !isNum(model.mean[i][j])) return;
+      total += 1;
+      if (model.sig[i][j]) found += 1;
+    }));
+    return found + " of " + total + " off-diagonal";
   }
 
   function modelPanel(model, index) {

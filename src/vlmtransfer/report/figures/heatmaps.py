@@ -16,8 +16,10 @@ import numpy as np
 import pandas as pd
 from matplotlib import colormaps
 from matplotlib.axes import Axes
+from matplotlib.collections import PatchCollection
 from matplotlib.colors import Colormap, ListedColormap, Normalize
 from matplotlib.figure import Figure
+from matplotlib.patches import Rectangle
 
 from vlmtransfer.report.data import ModelView, ReportData
 from vlmtransfer.report.figures.style import DIVERGING, SEQUENTIAL, level_colour, pgf_norm, text_colour
@@ -63,9 +65,18 @@ def pgf_heatmap(
     figure = Figure(figsize=_size(matrix, data, extra_width=1.1), layout="constrained")
     ax = figure.add_subplot()
     image = draw_matrix(
-        ax, matrix, data, colormaps[DIVERGING], pgf_norm(limit), annotate_limit=annotate_limit
+        ax,
+        matrix,
+        data,
+        colormaps[DIVERGING],
+        pgf_norm(limit),
+        annotate_limit=annotate_limit,
+        significant=_significance(model, order),
     )
-    ax.set_title(f"PGF, {model.label} (mean of {len(model.seeds)} seed{'s' * (len(model.seeds) != 1)})")
+    ax.set_title(
+        f"PGF, {model.label} (mean of {len(model.seeds)} seed{'s' * (len(model.seeds) != 1)};"
+        f" framed: q < {data.options.get('alpha', 0.05):g}, faded: not significant)"
+    )
     _colorbar(figure, [image], [ax], "PGF (share of the gap to the ceiling closed)")
     return figure
 
@@ -81,8 +92,17 @@ def pgf_panel(data: ReportData, order: Sequence[str], limit: float, annotate_lim
     images, norm = [], pgf_norm(limit)
     for k, (ax, model) in enumerate(zip(axes, models, strict=False)):
         matrix = reorder(model.pgf_mean, order)
+        significant = _significance(model, order)
         images.append(
-            draw_matrix(ax, matrix, data, colormaps[DIVERGING], norm, annotate_limit=annotate_limit)
+            draw_matrix(
+                ax,
+                matrix,
+                data,
+                colormaps[DIVERGING],
+                norm,
+                annotate_limit=annotate_limit,
+                significant=significant,
+            )
         )
         ax.set_title(model.label)
         if k % columns:
@@ -121,10 +141,12 @@ def draw_matrix(
     *,
     annotate_limit: int = 30,
     grey_self: bool = True,
+    significant: pd.DataFrame | None = None,
 ):
     """Draw ``matrix`` (sources x targets) on ``ax``: cells, values, level-coloured abbreviations.
 
     Undefined cells (NaN) are left white with no value; self-transfer cells are grey when ``grey_self``.
+    With ``significant`` (booleans like ``matrix``), significant cells are framed and the others faded.
     Returns the image, for a colorbar.
     """
     values = matrix.to_numpy(dtype=float)
@@ -139,8 +161,13 @@ def draw_matrix(
     ax.set_xlim(x_edges[0], x_edges[-1])
     ax.set_ylim(y_edges[-1], y_edges[0])
     ax.set_aspect("equal")
+    faded = np.zeros(values.shape, dtype=bool)
+    if significant is not None:
+        flags = significant.to_numpy(dtype=bool)
+        faded = ~flags & ~self_mask & np.isfinite(values)
+        _mark_significance(ax, flags & ~self_mask & np.isfinite(values), faded)
     if max(values.shape) <= annotate_limit:
-        _annotate(ax, values, self_mask, cmap, norm)
+        _annotate(ax, values, self_mask | faded, cmap, norm)
     _task_ticks(ax, matrix, data)
     _category_lines(ax, matrix, data)
     ax.set_xlabel("evaluated on (target)")
@@ -161,6 +188,20 @@ def _annotate(ax: Axes, values: np.ndarray, self_mask: np.ndarray, cmap: Colorma
         grey = self_mask[i, j]
         colour = "#6e6e6e" if grey else text_colour(cmap, float(np.clip(norm(value), 0, 1)))
         ax.text(j, i, _short(value), ha="center", va="center", fontsize=size, color=colour)
+
+
+def _significance(model: ModelView, order: Sequence[str]) -> pd.DataFrame | None:
+    return None if model.pgf_significant is None else reorder(model.pgf_significant, order)
+
+
+def _mark_significance(ax: Axes, framed: np.ndarray, faded: np.ndarray) -> None:
+    """Fade the cells that are not significant (a white veil) and frame the significant ones."""
+    veil = [Rectangle((j - 0.5, i - 0.5), 1, 1) for i, j in zip(*np.nonzero(faded), strict=True)]
+    frames = [Rectangle((j - 0.45, i - 0.45), 0.9, 0.9) for i, j in zip(*np.nonzero(framed), strict=True)]
+    if veil:
+        ax.add_collection(PatchCollection(veil, facecolor="white", edgecolor="none", alpha=0.6))
+    if frames:
+        ax.add_collection(PatchCollection(frames, facecolor="none", edgecolor="#1f2328", linewidth=0.8))
 
 
 def _short(value: float) -> str:
