@@ -17,6 +17,7 @@ from vlmtransfer.finetune.lora import (
     attach_lora,
     finetune_lora,
     read_loss_curve,
+    training_image_features,
 )
 from vlmtransfer.finetune.trainer import TrainSettings, total_steps, train
 from vlmtransfer.models import load_model
@@ -174,3 +175,41 @@ def test_lora_raises_accuracy_on_the_trained_task(loaded, tmp_path):
         evaluator.close()
     assert base <= 30
     assert tuned >= base + 15
+
+
+def test_cached_image_features_train_the_same_adapter_as_pixels(loaded, questions, tmp_path):
+    """LoRA leaves the vision tower alone, so features computed once give the loss and weights that
+    pixels give every step (up to float rounding), and the base model is untouched either way."""
+    features = training_image_features(loaded.model, questions, loaded.processor)
+    assert features is not None
+    assert len(features) == len(questions)
+    assert all(
+        f is not None and len(f.tokens) == len(q.images) for f, q in zip(features, questions, strict=True)
+    )
+    cached = _adapter(loaded, questions, tmp_path / "cached")
+    pixels = finetune_lora(
+        loaded.model,
+        questions,
+        tmp_path / "pixels",
+        lora=LoraSettings(),
+        settings=FAST,
+        processor=loaded.processor,
+        cache_vision=False,
+    )
+    assert [p.loss for p in cached.curve] == pytest.approx([p.loss for p in pixels.curve], rel=1e-4)
+    first = load_file(tmp_path / "cached" / "adapter_model.safetensors")
+    second = load_file(tmp_path / "pixels" / "adapter_model.safetensors")
+    for key, value in first.items():
+        torch.testing.assert_close(value, second[key], rtol=1e-3, atol=1e-5)
+
+
+def test_image_features_must_match_the_questions_and_come_from_the_base_model(loaded, questions):
+    features = training_image_features(loaded.model, questions, loaded.processor)
+    peft_model = attach_lora(loaded.model, LoraSettings(), seed=0)
+    try:
+        with pytest.raises(ValueError, match="2 image features for 16 questions"):
+            train(peft_model, questions, FAST, processor=loaded.processor, image_features=features[:2])
+        with pytest.raises(ValueError, match="base model"):
+            training_image_features(peft_model, questions, loaded.processor)
+    finally:
+        peft_model.unload()

@@ -22,7 +22,16 @@ import torch
 
 from vlmtransfer.data.records import MCQRecord
 from vlmtransfer.evaluate.scoring import QuestionResult, answer_position, from_logprobs, from_text
-from vlmtransfer.models.encoding import EncodedQuestion, collate, encode_question, pixel_inputs
+from vlmtransfer.models.encoding import (
+    EncodedQuestion,
+    ImageFeatures,
+    collate,
+    encode_images,
+    encode_question,
+    pixel_inputs,
+    pre_encoded_inputs,
+    supports_pre_encoded_images,
+)
 from vlmtransfer.models.loading import LoadedModel
 
 __all__ = ["EvalSettings", "Evaluator", "accuracy_by_task", "score_questions"]
@@ -64,8 +73,7 @@ class _Batch:
     indices: list[int]
     questions: list[EncodedQuestion]
     inputs: dict[str, torch.Tensor]
-    features: tuple[torch.Tensor, ...] | None = None
-    grid: torch.Tensor | None = None
+    features: list[ImageFeatures | None] | None = None
 
 
 class Evaluator:
@@ -91,7 +99,7 @@ class Evaluator:
         self.loaded = loaded
         self.settings = settings or EvalSettings()
         self.records = [record for record, _ in questions]
-        self._cache = self.settings.cache_vision and _supports_pre_encoded_images(loaded.model)
+        self._cache = self.settings.cache_vision and supports_pre_encoded_images(loaded.model)
         encoded = [
             encode_question(r, images, loaded.processor, suffix=self._suffix(r)) for r, images in questions
         ]
@@ -123,7 +131,7 @@ class Evaluator:
     def close(self) -> None:
         """Free the cached vision features (the model itself never keeps an adapter between runs)."""
         for batch in self._batches:
-            batch.features = batch.grid = None
+            batch.features = None
 
     def _plan(self, encoded: list[EncodedQuestion]) -> Iterator[_Batch]:
         order = sorted(range(len(encoded)), key=lambda i: (encoded[i].length, i))
@@ -173,32 +181,17 @@ class Evaluator:
         if not any(q.images for q in batch.questions):
             return {}
         device = self.loaded.device
-        if self._cache and batch.features is not None and batch.grid is not None:
-            from transformers.modeling_outputs import BaseModelOutputWithPooling  # noqa: PLC0415
-
-            # A fresh dict per call: generation writes into it.
-            return {
-                "image_grid_thw": batch.grid.to(device),
-                "mm_encoder_outputs": {
-                    "image": BaseModelOutputWithPooling(
-                        pooler_output=tuple(f.to(device) for f in batch.features)
-                    )
-                },
-            }
-        pixels = {
-            key: value.to(device)
-            for key, value in pixel_inputs(batch.questions, self.loaded.processor).items()
-        }
         if not self._cache:
-            return pixels
-        # An attached adapter is language-only (checked), so these are the base model's features.
-        output = self.loaded.model.get_image_features(
-            pixels["pixel_values"], pixels["image_grid_thw"], return_dict=True
-        )
-        # Kept on the CPU: a study's features would not fit beside a large model on its GPU.
-        batch.features = tuple(part.detach().cpu() for part in output.pooler_output)
-        batch.grid = pixels["image_grid_thw"]
-        return self._vision_inputs(batch)
+            return {
+                key: value.to(device)
+                for key, value in pixel_inputs(batch.questions, self.loaded.processor).items()
+            }
+        if batch.features is None:
+            # An attached adapter is language-only (checked), so these are the base model's features.
+            batch.features = encode_images(
+                self.loaded.model, batch.questions, self.loaded.processor, batch_size=len(batch.questions)
+            )
+        return pre_encoded_inputs(batch.features, device)
 
     def _generate(self, model: Any, inputs: dict[str, Any], records: list[MCQRecord]) -> list[QuestionResult]:
         tokenizer = self.loaded.processor.tokenizer
@@ -211,15 +204,6 @@ class Evaluator:
         width = inputs["input_ids"].shape[1]
         texts = tokenizer.batch_decode(output[:, width:], skip_special_tokens=True)
         return [from_text(record, text) for record, text in zip(records, texts, strict=True)]
-
-
-def _supports_pre_encoded_images(model: Any) -> bool:
-    import inspect  # noqa: PLC0415
-
-    return (
-        hasattr(model, "get_image_features")
-        and "mm_encoder_outputs" in inspect.signature(model.forward).parameters
-    )
 
 
 def _check_language_only(peft_model: Any, adapter: Path) -> None:

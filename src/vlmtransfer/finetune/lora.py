@@ -4,7 +4,8 @@ Only the language model is adapted: the adapter's target modules are matched by 
 anchored at the language model's own module path (found through ``get_decoder()``), because vision
 towers reuse the same projection names (Qwen2.5-VL's vision MLP also has ``gate_proj``/``up_proj``).
 Keeping the vision tower and merger frozen is what lets evaluation encode each question's images once
-for the base model and every adapter.
+for the base model and every adapter, and training encode each training question's images once for
+every step, epoch and seed (``image_features``) instead of once per step.
 
 The base model is left as it was found: the adapter is attached, trained, saved and unloaded, so a
 study can finetune many adapters on one loaded base.
@@ -27,7 +28,12 @@ import torch
 from vlmtransfer import __version__
 from vlmtransfer.finetune.trainer import LossPoint, TrainSettings, train
 from vlmtransfer.fsutil import staged_directory
-from vlmtransfer.models.encoding import EncodedQuestion
+from vlmtransfer.models.encoding import (
+    EncodedQuestion,
+    ImageFeatures,
+    encode_images,
+    supports_pre_encoded_images,
+)
 
 __all__ = [
     "ADAPTER_CONFIG",
@@ -43,6 +49,7 @@ __all__ = [
     "read_loss_curve",
     "restore_trainable_flags",
     "trainable_flags",
+    "training_image_features",
 ]
 
 ADAPTER_CONFIG = "adapter_config.json"
@@ -188,17 +195,33 @@ def finetune_lora(
     processor: Any,
     provenance: dict[str, Any] | None = None,
     on_step: Callable[[LossPoint, int], None] | None = None,
+    image_features: Sequence[ImageFeatures | None] | None = None,
+    cache_vision: bool = True,
 ) -> FinetuneResult:
     """Train a LoRA adapter on ``questions`` and save it to ``out_dir`` (all or nothing).
 
     ``out_dir`` receives ``adapter_model.safetensors`` and ``adapter_config.json`` (PEFT's format, so
     ``PeftModel.from_pretrained`` loads it), ``training.json`` (settings, data fingerprint, versions,
     ``provenance``) and ``loss_curve.csv``. ``model`` is returned to its original state afterwards.
+
+    The adapter never touches the vision tower, so each question's image features are computed once
+    up front (``cache_vision``; models without pre-encoded input support train from pixels) or taken
+    from ``image_features`` (:func:`training_image_features` of the same questions, e.g. shared by
+    the seeds of one source).
     """
+    if image_features is None and cache_vision:
+        image_features = training_image_features(model, questions, processor)
     peft_model = attach_lora(model, lora, settings.seed)
     try:
         trainable = sum(p.numel() for p in peft_model.parameters() if p.requires_grad)
-        curve = train(peft_model, questions, settings, processor=processor, on_step=on_step)
+        curve = train(
+            peft_model,
+            questions,
+            settings,
+            processor=processor,
+            on_step=on_step,
+            image_features=image_features,
+        )
         out_dir = Path(out_dir)
         with staged_directory(out_dir, ADAPTER_CONFIG) as staging:
             peft_model.save_pretrained(staging, safe_serialization=True)
@@ -208,6 +231,23 @@ def finetune_lora(
     finally:
         detach_lora(peft_model)
     return FinetuneResult(out_dir, curve, trainable)
+
+
+def training_image_features(
+    model: Any, questions: Sequence[EncodedQuestion], processor: Any, *, batch_size: int = 32
+) -> list[ImageFeatures | None] | None:
+    """The base model's image features of ``questions`` for :func:`finetune_lora`, or None when the
+    model cannot take pre-encoded images (it then trains from pixels) or no question has images."""
+    if hasattr(model, "peft_config"):  # a PeftModel, or a base model with adapters injected
+        raise ValueError("image features must come from the base model, without adapters attached")
+    if not supports_pre_encoded_images(model) or not any(q.images for q in questions):
+        return None
+    was_training = model.training
+    model.eval()
+    try:
+        return encode_images(model, questions, processor, batch_size=batch_size)
+    finally:
+        model.train(was_training)
 
 
 def _training_record(  # noqa: PLR0917 - private helper, called once

@@ -10,6 +10,11 @@ Schedules: linear warm-up, then linear decay to 0 (finetuning's default), a cons
 decay to 0. A constant rate matters for learning from scratch: a tiny model learns a perception task only
 after a plateau of several hundred steps at chance, and a decaying rate can end before it is crossed.
 
+Frozen vision: when only the language model trains, each question's image features can be computed once
+(``models.encoding.encode_images``) and passed as ``image_features``; every step then skips the image
+processor and the vision tower. The loss is the same up to float rounding (the vision tower has no
+dropout), so this is a speed-up, not a different training.
+
 Determinism: the seed fixes the default data order (one permutation per epoch from its own generator) and the
 global torch RNG (dropout, and parameter initialisation when the caller seeds before building adapters),
 so on the same hardware the same seed gives bit-identical weights.
@@ -25,7 +30,13 @@ from typing import Any, Literal
 
 import torch
 
-from vlmtransfer.models.encoding import IGNORE_INDEX, EncodedQuestion, collate
+from vlmtransfer.models.encoding import (
+    IGNORE_INDEX,
+    EncodedQuestion,
+    ImageFeatures,
+    collate,
+    pre_encoded_inputs,
+)
 
 __all__ = ["SCHEDULES", "LossPoint", "TrainSettings", "total_steps", "train"]
 
@@ -107,6 +118,7 @@ def train(
     on_step: Callable[[LossPoint, int], None] | None = None,
     order: Iterator[int] | None = None,
     should_stop: Callable[[LossPoint], bool] | None = None,
+    image_features: Sequence[ImageFeatures | None] | None = None,
 ) -> list[LossPoint]:
     """Train ``model``'s trainable parameters on ``questions``; return the loss curve.
 
@@ -114,16 +126,20 @@ def train(
     ``order`` replaces the default data order (a fresh seeded permutation per epoch) with any endless
     stream of question indices, e.g. a curriculum's task mixture. ``should_stop(point)``, asked after every
     step, ends training early when it returns true; it sees the model in eval mode, so it may score it,
-    and the next step switches back to training mode.
+    and the next step switches back to training mode. ``image_features`` (one entry per question,
+    from ``encode_images`` on the model before training) replaces the pixels: only valid while nothing
+    in the vision tower or merger trains, which the caller guarantees.
 
     Raises:
-        ValueError: no questions, a question without targets, a model with nothing to train, or an
-            ``order`` that ends or leaves the question list.
+        ValueError: no questions, a question without targets, a model with nothing to train, an
+            ``order`` that ends or leaves the question list, or ``image_features`` of another length.
     """
     if not questions:
         raise ValueError("no training questions")
     if any(q.target_length == 0 for q in questions):
         raise ValueError("every training question needs target tokens (encode with with_answer=True)")
+    if image_features is not None and len(image_features) != len(questions):
+        raise ValueError(f"{len(image_features)} image features for {len(questions)} questions")
     parameters = [p for p in model.parameters() if p.requires_grad]
     if not parameters:
         raise ValueError("the model has no trainable parameters")
@@ -143,13 +159,15 @@ def train(
         for step in range(1, steps + 1):
             model.train()
             micro_batches = [
-                [questions[_next_index(order, len(questions))] for _ in range(settings.batch_size)]
+                [_next_index(order, len(questions)) for _ in range(settings.batch_size)]
                 for _ in range(settings.grad_accum)
             ]
-            n_targets = sum(q.target_length for batch in micro_batches for q in batch)
+            n_targets = sum(questions[i].target_length for batch in micro_batches for i in batch)
             loss_sum = 0.0
             for batch in micro_batches:
-                loss = _target_loss_sum(model, batch, processor, device) / n_targets
+                features = None if image_features is None else [image_features[i] for i in batch]
+                loss = _target_loss_sum(model, [questions[i] for i in batch], processor, device, features)
+                loss = loss / n_targets
                 loss.backward()
                 loss_sum += float(loss.detach())
             if settings.max_grad_norm:
@@ -203,12 +221,18 @@ def _order(n: int, seed: int) -> Iterator[int]:
 
 
 def _target_loss_sum(
-    model: Any, batch: Sequence[EncodedQuestion], processor: Any, device: Any
+    model: Any,
+    batch: Sequence[EncodedQuestion],
+    processor: Any,
+    device: Any,
+    features: Sequence[ImageFeatures | None] | None = None,
 ) -> torch.Tensor:
-    inputs = collate(batch, processor)
+    inputs: dict[str, Any] = collate(batch, processor, pixels=features is None)
     labels = inputs.pop("labels")
     width = max(q.target_length for q in batch)
     inputs = {key: value.to(device) for key, value in inputs.items()}
+    if features is not None:
+        inputs.update(pre_encoded_inputs(features, device))
     logits = model(**inputs, logits_to_keep=width + 1, use_cache=False).logits.float()
     targets = labels[:, -width:].to(device)
     return torch.nn.functional.cross_entropy(

@@ -9,6 +9,12 @@ Pixels are made per batch by the processor's image processor, not stored: Qwen2.
 are float32 and duplicated along time, about 150 times the size of the PNG, so storing them for a
 pretraining mixture would take tens of gigabytes.
 
+Vision features: while only the language model trains (LoRA as vlmtransfer applies it) or is evaluated
+with adapters, a question's image features, the vision tower and merger's output, never change. They
+can be computed once (:func:`encode_images`) and handed to every later forward pass as transformers'
+pre-encoded multimodal input (:func:`pre_encoded_inputs`), which skips the vision tower and the image
+processor entirely.
+
 Training targets: the rendered training text is the evaluation prompt followed by the assistant's answer
 ``(B)<|im_end|>...``; the target tokens are that suffix, tokenised on its own and checked to be the
 exact tail of the full token sequence (a tokeniser merging across the boundary would silently train on
@@ -26,7 +32,17 @@ import torch
 from vlmtransfer.data.prompts import render_prompt
 from vlmtransfer.data.records import MCQRecord
 
-__all__ = ["IGNORE_INDEX", "EncodedQuestion", "collate", "encode_question", "pixel_inputs"]
+__all__ = [
+    "IGNORE_INDEX",
+    "EncodedQuestion",
+    "ImageFeatures",
+    "collate",
+    "encode_images",
+    "encode_question",
+    "pixel_inputs",
+    "pre_encoded_inputs",
+    "supports_pre_encoded_images",
+]
 
 IGNORE_INDEX = -100
 """Label value the loss ignores (PyTorch's and transformers' convention)."""
@@ -118,3 +134,83 @@ def _left_pad(values: torch.Tensor, width: int, fill: int) -> torch.Tensor:
     if not pad:
         return values
     return torch.cat([values.new_full((pad,), fill), values])
+
+
+@dataclass(frozen=True, eq=False)
+class ImageFeatures:
+    """A question's images as the model's vision tower and merger encode them.
+
+    Attributes:
+        tokens: one ``(merged tokens, hidden)`` tensor per image, on the CPU.
+        grid: the images' ``image_grid_thw`` rows, ``(images, 3)``.
+    """
+
+    tokens: tuple[torch.Tensor, ...]
+    grid: torch.Tensor
+
+    @property
+    def nbytes(self) -> int:
+        return sum(t.numel() * t.element_size() for t in self.tokens)
+
+
+def supports_pre_encoded_images(model: Any) -> bool:
+    """Whether ``model`` computes image features on its own (``get_image_features``) and accepts them
+    back in ``forward`` (``mm_encoder_outputs``, transformers' pre-encoded multimodal input)."""
+    import inspect  # noqa: PLC0415
+
+    return (
+        hasattr(model, "get_image_features")
+        and "mm_encoder_outputs" in inspect.signature(model.forward).parameters
+    )
+
+
+@torch.inference_mode()
+def encode_images(
+    model: Any, questions: Sequence[EncodedQuestion], processor: Any, *, batch_size: int = 32
+) -> list[ImageFeatures | None]:
+    """Each question's image features (None for a question without images), in question order.
+
+    The features are those of ``model`` as it is now: call this on the base model, before any adapter
+    that could change the vision tower is attached. Computed in batches of ``batch_size`` questions,
+    kept on the CPU (a study's features would not fit beside a large model on its GPU).
+    """
+    device = next(model.parameters()).device
+    features: list[ImageFeatures | None] = [None] * len(questions)
+    with_images = [i for i, q in enumerate(questions) if q.images]
+    for start in range(0, len(with_images), batch_size):
+        indices = with_images[start : start + batch_size]
+        pixels = pixel_inputs([questions[i] for i in indices], processor)
+        grid = pixels["image_grid_thw"]
+        output = model.get_image_features(
+            pixels["pixel_values"].to(device), grid.to(device), return_dict=True
+        )
+        tokens = [part.detach().cpu() for part in output.pooler_output]
+        position = 0
+        for i in indices:
+            count = len(questions[i].images)
+            features[i] = ImageFeatures(
+                tuple(tokens[position : position + count]), grid[position : position + count]
+            )
+            position += count
+    return features
+
+
+def pre_encoded_inputs(features: Sequence[ImageFeatures | None], device: Any) -> dict[str, Any]:
+    """Forward-pass inputs that stand in for the pixels of a batch whose questions have ``features``
+    (``image_grid_thw`` and ``mm_encoder_outputs``); empty when no question has images.
+
+    A fresh dict on every call: generation writes into it.
+    """
+    present = [f for f in features if f is not None]
+    if not present:
+        return {}
+    from transformers.modeling_outputs import BaseModelOutputWithPooling  # noqa: PLC0415
+
+    return {
+        "image_grid_thw": torch.cat([f.grid for f in present]).to(device),
+        "mm_encoder_outputs": {
+            "image": BaseModelOutputWithPooling(
+                pooler_output=tuple(t.to(device) for f in present for t in f.tokens)
+            )
+        },
+    }

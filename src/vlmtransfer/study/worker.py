@@ -73,6 +73,9 @@ class ModelWorker:
         )
         self.training_hash = config.training_hash(model)
         self.versions = package_versions()
+        # The last source's encoded training questions and image features: jobs come source by
+        # source, seed by seed, so the seeds of a source share them (one source's worth in memory).
+        self._training_data: tuple[str, list[Any], list[Any] | None] | None = None
 
     def run(self, job: Job) -> RunRecord:
         """Finetune (unless a baseline or a reusable adapter exists), evaluate, return the run."""
@@ -102,7 +105,6 @@ class ModelWorker:
     def _adapter(self, job: Job) -> tuple[Path, float | None, float | None]:
         from vlmtransfer.finetune.lora import TRAINING_CONFIG, LoraSettings, finetune_lora  # noqa: PLC0415
         from vlmtransfer.finetune.trainer import TrainSettings  # noqa: PLC0415
-        from vlmtransfer.models.encoding import encode_question  # noqa: PLC0415
 
         out = adapter_dir(self.config.output, job)
         reusable = _recorded(out / TRAINING_CONFIG)
@@ -114,8 +116,7 @@ class ModelWorker:
         )
         if recorded_as == (self.training_hash, job.source, job.seed, [list(part) for part in job.mixture]):
             return out, reusable.get("seconds"), reusable.get("final_loss")
-        items = self._mixture_items(job) if job.mixture else self._task_items(job.source)
-        encoded = [encode_question(r, images, self.loaded.processor, with_answer=True) for r, images in items]
+        encoded, features = self._training_questions(job)
         lora = self.config.lora
         train = self.config.train
         result = finetune_lora(
@@ -125,6 +126,8 @@ class ModelWorker:
             lora=LoraSettings(rank=lora.rank, alpha=lora.alpha, dropout=lora.dropout),
             settings=TrainSettings(**train.model_dump(), seed=job.seed),
             processor=self.loaded.processor,
+            image_features=features,
+            cache_vision=False,  # features, when the model supports them, come from _training_questions
             provenance={
                 "model": self.model.name,
                 "source": job.source,
@@ -134,6 +137,23 @@ class ModelWorker:
             },
         )
         return out, result.curve[-1].seconds, result.curve[-1].loss
+
+    def _training_questions(self, job: Job) -> tuple[list[Any], list[Any] | None]:
+        """The job's encoded training questions and their image features, shared by the seeds of a
+        source (a mixture's draw depends on the seed, so mixtures are encoded per job)."""
+        from vlmtransfer.finetune.lora import training_image_features  # noqa: PLC0415
+        from vlmtransfer.models.encoding import encode_question  # noqa: PLC0415
+
+        if not job.mixture and self._training_data and self._training_data[0] == job.source:
+            return self._training_data[1], self._training_data[2]
+        self._training_data = None  # free the previous source's features first
+        items = self._mixture_items(job) if job.mixture else self._task_items(job.source)
+        processor = self.loaded.processor
+        encoded = [encode_question(r, images, processor, with_answer=True) for r, images in items]
+        features = training_image_features(self.loaded.model, encoded, processor)
+        if not job.mixture:
+            self._training_data = (job.source, encoded, features)
+        return encoded, features
 
     def _task_items(self, task: str, limit: int | None = None) -> list[Any]:
         from vlmtransfer.data.dataset import load_questions  # noqa: PLC0415
