@@ -45,6 +45,7 @@ demo-paper: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/python benchmarks/bench_analysis.py
+	$(BIN)/python benchmarks/bench_bootstrap.py
 	$(BIN)/python benchmarks/parsing_agreement.py
 	$(BIN)/python benchmarks/bench_scoring.py
 	HF_HUB_OFFLINE=1 $(BIN)/python benchmarks/eval_throughput.py

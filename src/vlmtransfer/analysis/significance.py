@@ -93,15 +93,17 @@ def _null_maxima(null: np.ndarray, sign: str, min_size: int) -> np.ndarray:
     adjacency = _adjacency_bits(null, sign).tolist()
     orient = 1.0 if sign == "positive" else -1.0
     best = np.full((draws, tasks + 1), -np.inf)
-    shifts = np.arange(tasks)
+    width = (tasks + 7) // 8
     for r in range(draws):
         found = maximal_cliques(adjacency[r], min_size)
         if not found:
             continue
-        masks = ((np.array(found, dtype=object)[:, None] >> shifts) & 1).astype(float)
+        packed = np.frombuffer(b"".join(c.to_bytes(width, "little") for c in found), dtype=np.uint8)
+        masks = np.unpackbits(packed.reshape(len(found), width), axis=1, bitorder="little")[:, :tasks]
+        masks = masks.astype(float)
         sizes = masks.sum(axis=1)
         square = null[r]
-        totals = np.einsum("ct,tu,cu->c", masks, square, masks) - masks @ np.diag(square)
+        totals = ((masks @ square) * masks).sum(axis=1) - masks @ np.diag(square)
         np.maximum.at(best[r], sizes.astype(int), orient * totals / (sizes * (sizes - 1)))
     return np.maximum.accumulate(best[:, ::-1], axis=1)[:, ::-1]
 
