@@ -39,7 +39,11 @@ def question_data(
     pgf: np.ndarray | float = 0.0,
     rng: np.random.Generator,
 ) -> QuestionData:
-    """A :class:`QuestionData` of ``sources`` x ``targets`` cells (no task is both), true PGF ``pgf``."""
+    """A :class:`QuestionData` of ``sources`` x ``targets`` cells (no task is both), true PGF ``pgf``.
+
+    The cells of one target share its base run, so they are not independent: simulations that count
+    cells as independent draws use one source and many targets.
+    """
     truth = np.broadcast_to(np.asarray(pgf, dtype=float), (sources, targets))
     base, tuned = [], []
     for j in range(targets):
