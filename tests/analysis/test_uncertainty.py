@@ -160,3 +160,19 @@ def test_a_clique_made_of_noise_is_rarely_significant_and_the_paper_test_says_ot
         paper += any(c.wilcoxon_p_value < 0.05 for c in cliques)
     assert honest <= runs * 0.1 + 3 * math.sqrt(runs * 0.1 * 0.9)
     assert paper > honest
+
+
+def test_personas_made_of_noise_are_not_significant():
+    """Two models of pure noise: the paper's rule still names members (above the mean by chance in both);
+    the honest test flags at most a nominal share of them."""
+    rng = np.random.default_rng(8)
+    tasks = [f"T{k}" for k in range(7)]
+    members = flagged = 0
+    for _ in range(6):
+        models = [load(question_table(tasks, 2, 100, flip_rate=0.2, model=m, rng=rng))[0] for m in "ab"]
+        table = analyze(models, AnalysisOptions(n_resamples=300)).persona_table
+        chosen = table[table["member"]].drop_duplicates(["persona", "task"])
+        members += len(chosen)
+        flagged += int(chosen["significant"].sum())
+    assert members > 10
+    assert flagged <= members * 0.05 + 3 * math.sqrt(members * 0.05 * 0.95)
