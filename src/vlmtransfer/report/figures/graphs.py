@@ -11,6 +11,7 @@ import math
 from collections.abc import Mapping, Sequence
 
 import numpy as np
+import pandas as pd
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
@@ -34,8 +35,11 @@ def transfer_graph(
     figure = Figure(figsize=(5.6, 5.4), layout="constrained")
     ax = figure.add_subplot()
     edges = [(r.source, r.target, float(r.pgf)) for r in model.edges.itertuples(index=False)]
-    draw_graph(ax, data, positions, edges)
-    share = f"top {edge_fraction:.0%} of positive and of negative edges"
+    # Edges whose cell is not significant are dashed (schema-2 analyses flag every edge).
+    flags = model.edges.get("significant", pd.Series(True, index=model.edges.index))
+    faint = {(r.source, r.target) for r, ok in zip(model.edges.itertuples(), flags, strict=True) if not ok}
+    draw_graph(ax, data, positions, edges, dashed=faint)
+    share = f"top {edge_fraction:.0%} of positive and of negative edges; dashed: not significant"
     ax.set_title(f"Transfer graph, {model.label} ({share})")
     _legend(ax, data, positions)
     return figure
@@ -49,8 +53,10 @@ def draw_graph(
     *,
     label_values: bool = False,
     bend: float = BEND,
+    dashed: frozenset[tuple[str, str]] | set[tuple[str, str]] = frozenset(),
 ) -> None:
-    """Nodes at ``positions`` and directed ``edges`` ``(source, target, pgf)``; weakest drawn first."""
+    """Nodes at ``positions`` and directed ``edges`` ``(source, target, pgf)``; weakest drawn first;
+    the ``dashed`` ``(source, target)`` pairs (e.g. cells that are not significant) drawn dashed."""
     strongest = max((abs(v) for _, _, v in edges), default=1.0) or 1.0
     radius = math.sqrt(NODE_SIZE) / 2
     for source, target, value in sorted(edges, key=lambda e: (abs(e[2]), e[0], e[1])):
@@ -68,6 +74,7 @@ def draw_graph(
             color=POSITIVE if value > 0 else NEGATIVE,
             alpha=0.3 + 0.7 * strength,
             linewidth=0.6 + 2.6 * strength,
+            linestyle=(0, (3, 2)) if (source, target) in dashed else "solid",
             zorder=1 + strength,
         )
         ax.add_patch(arrow)
