@@ -176,3 +176,15 @@ def test_personas_made_of_noise_are_not_significant():
         flagged += int(chosen["significant"].sum())
     assert members > 10
     assert flagged <= members * 0.05 + 3 * math.sqrt(members * 0.05 * 0.95)
+
+
+def test_a_base_run_near_its_ceiling_keeps_the_intervals_finite():
+    rng = np.random.default_rng(9)
+    questions = question_data(3, 2, 2, 60, a=0.97, flip_rate=0.05, rng=rng)
+    base = np.ones((1, 60))
+    base[0, 0] = 0.0  # 59 of 60 (the input's check refuses 60): a resample often has all 60 right
+    questions = type(questions)(**{**questions.__dict__, "base": (base, base)})
+    values = observed_pgf(questions)
+    replicates = bootstrap_replicates(questions, values, 500, rng, np.ones((3, 2), bool))
+    assert np.isfinite(replicates.mean).all()
+    assert np.abs(replicates.mean).max() < 100  # at most a few questions over half a question's gap

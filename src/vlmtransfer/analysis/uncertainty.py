@@ -269,8 +269,10 @@ def _replicate_chunk(
         tuned = weights @ questions.tuned[j].reshape(seeds * sources, n).T * (100.0 / n)
         base = weights @ questions.base[j].T * (100.0 / n)
         base = base[:, :, None] if base.shape[1] == seeds else base[:, :1, None]
-        ceiling = questions.ceilings[j]
-        per_seed[..., j] = (tuned.reshape(count, seeds, sources) - base) / (ceiling - base + PGF_EPSILON)
+        # A resample can put a base run near its ceiling at or above it (e.g. 97 % of 60 questions); the
+        # gap is floored at half a question so that one resample cannot blow PGF up to 1e6.
+        gap = np.maximum(questions.ceilings[j] - base, 50.0 / n) + PGF_EPSILON
+        per_seed[..., j] = (tuned.reshape(count, seeds, sources) - base) / gap
     if seeds > 1:
         drawn = rng.integers(0, seeds, size=(count, seeds))
         per_seed += deviations[drawn]
