@@ -49,6 +49,7 @@ bench: $(STAMP)
 	$(BIN)/python benchmarks/parsing_agreement.py
 	$(BIN)/python benchmarks/bench_scoring.py
 	HF_HUB_OFFLINE=1 $(BIN)/python benchmarks/eval_throughput.py
+	HF_HUB_OFFLINE=1 $(BIN)/python benchmarks/train_throughput.py
 
 clean:
 	rm -rf $(VENV) $(DEMO_OUT) .pytest_cache .ruff_cache .hypothesis test-artifacts

@@ -47,42 +47,56 @@ def demo(
         table = store.accuracy_table()
     analyze([config.output], out=str(out / "analysis"), quiet=False)
     report(out / "analysis")
-    _print_matrix(table)
+    _print_own_task_effects(table, out / "analysis" / "analysis.json")
     console.print(
         f"demo finished in {time.perf_counter() - started:.0f} s: study store {escape(str(config.output))}, "
         f"analysis and report {escape(str(out / 'analysis'))} (open report.html)"
     )
 
 
-def _print_matrix(table: object) -> None:
-    """Baseline accuracy per target and the seed-mean PGF matrix (sources x targets)."""
-    import pandas as pd  # noqa: PLC0415
+def _print_own_task_effects(table: object, analysis_json: Path) -> None:
+    """Baseline accuracy per target and what finetuning on a task did to that same task, with its
+    interval and q-value from the analysis (the off-diagonal matrix is in the analysis summary above)."""
+    import json  # noqa: PLC0415
 
-    from vlmtransfer.analysis.metrics import perfection_gap_factor  # noqa: PLC0415
+    import pandas as pd  # noqa: PLC0415
 
     frame: pd.DataFrame = table  # type: ignore[assignment]
     base = frame[frame["source"] == "base"].set_index("target")["accuracy"]
-    tuned = frame[frame["source"] != "base"]
-    mean = tuned.groupby(["source", "target"])["accuracy"].mean().unstack()
-    # One shared baseline, so the PGF of the seed-mean accuracy is the seed-mean PGF.
-    values = perfection_gap_factor(mean.to_numpy(), base.reindex(mean.columns).to_numpy()[None, :])
-    pgf = pd.DataFrame(values, index=mean.index, columns=mean.columns)
+    model = next(iter(json.loads(analysis_json.read_text())["models"].values()))
+    sources, targets = model["sources"], model["targets"]
+    effects = Table(
+        title="Finetuning on a task, evaluated on that task (seed-mean PGF, 95 % interval, q)",
+        title_justify="left",
+    )
+    for column in ("task", "baseline %", "PGF", "interval", "q", ""):
+        effects.add_column(column, justify="left" if column == "task" else "right")
+    gains = []
+    for target in targets:
+        if target not in sources:
+            continue
+        i, j = sources.index(target), targets.index(target)
+        value, q = model["pgf_mean"][i][j], model["pgf_q"][i][j]
+        low, high = model["pgf_ci_low"][i][j], model["pgf_ci_high"][i][j]
+        significant = bool(model["pgf_significant"][i][j])
+        gains.append((value, significant))
+        effects.add_row(
+            escape(target),
+            f"{base.get(target, float('nan')):.1f}",
+            _cell(value),
+            f"[{low:+.2f}, {high:+.2f}]" if low is not None and high is not None else "-",
+            f"{q:.3f}" if q is not None else "-",
+            "*" if significant else "",
+        )
     console = Console()
-    baseline = Table(title="Baseline accuracy of the tiny model (%)", title_justify="left")
-    baseline.add_column("target")
-    baseline.add_column("accuracy", justify="right")
-    for target, value in base.items():
-        baseline.add_row(escape(str(target)), f"{value:.1f}")
-    console.print(baseline)
-    title = "Seed-mean PGF (rows: finetuned on, columns: evaluated on)"
-    matrix = Table(title=title, title_justify="left")
-    matrix.add_column("source")
-    for target in pgf.columns:
-        matrix.add_column(escape(str(target).removeprefix("Syn_")[:10]), justify="right")
-    for source, row in pgf.iterrows():
-        cells = [_cell(value) for value in row]
-        matrix.add_row(escape(str(source).removeprefix("Syn_")), *cells)
-    console.print(matrix)
+    console.print(effects)
+    if gains:
+        mean = sum(value for value, _ in gains) / len(gains)
+        rises = sum(1 for value, significant in gains if significant and value > 0)
+        console.print(
+            f"mean own-task PGF {mean:+.2f}; {rises} of {len(gains)} tasks significantly improved by "
+            "finetuning on themselves"
+        )
 
 
 def _cell(value: float) -> str:

@@ -1,13 +1,18 @@
-"""The demo study: the embedded tiny Qwen2.5-VL on the synthetic suite, small enough for a laptop CPU.
+"""The demo study: the embedded tiny Qwen2.5-VL on the synthetic suite, sized for signal on a laptop CPU.
 
-Eight tasks: Syn_Forensic_Detection and Syn_Multi-view_Reasoning were left out when the tiny model
-answered them (almost) perfectly, as PGF is undefined on a target whose baseline is at its ceiling; their
-val splits now mix in harder questions (64.5 % and 75 %), so they could come back. The two correspondence
-tasks are left out to keep the demo within minutes. Of the eight, the shipped model beats chance on five
-(counting, object localisation, relative depth, relative reflectance, visual similarity).
+Eight tasks, chosen where the shipped model has room both ways: six have baselines between chance + 10
+points and 90 % (forensics, multi-view reasoning, object localisation, visual similarity, relative
+reflectance, counting); jigsaw (54.5 %, chance 50) and relative depth (92 %) are kept because they are
+what the construction predicts transfer through (colour and position, markers and depth cues). The
+two correspondence tasks, art style and spatial relation are left out: the model answers them at
+chance, and finetuning on a task answered at chance mostly wipes out the others
+(docs/synthetic-suite.md, "What LoRA does").
 
-Everything is real: the synthetic data is generated, every finetune and evaluation runs, and the
-numbers in the analysis come from them. Sizes are chosen to finish in minutes on 2 CPU cores.
+Sizes come from measurements on the shipped model (docs/synthetic-suite.md): 200 val questions per
+target, so that one question is 0.5 points; three seeds; rank-16 LoRA at lr 2e-3 for 192 steps with a
+linear decay, the budget at which finetuning on a task helps it without wiping out the others (rank 32
+at lr 5e-3 cost other tasks 14-48 points; 32 steps, the earlier demo's budget, moved nothing). Everything
+is real: the data is generated, every finetune and evaluation runs, and the analysis comes from them.
 """
 
 from __future__ import annotations
@@ -21,18 +26,19 @@ from vlmtransfer.study.config import StudyConfig
 __all__ = ["DEMO_SEEDS", "DEMO_TASKS", "demo_config", "prepare_demo_data"]
 
 DEMO_TASKS = (
-    "Syn_Art_Style",
     "Syn_Counting",
+    "Syn_Forensic_Detection",
     "Syn_Jigsaw",
+    "Syn_Multi-view_Reasoning",
     "Syn_Object_Localization",
     "Syn_Relative_Depth",
     "Syn_Relative_Reflectance",
-    "Syn_Spatial_Relation",
     "Syn_Visual_Similarity",
 )
-DEMO_SEEDS = (0, 1)
-DEMO_TRAIN = 256
-DEMO_VAL = 100
+DEMO_SEEDS = (0, 1, 2)
+DEMO_TRAIN = 500
+DEMO_VAL = 200
+DEMO_STEPS = 192
 DATA_SEED = 0
 
 
@@ -60,8 +66,13 @@ def demo_config(out_dir: Path) -> StudyConfig:
             "models": [{"name": "tiny", "label": "tiny"}],
             "data": {"dirs": [out_dir / "data"]},
             "seeds": list(DEMO_SEEDS),
-            "lora": {"rank": 8, "alpha": 16, "dropout": 0.05},
-            "train": {"learning_rate": 2e-3, "epochs": 1, "batch_size": 8, "warmup_ratio": 0.05},
+            "lora": {"rank": 16, "alpha": 32, "dropout": 0.05},
+            "train": {
+                "learning_rate": 2e-3,
+                "max_steps": DEMO_STEPS,
+                "batch_size": 8,
+                "warmup_ratio": 0.05,
+            },
             "eval": {"mode": "loglik", "batch_size": 32},
         }
     )
