@@ -7,6 +7,7 @@ Files are written to a temporary sibling and moved into place with ``os.replace`
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import os
 import re
 import shutil
@@ -19,6 +20,7 @@ __all__ = [
     "OutputDirectoryError",
     "atomic_write_bytes",
     "check_replaceable",
+    "path_part",
     "publish_directory",
     "remove_abandoned_staging",
     "safe_name",
@@ -179,3 +181,13 @@ def unique_names(labels: Iterable[str], fallback: str = "model") -> dict[str, st
 def safe_name(name: str) -> str:
     """``name`` as one path component: letters, digits, ``-_.`` kept, anything else ``_``, no leading dot."""
     return "".join(c if c.isalnum() or c in "-_." else "_" for c in name).lstrip(".") or "_"
+
+
+def path_part(name: str) -> str:
+    """``name`` as one path component that no other name maps to (unlike :func:`safe_name`, which
+    makes ``Cnt A`` and ``Cnt_A`` both ``Cnt_A``): a safe name is kept as it is; any other gets its
+    safe form plus a short hash of the original (``Cnt A`` -> ``Cnt_A-<8 hex>``)."""
+    safe = safe_name(name)
+    if safe == name:
+        return name
+    return f"{safe}-{hashlib.sha256(name.encode()).hexdigest()[:8]}"

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from vlmtransfer.fsutil import safe_name
+from vlmtransfer.fsutil import path_part
 from vlmtransfer.select.recipe import Recipe
 from vlmtransfer.study.config import StudyConfig
 from vlmtransfer.study.plan import BASE, Job, StudyTasks
@@ -105,4 +105,4 @@ def _same_seed(column: pd.Series, seed: int | None) -> pd.Series:
 
 def results_path(study_dir: Path, target: str) -> Path:
     """Where ``select --run`` records an experiment's summary in the study directory."""
-    return study_dir / "selection" / f"{safe_name(target)}.json"
+    return study_dir / "selection" / f"{path_part(target)}.json"

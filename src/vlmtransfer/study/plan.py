@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from vlmtransfer.errors import InputError
+from vlmtransfer.fsutil import path_part
 from vlmtransfer.store import run_key
 from vlmtransfer.study.config import StudyConfig
 
@@ -111,7 +112,24 @@ def resolve_tasks(config: StudyConfig, config_path: str | Path = "study config")
         raise InputError(
             f"no task has a {data.train_split!r} split", source=config_path, where="data.sources"
         )
+    _check_distinct_paths([m.key for m in config.models], "models", "model labels", config_path)
+    _check_distinct_paths(sorted({*targets, *sources}), "data", "task names", config_path)
     return StudyTasks(targets, sources)
+
+
+def _check_distinct_paths(names: list[str], where: str, what: str, config_path: str | Path) -> None:
+    """Refuse two names that would share a file or directory (adapters, selection results), even on a
+    file system that ignores case."""
+    seen: dict[str, str] = {}
+    for name in names:
+        other = seen.setdefault(path_part(name).casefold(), name)
+        if other != name:
+            raise InputError(
+                f"{what} {other!r} and {name!r} would share a directory on a case-insensitive file system; "
+                "rename one",
+                source=config_path,
+                where=where,
+            )
 
 
 def _check_model_paths(config: StudyConfig, config_path: str | Path) -> None:

@@ -17,7 +17,7 @@ from typing import Any
 
 from vlmtransfer import __version__
 from vlmtransfer.errors import InputError
-from vlmtransfer.fsutil import safe_name
+from vlmtransfer.fsutil import path_part
 from vlmtransfer.store import RunRecord
 from vlmtransfer.study.config import ModelConfig, StudyConfig
 from vlmtransfer.study.plan import Job, StudyTasks, job_results_hash, training_dir
@@ -26,8 +26,9 @@ __all__ = ["ModelWorker", "adapter_dir", "package_versions"]
 
 
 def adapter_dir(study_dir: Path, job: Job) -> Path:
-    """Where a job's adapter lives: ``adapters/<model>/<source>/seed-<k>`` (names made path-safe)."""
-    return study_dir / "adapters" / safe_name(job.model) / safe_name(job.source) / f"seed-{job.seed}"
+    """Where a job's adapter lives: ``adapters/<model>/<source>/seed-<k>``; a name that is not path-safe
+    gets its safe form plus a hash of the original, so two names never share a directory."""
+    return study_dir / "adapters" / path_part(job.model) / path_part(job.source) / f"seed-{job.seed}"
 
 
 def package_versions() -> dict[str, str]:
@@ -116,6 +117,12 @@ class ModelWorker:
         )
         if recorded_as == (self.training_hash, job.source, job.seed, [list(part) for part in job.mixture]):
             return out, reusable.get("seconds"), reusable.get("final_loss")
+        if reusable.get("source") not in (None, job.source):
+            raise InputError(
+                f"holds the adapter of source {reusable['source']!r}, not {job.source!r}; "
+                "refusing to overwrite it (rename one of the tasks)",
+                source=out,
+            )
         encoded, features = self._training_questions(job)
         lora = self.config.lora
         train = self.config.train
