@@ -122,7 +122,7 @@ def analyze(
         typer.Option("--graded", help="Per-question 'correct' may be a score in [0, 1], not only 0/1."),
     ] = False,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Do not print the summary.")] = False,
-) -> None:
+) -> Analysis:
     """Analyse transfer: PGF, transferability, malleability, graph, cliques, personas, categories, scale.
 
     Reads accuracy tables or released PGF tables and writes analysis.json and CSV tables to --out.
@@ -158,6 +158,7 @@ def analyze(
         f"Wrote {len(files)} files to [bold]{escape(out)}[/bold] in {elapsed:.2f} s"
         " (analysis.json, CSV tables)."
     )
+    return result  # for callers in Python (the demo); Typer ignores it
 
 
 def _study_inputs(inputs: list[Path], out: str | None) -> tuple[list[Path], str]:

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import math
 import time
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 from rich.console import Console
@@ -35,70 +36,167 @@ def demo(
     from vlmtransfer.study.demo import demo_config, prepare_demo_data  # noqa: PLC0415
 
     started = time.perf_counter()
-    console = Console(stderr=True)
+    progress = Console(stderr=True)
     out = out.resolve()
     data_dir = out / "data"
-    console.log(
-        "synthetic data: " + ("generated" if prepare_demo_data(data_dir) else "reused") + f" ({data_dir})"
-    )
+    generated = prepare_demo_data(data_dir)
+    progress.print(f"synthetic data: {'generated' if generated else 'reused'} ({escape(str(data_dir))})")
     config = demo_config(out)
     execute_study(config, Path("demo"), reset_changed=True)
+    # The study's own analysis folder, the one `analyze STUDY_DIR`, `report STUDY_DIR` and `select` use.
+    analysis_dir = config.output / "analysis"
+    result = analyze([config.output], out=str(analysis_dir), quiet=True)
+    report(analysis_dir)
     with StudyStore(config.output) as store:
         table = store.accuracy_table()
-    analyze([config.output], out=str(out / "analysis"), quiet=False)
-    report(out / "analysis")
-    _print_own_task_effects(table, out / "analysis" / "analysis.json")
-    console.print(
-        f"demo finished in {time.perf_counter() - started:.0f} s: study store {escape(str(config.output))}, "
-        f"analysis and report {escape(str(out / 'analysis'))} (open report.html)"
-    )
+    summary = DemoSummary(config, table, result, analysis_dir, out)
+    summary.print(Console(), seconds=time.perf_counter() - started)
 
 
-def _print_own_task_effects(table: object, analysis_json: Path) -> None:
-    """Baseline accuracy per target and what finetuning on a task did to that same task, with its
-    interval and q-value from the analysis (the off-diagonal matrix is in the analysis summary above)."""
-    import json  # noqa: PLC0415
+class DemoSummary:
+    """What `make demo` prints when it is done, top to bottom: what ran, the baselines, the PGF matrix
+    with its significant cells, each task's own-task effect, what to look at, and next steps."""
 
-    import pandas as pd  # noqa: PLC0415
+    def __init__(self, config: Any, table: Any, analysis: Any, analysis_dir: Path, out: Path) -> None:
+        self.config, self.table, self.analysis_dir, self.out = config, table, analysis_dir, out
+        self.label, self.model = next(iter(analysis.models.items()))
+        self.alpha = analysis.options.alpha
+        cube = self.model.data.pgf
+        self.sources, self.targets = list(cube.sources), list(cube.targets)
+        self.mean = cube.values.mean(axis=0)
 
-    frame: pd.DataFrame = table  # type: ignore[assignment]
-    base = frame[frame["source"] == "base"].set_index("target")["accuracy"]
-    model = next(iter(json.loads(analysis_json.read_text())["models"].values()))
-    sources, targets = model["sources"], model["targets"]
-    effects = Table(
-        title="Finetuning on a task, evaluated on that task (seed-mean PGF, 95 % interval, q)",
-        title_justify="left",
-    )
-    for column in ("task", "baseline %", "PGF", "interval", "q", ""):
-        effects.add_column(column, justify="left" if column == "task" else "right")
-    gains = []
-    for target in targets:
-        if target not in sources:
-            continue
-        i, j = sources.index(target), targets.index(target)
-        value, q = model["pgf_mean"][i][j], model["pgf_q"][i][j]
-        low, high = model["pgf_ci_low"][i][j], model["pgf_ci_high"][i][j]
-        significant = bool(model["pgf_significant"][i][j])
-        gains.append((value, significant))
-        effects.add_row(
-            escape(target),
-            f"{base.get(target, float('nan')):.1f}",
-            _cell(value),
-            f"[{low:+.2f}, {high:+.2f}]" if low is not None and high is not None else "-",
-            f"{q:.3f}" if q is not None else "-",
-            "*" if significant else "",
-        )
-    console = Console()
-    console.print(effects)
-    if gains:
-        mean = sum(value for value, _ in gains) / len(gains)
-        rises = sum(1 for value, significant in gains if significant and value > 0)
-        console.print(
-            f"mean own-task PGF {mean:+.2f}; {rises} of {len(gains)} tasks significantly improved by "
-            "finetuning on themselves"
+    def print(self, console: Console, *, seconds: float) -> None:
+        from vlmtransfer.cli.summary import pgf_matrix, significance_line  # noqa: PLC0415
+
+        console.rule("[bold]vlmtransfer demo[/bold]")
+        console.print(self._what_ran())
+        console.print(self._baselines())
+        console.print(significance_line(self.model, self.alpha))
+        width = 8 + 6 * len(self.targets)
+        console.print(pgf_matrix(self.model, self.alpha), width=max(console.width, width), crop=False)
+        console.print("[dim]diagonal: finetuned and evaluated on the same task (self-transfer)[/dim]")
+        console.print(self._own_task_effects())
+        console.print(self._own_task_line())
+        console.rule("What to look at")
+        for line in self._what_to_look_at():
+            console.print(line)
+        console.rule("Next steps")
+        for line in self._next_steps():
+            console.print(line)
+        console.print(f"demo finished in {seconds:.0f} s")
+
+    def _what_ran(self) -> str:
+        tuned = self.table[self.table["source"] != "base"]
+        runs = tuned.groupby(["source", "seed"]).ngroups
+        questions = int(self.table[self.table["source"] == "base"]["n"].sum())
+        train = self.config.train
+        return (
+            f"{escape(self.label)}: a baseline and {len(self.sources)} sources"
+            f" x {len(self.config.seeds)} seeds"
+            f" = {runs} LoRA finetunes (rank {self.config.lora.rank}, {train.max_steps} steps), each model"
+            f" evaluated on {questions:,} questions of {len(self.targets)} tasks"
         )
 
+    def _baselines(self) -> Table:
+        from vlmtransfer.tasks import default_registry  # noqa: PLC0415
 
-def _cell(value: float) -> str:
+        registry = default_registry()
+        base = self.table[self.table["source"] == "base"].set_index("target")["accuracy"]
+        table = Table(title="Baseline accuracy of the tiny model", title_justify="left")
+        for column in ("abbr.", "task", "chance %", "baseline %"):
+            table.add_column(column, justify="left" if column in {"abbr.", "task"} else "right")
+        for target in self.targets:
+            spec = registry.find(target)
+            chance = f"{100 / spec.choices:.1f}" if spec and spec.choices else "-"
+            table.add_row(
+                escape(spec.abbreviation if spec else target), escape(target), chance, f"{base[target]:.1f}"
+            )
+        return table
+
+    def _own_task_effects(self) -> Table:
+        cells = self.model.cells
+        table = Table(
+            title="Finetuned on a task, evaluated on that task (seed-mean PGF, 95 % interval, q)",
+            title_justify="left",
+        )
+        for column in ("task", "PGF", "interval", "q", ""):
+            table.add_column(column, justify="left" if column == "task" else "right")
+        for i, j in self._diagonal():
+            table.add_row(
+                escape(self.targets[j]),
+                _signed(self.mean[i, j]),
+                f"[{cells.ci_low[i, j]:+.2f}, {cells.ci_high[i, j]:+.2f}]",
+                f"{cells.q[i, j]:.3f}",
+                "*" if cells.significant[i, j] else "",
+            )
+        return table
+
+    def _diagonal(self) -> list[tuple[int, int]]:
+        return [(self.sources.index(t), j) for j, t in enumerate(self.targets) if t in self.sources]
+
+    def _own_task_line(self) -> str:
+        pairs = self._diagonal()
+        if not pairs:
+            return ""
+        mean = sum(self.mean[i, j] for i, j in pairs) / len(pairs)
+        rises = sum(1 for i, j in pairs if self.model.cells.significant[i, j] and self.mean[i, j] > 0)
+        return (
+            f"mean own-task PGF {mean:+.2f}; {rises} of {len(pairs)} tasks significantly improved by"
+            f" finetuning on themselves (q < {self.alpha:g})"
+        )
+
+    def _what_to_look_at(self) -> list[str]:
+        cells = self.model.cells
+        off = [
+            (i, j)
+            for i in range(len(self.sources))
+            for j in range(len(self.targets))
+            if self.sources[i] != self.targets[j]
+        ]
+        flagged = sorted(
+            ((i, j) for i, j in off if cells.significant[i, j]), key=lambda c: -abs(self.mean[c])
+        )
+        lines = []
+        if flagged:
+            lines.append(f"{len(flagged)} significant transfers (finetuned on -> evaluated on):")
+            lines += [f"  {self._cell_text(i, j)}" for i, j in flagged[:8]]
+        elif off:
+            i, j = min(off, key=lambda c: cells.p[c])
+            lines.append(
+                f"none of the {len(off)} off-diagonal cells is significant: the transfers in the matrix are"
+                f" within noise at these sizes (the smallest p: {self._cell_text(i, j)})."
+            )
+        floor = [float(v) for v in self.model.detectable if math.isfinite(v)]
+        if floor:
+            lines.append(
+                f"the smallest PGF these sizes detect with 80 % power: {min(floor):.2f}-{max(floor):.2f} per"
+                " target (the noise floor table of `vlmtransfer analyze`; `vlmtransfer power` plans more)."
+            )
+        return lines
+
+    def _cell_text(self, i: int, j: int) -> str:
+        cells = self.model.cells
+        return (
+            f"{escape(self.sources[i])} -> {escape(self.targets[j])} {self.mean[i, j]:+.2f}"
+            f" [{cells.ci_low[i, j]:+.2f}, {cells.ci_high[i, j]:+.2f}], p {cells.p[i, j]:.3g},"
+            f" q {cells.q[i, j]:.3g}"
+        )
+
+    def _next_steps(self) -> list[str]:
+        study, analysis = self.config.output, self.analysis_dir
+        target = self.targets[0]
+        return [
+            f"open {escape(str(analysis / 'report.html'))}: heatmap (hover for intervals), transfer graph,"
+            " personas, figures",
+            f"vlmtransfer status {escape(str(study))}; "
+            f"vlmtransfer analyze {escape(str(study))} --significant-only",
+            f"vlmtransfer select --analysis {escape(str(analysis))} --model {escape(self.label)}"
+            f" --target {escape(target)} --top-k 2",
+            "your own model and tasks: copy configs/demo.yaml, set models and data, then"
+            " vlmtransfer run STUDY.yaml (docs/study.md)",
+        ]
+
+
+def _signed(value: float) -> str:
     colour = "green" if value > 0 else "red" if value < 0 else "white"
     return f"[{colour}]{value:+.2f}[/{colour}]"

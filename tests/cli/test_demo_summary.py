@@ -1,0 +1,69 @@
+"""What `make demo` prints when it is done: the sections in order, with the study's own numbers."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from types import SimpleNamespace
+
+import numpy as np
+import pandas as pd
+from rich.console import Console
+
+from tests.analysis.simulation import question_table
+from vlmtransfer.cli.analyze import analyze
+from vlmtransfer.cli.demo import DemoSummary
+
+TASKS = ["Syn_Counting", "Syn_Jigsaw", "Syn_Relative_Depth", "Syn_Forensic_Detection"]
+PLANTED = {
+    ("Syn_Counting", "Syn_Counting"): 0.7,
+    ("Syn_Jigsaw", "Syn_Jigsaw"): 0.7,
+    ("Syn_Counting", "Syn_Jigsaw"): 0.6,
+}
+
+
+def _accuracy_table(questions: pd.DataFrame) -> pd.DataFrame:
+    grouped = questions.groupby(["model", "seed", "source", "target"])["correct"]
+    table = pd.concat([grouped.mean().mul(100).rename("accuracy"), grouped.size().rename("n")], axis=1)
+    return table.reset_index()
+
+
+def test_the_summary_reads_what_ran_baselines_matrix_own_task_effects_what_to_look_at_next_steps(tmp_path):
+    questions = question_table(TASKS, 3, 150, flip_rate=0.15, planted=PLANTED, rng=np.random.default_rng(1))
+    path = tmp_path / "questions.csv"
+    questions.to_csv(path, index=False)
+    result = analyze([path], out=str(tmp_path / "analysis"), quiet=True, bootstrap=1000)
+    config = SimpleNamespace(
+        output=tmp_path / "study",
+        seeds=[0, 1, 2],
+        lora=SimpleNamespace(rank=16),
+        train=SimpleNamespace(max_steps=192),
+    )
+    summary = DemoSummary(config, _accuracy_table(questions), result, tmp_path / "analysis", tmp_path)
+    console = Console(record=True, width=400)
+    summary.print(console, seconds=12.0)
+    text = console.export_text()
+
+    order = [
+        "a baseline and 4 sources x 3 seeds = 12 LoRA finetunes (rank 16, 192 steps)",
+        "Baseline accuracy of the tiny model",
+        "off-diagonal cells are significant",
+        "Seed-mean PGF",
+        "Finetuned on a task, evaluated on that task",
+        "mean own-task PGF",
+        "What to look at",
+        "Next steps",
+        "demo finished in 12 s",
+    ]
+    positions = [text.index(marker) for marker in order]
+    assert positions == sorted(positions)
+    assert "each model evaluated on 600 questions of 4 tasks" in text
+    # the planted self-transfers are starred, and the planted transfer is listed as a significant one
+    own = text.split("Finetuned on a task, evaluated on that task")[1].split("mean own-task PGF")[0]
+    rows = {line.split("│")[1].strip(): line for line in own.splitlines() if line.startswith("│ Syn_")}
+    assert "*" in rows["Syn_Counting"]
+    assert "*" in rows["Syn_Jigsaw"]
+    assert "tasks significantly improved by finetuning on themselves (q < 0.05)" in text
+    look = text.split("What to look at")[1].split("Next steps")[0]
+    assert "significant transfers (finetuned on -> evaluated on):" in look
+    assert "Syn_Counting -> Syn_Jigsaw +0." in look
+    assert str(Path(tmp_path / "analysis" / "report.html")) in text
