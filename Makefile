@@ -42,6 +42,7 @@ demo-paper: $(STAMP)
 	$(BIN)/vlmtransfer analyze examples/paper-pgf/qwen2.5-vl-3B.csv \
 		examples/paper-pgf/qwen2.5-vl-7B.csv examples/paper-pgf/qwen2.5-vl-32B.csv \
 		--label 3B --label 7B --label 32B --model-order 3B,7B,32B --out $(DEMO_OUT)/paper-analysis
+	$(BIN)/vlmtransfer report $(DEMO_OUT)/paper-analysis
 
 bench: $(STAMP)
 	$(BIN)/python benchmarks/bench_analysis.py
