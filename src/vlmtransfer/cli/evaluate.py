@@ -107,6 +107,8 @@ def evaluate(
             started = time.perf_counter()
             try:
                 answers = evaluator.run(path)
+            except InputError:
+                raise
             except ValueError as exc:
                 raise InputError(str(exc), source=str(path)) from None
             results.append(
@@ -131,8 +133,10 @@ def evaluate(
 
 
 def _checked_adapter(path: Path) -> Path:
-    if not (path / "adapter_config.json").is_file():
-        raise InputError("not an adapter directory (no adapter_config.json)", source=path)
+    """Files, config and weights checked before the model loads (their fit to it, when it runs)."""
+    from vlmtransfer.evaluate.adapters import check_adapter_files  # noqa: PLC0415
+
+    check_adapter_files(path)
     return path
 
 

@@ -119,6 +119,8 @@ class Evaluator:
         """Evaluate the base model (``adapter=None``) or the base with one PEFT adapter.
 
         Raises:
+            InputError: the adapter directory is incomplete, corrupt or made for another model (checked
+                before it touches the model).
             ValueError: the adapter adapts modules outside the language model while the vision cache is on.
         """
         results: list[QuestionResult | None] = [None] * len(self.records)
@@ -148,8 +150,10 @@ class Evaluator:
             return
         from peft import PeftModel  # noqa: PLC0415 - heavy import
 
+        from vlmtransfer.evaluate.adapters import check_adapter_files, check_adapter_fits  # noqa: PLC0415
         from vlmtransfer.finetune.lora import detach_lora, quiet_peft, trainable_flags  # noqa: PLC0415
 
+        check_adapter_fits(adapter, check_adapter_files(adapter), self.loaded.model)
         flags = trainable_flags(self.loaded.model)
         with quiet_peft():
             peft_model = PeftModel.from_pretrained(self.loaded.model, str(adapter)).eval()
