@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import io
 import json
 import zlib
 from pathlib import Path
 
 import pytest
 from PIL import Image
+from typer.testing import CliRunner
 
+from vlmtransfer.cli.main import app
 from vlmtransfer.data import (
     MANIFEST,
     MCQRecord,
@@ -219,3 +222,35 @@ def test_unusable_image_paths_are_reported(tmp_path, case):
     with pytest.raises(InputError, match="field 'images'") as excinfo:
         read_records(path)
     assert fragment in str(excinfo.value)
+
+
+def _truncated_jpeg() -> bytes:
+    noise = Image.effect_noise((64, 64), 80).convert("RGB")  # incompressible enough to cut mid-scan
+    buffer = io.BytesIO()
+    noise.save(buffer, format="JPEG")
+    return buffer.getvalue()[: len(buffer.getvalue()) // 2]
+
+
+def test_an_image_that_verifies_but_does_not_decode_is_refused(tmp_path):
+    path = _dataset(tmp_path, [GOOD])
+    image = path.parent / "images" / "q1_0.png"
+    image.write_bytes(_truncated_jpeg())
+    with Image.open(image) as handle:
+        handle.verify()  # what validation used to check: it passes
+    with pytest.raises(InputError) as excinfo:
+        read_records(path)
+    assert str(excinfo.value).startswith(
+        f"{path}: line 1: field 'images'[0]: 'images/q1_0.png' is not a readable"
+    )
+    assert "truncated" in str(excinfo.value)
+    result = CliRunner().invoke(app, ["data", "validate", str(path.parent.parent)])
+    assert result.exit_code == 2
+    assert result.stderr.startswith(f"error: {path}: line 1: field 'images'[0]")
+
+
+def test_a_pixel_bomb_below_pillows_limit_is_refused_before_decoding(tmp_path):
+    path = _dataset(tmp_path, [GOOD])
+    (path.parent / "images" / "q1_0.png").write_bytes(_png_claiming(12_000, 12_000))
+    with pytest.raises(InputError) as excinfo:
+        read_records(path)
+    assert "is 12000 x 12000 pixels, above the limit of 50,000,000" in str(excinfo.value)

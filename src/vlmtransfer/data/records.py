@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import difflib
 import json
+import warnings
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
@@ -30,6 +31,7 @@ from vlmtransfer.fsutil import atomic_write_bytes
 __all__ = [
     "LETTERS",
     "MANIFEST",
+    "MAX_IMAGE_PIXELS",
     "MCQRecord",
     "letter_index",
     "read_records",
@@ -40,6 +42,10 @@ __all__ = [
 
 LETTERS = "ABCDE"
 """Answer letters, in choice order (BLINK uses at most five options)."""
+
+MAX_IMAGE_PIXELS = 50_000_000
+"""Largest image accepted (width x height): 50 megapixels, above any camera photo a benchmark ships; a
+larger one is refused by validation rather than decoded (a 12000 x 12000 PNG would take ~0.5 GB)."""
 
 MANIFEST = "manifest.json"
 """File at the root of every dataset directory vlmtransfer writes: provenance, and proof of ownership."""
@@ -237,8 +243,8 @@ def _check_images(record: MCQRecord, root: Path, path: Path, line: int) -> None:
 
 
 def _image_problem(root: Path, relative: str) -> str | None:
-    """Why the image at ``root/relative`` is unusable, or None: it must be a readable image file
-    that resolves (symlinks included) inside ``root``."""
+    """Why the image at ``root/relative`` is unusable, or None: it must be an image file that resolves
+    (symlinks included) inside ``root``, decodes completely, and has at most :data:`MAX_IMAGE_PIXELS`."""
     from PIL import Image  # noqa: PLC0415 - keeps `import vlmtransfer.data` light
 
     file = root / relative
@@ -249,8 +255,16 @@ def _image_problem(root: Path, relative: str) -> str | None:
             return "is not a file"
         if not file.resolve().is_relative_to(root.resolve()):
             return "resolves outside the dataset directory"
-        with Image.open(file) as handle:
-            handle.verify()
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)  # our own limit, below
+            with Image.open(file) as handle:
+                width, height = handle.size
+                if width * height > MAX_IMAGE_PIXELS:
+                    return (
+                        f"is {width} x {height} pixels, above the limit of {MAX_IMAGE_PIXELS:,} "
+                        "(a decompression bomb?); downscale it"
+                    )
+                handle.load()  # decodes every pixel: a truncated file fails here, not in evaluation
     except (OSError, SyntaxError, ValueError, Image.DecompressionBombError) as exc:
         return f"is not a readable image ({type(exc).__name__}: {exc})"
     return None
