@@ -6,7 +6,10 @@ import json
 
 import pytest
 import yaml
+from typer.testing import CliRunner
 
+from vlmtransfer.cli.main import app
+from vlmtransfer.data.synthetic import generate_suite
 from vlmtransfer.errors import InputError
 from vlmtransfer.fsutil import path_part
 from vlmtransfer.select.experiment import results_path
@@ -83,3 +86,66 @@ def test_an_adapter_of_another_source_is_never_overwritten(tmp_path):
     with pytest.raises(InputError, match="refusing to overwrite"):
         worker._adapter(job)
     assert json.loads((out / "training.json").read_text())["source"] == "T "
+
+
+@pytest.mark.parametrize(
+    ("changes", "where", "problem"),
+    [
+        ({"train": {"learning_rate": float("inf")}}, "train.learning_rate", "finite number"),
+        ({"train": {"learning_rate": float("nan")}}, "train.learning_rate", "finite number"),
+        ({"lora": {"alpha": True}}, "lora.alpha", "valid number"),
+        ({"train": {"max_steps": "3"}}, "train.max_steps", "valid integer"),
+        ({"seeds": [True]}, "seeds.0", "valid integer"),
+        ({"seeds": [1e23]}, "seeds.0", "valid integer"),
+        ({"seeds": [10**23]}, "seeds.0", "less than or equal to 4294967295"),
+        ({"seeds": [0.5]}, "seeds.0", "valid integer"),
+    ],
+)
+def test_numbers_must_be_finite_numbers_and_seeds_sane_integers(tmp_path, changes, where, problem):
+    path = _config(tmp_path, tmp_path, **changes)
+    with pytest.raises(InputError) as caught:
+        load_study_config(path)
+    assert caught.value.where == where
+    assert problem in caught.value.problem
+
+
+def test_exponents_without_a_dot_are_numbers(tmp_path):
+    path = tmp_path / "study.yaml"
+    path.write_text(
+        "output: out\nmodels: [{name: tiny}]\ndata: {dirs: [d]}\nseeds: [0]\ntrain: {learning_rate: 1e-3}\n"
+    )
+    assert load_study_config(path).train.learning_rate == pytest.approx(1e-3)
+
+
+def test_a_key_given_twice_is_refused(tmp_path):
+    path = tmp_path / "study.yaml"
+    path.write_text("output: out\nmodels: [{name: tiny}]\ndata: {dirs: [d]}\nseeds: [0]\nseeds: [1]\n")
+    with pytest.raises(InputError) as caught:
+        load_study_config(path)
+    assert "duplicate key 'seeds'" in caught.value.problem
+    assert caught.value.where == "line 5"
+
+
+@pytest.mark.parametrize("below", [False, True])
+def test_an_output_that_is_a_file_is_refused(tmp_path, below):
+    (tmp_path / "taken").write_text("mine")
+    output = tmp_path / "taken" / "study" if below else tmp_path / "taken"
+    path = _config(tmp_path, tmp_path, output=str(output))
+    with pytest.raises(InputError) as caught:
+        load_study_config(path)
+    assert caught.value.where == "output"
+    assert "a file, not a directory" in caught.value.problem
+    result = CliRunner().invoke(app, ["run", str(path)])
+    assert result.exit_code == 2
+    assert result.stderr.startswith(f"error: {path}: output: ")
+
+
+def test_a_model_that_does_not_load_leaves_no_study_directory(tmp_path, monkeypatch):
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    data = tmp_path / "data"
+    generate_suite(data, tasks=("Syn_Counting",), n_train=2, n_val=2, seed=0)
+    path = _config(tmp_path, data, models=[{"name": "no-such-org/no-such-model"}])
+    result = CliRunner().invoke(app, ["run", str(path)])
+    assert result.exit_code == 2, result.output
+    assert "models.0.name" in result.stderr
+    assert not (tmp_path / "out").exists()

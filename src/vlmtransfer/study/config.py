@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
@@ -25,7 +26,12 @@ __all__ = ["ExecutorConfig", "ModelConfig", "StudyConfig", "load_study_config"]
 
 
 class _Frozen(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    # No inf or nan; numbers must be numbers (``true`` is not 1, ``"8"`` is not 8), see Int and Float.
+    model_config = ConfigDict(frozen=True, extra="forbid", allow_inf_nan=False)
+
+
+MAX_SEED = 2**32 - 1
+"""Largest seed: NumPy's and CUDA's generators take 32-bit seeds."""
 
 
 class ModelConfig(_Frozen):
@@ -41,24 +47,24 @@ class ModelConfig(_Frozen):
 
 
 class LoraConfig(_Frozen):
-    rank: Annotated[int, Field(ge=1)] = 8
-    alpha: Annotated[float, Field(gt=0)] = 16
-    dropout: Annotated[float, Field(ge=0, lt=1)] = 0.05
+    rank: Annotated[int, Field(strict=True, ge=1)] = 8
+    alpha: Annotated[float, Field(strict=True, gt=0)] = 16
+    dropout: Annotated[float, Field(strict=True, ge=0, lt=1)] = 0.05
 
 
 class TrainConfig(_Frozen):
-    learning_rate: Annotated[float, Field(gt=0)] = 2e-4
-    epochs: Annotated[float, Field(gt=0)] = 1.0
-    max_steps: Annotated[int, Field(ge=1)] | None = None
-    batch_size: Annotated[int, Field(ge=1)] = 8
-    grad_accum: Annotated[int, Field(ge=1)] = 1
-    warmup_ratio: Annotated[float, Field(ge=0, lt=1)] = 0.03
+    learning_rate: Annotated[float, Field(strict=True, gt=0)] = 2e-4
+    epochs: Annotated[float, Field(strict=True, gt=0)] = 1.0
+    max_steps: Annotated[int, Field(strict=True, ge=1)] | None = None
+    batch_size: Annotated[int, Field(strict=True, ge=1)] = 8
+    grad_accum: Annotated[int, Field(strict=True, ge=1)] = 1
+    warmup_ratio: Annotated[float, Field(strict=True, ge=0, lt=1)] = 0.03
 
 
 class EvalConfig(_Frozen):
     mode: Literal["loglik", "generate"] = "loglik"
-    batch_size: Annotated[int, Field(ge=1)] = 16
-    max_new_tokens: Annotated[int, Field(ge=1)] = 16
+    batch_size: Annotated[int, Field(strict=True, ge=1)] = 16
+    max_new_tokens: Annotated[int, Field(strict=True, ge=1)] = 16
 
 
 class ExecutorConfig(_Frozen):
@@ -66,10 +72,10 @@ class ExecutorConfig(_Frozen):
 
     kind: Literal["local", "ray"] = "local"
     address: str | None = None
-    workers: Annotated[int, Field(ge=1)] = 1
-    num_cpus: Annotated[float, Field(ge=0)] = 1
-    num_gpus: Annotated[float, Field(ge=0)] = 0
-    max_retries: Annotated[int, Field(ge=0)] = 2
+    workers: Annotated[int, Field(strict=True, ge=1)] = 1
+    num_cpus: Annotated[float, Field(strict=True, ge=0)] = 1
+    num_gpus: Annotated[float, Field(strict=True, ge=0)] = 0
+    max_retries: Annotated[int, Field(strict=True, ge=0)] = 2
 
 
 class DataConfig(_Frozen):
@@ -80,8 +86,8 @@ class DataConfig(_Frozen):
     sources: list[str] | None = None
     train_split: str = "train"
     eval_split: str = "val"
-    train_limit: Annotated[int, Field(ge=1)] | None = None
-    eval_limit: Annotated[int, Field(ge=1)] | None = None
+    train_limit: Annotated[int, Field(strict=True, ge=1)] | None = None
+    eval_limit: Annotated[int, Field(strict=True, ge=1)] | None = None
 
 
 class StudyConfig(_Frozen):
@@ -92,11 +98,11 @@ class StudyConfig(_Frozen):
     output: Path
     models: list[ModelConfig] = Field(min_length=1)
     data: DataConfig
-    seeds: list[Annotated[int, Field(ge=0)]] = Field(min_length=1)
+    seeds: list[Annotated[int, Field(strict=True, ge=0, le=MAX_SEED)]] = Field(min_length=1)
     lora: LoraConfig = LoraConfig()
     train: TrainConfig = TrainConfig()
     eval: EvalConfig = EvalConfig()
-    max_pixels: Annotated[int, Field(ge=1)] | None = None
+    max_pixels: Annotated[int, Field(strict=True, ge=1)] | None = None
     executor: ExecutorConfig = ExecutorConfig()
 
     @field_validator("seeds")
@@ -157,9 +163,11 @@ def load_study_config(path: str | Path, *, overrides: dict[str, Any] | None = No
     """
     path = Path(path)
     try:
-        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+        raw = yaml.load(path.read_text(encoding="utf-8"), Loader=_StrictLoader)
     except OSError as exc:
         raise InputError(exc.strerror or str(exc), source=path) from None
+    except UnicodeDecodeError:
+        raise InputError("not UTF-8 text", source=path) from None
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f"line {mark.line + 1}" if mark else None
@@ -167,6 +175,7 @@ def load_study_config(path: str | Path, *, overrides: dict[str, Any] | None = No
     if not isinstance(raw, dict):
         raise InputError("a study config must be a mapping of keys", source=path)
     raw = {**raw, **(overrides or {})}
+    _check_output(raw.get("output"), path)
     try:
         config = StudyConfig.model_validate(raw)
     except ValidationError as exc:
@@ -177,6 +186,50 @@ def load_study_config(path: str | Path, *, overrides: dict[str, Any] | None = No
             message = "unknown key"
         raise InputError(message, source=path, where=key) from None
     return _resolved(config, path.parent)
+
+
+class _StrictLoader(yaml.SafeLoader):
+    """YAML as people write it: ``1e-3`` is a number (PyYAML's YAML 1.1 reads it as a string), and a key
+    given twice is an error (PyYAML keeps the last silently)."""
+
+    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
+        seen: set[Any] = set()
+        for key_node, _ in node.value:
+            key = self.construct_object(key_node, deep=deep)
+            if isinstance(key, (str, int, float, bool)) and key in seen:
+                raise yaml.constructor.ConstructorError(
+                    None, None, f"duplicate key {key!r}", key_node.start_mark
+                )
+            seen.add(key)
+        return super().construct_mapping(node, deep=deep)
+
+
+_StrictLoader.add_implicit_resolver(
+    "tag:yaml.org,2002:float",
+    re.compile(
+        r"""^(?:[-+]?(?:[0-9][0-9_]*)\.[0-9_]*(?:[eE][-+]?[0-9]+)?
+        |[-+]?(?:[0-9][0-9_]*)(?:[eE][-+]?[0-9]+)
+        |\.[0-9_]+(?:[eE][-+][0-9]+)?
+        |[-+]?\.(?:inf|Inf|INF)
+        |\.(?:nan|NaN|NAN))$""",
+        re.VERBOSE,
+    ),
+    list("-+0123456789."),
+)
+
+
+def _check_output(output: Any, path: Path) -> None:
+    """The output must be (or become) a directory: not a file, nor below one."""
+    if not isinstance(output, str):
+        return  # pydantic names the problem
+    target = Path(output).expanduser()
+    target = target if target.is_absolute() else path.parent / target
+    for candidate in (target, *target.parents):
+        if candidate.exists():
+            if not candidate.is_dir():
+                what = "is" if candidate == target else f"is below {candidate}, which is"
+                raise InputError(f"{output} {what} a file, not a directory", source=path, where="output")
+            return
 
 
 def _resolved(config: StudyConfig, base: Path) -> StudyConfig:

@@ -9,6 +9,7 @@ different results hash (the config changed in a way that changes them) are refus
 from __future__ import annotations
 
 import json
+import shutil
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -85,9 +86,32 @@ def run_study(
     """
     plan = make_plan(config, config_path, only=only)
     check_stale(plan, config_path, reset_changed=reset_changed)
+    created = not config.output.exists()
     config.output.mkdir(parents=True, exist_ok=True)
     with study_lock(config.output):
-        return _run_locked(config, plan, on_result=on_result)
+        try:
+            return _run_locked(config, plan, on_result=on_result)
+        except Exception:
+            if created:
+                _remove_if_untouched(config.output)
+            raise
+
+
+def _remove_if_untouched(study_dir: Path) -> None:
+    """Remove a study directory this run created when the run failed before it made anything (an
+    unknown hub id, a model that does not load): a refused run leaves no ``study.json`` or empty store.
+    Anything else in it (a stored run, an adapter) is kept for the next run to resume from."""
+    bookkeeping = {CONFIG_COPY, LOCK_FILE, STORE_FILE, f"{STORE_FILE}-wal", f"{STORE_FILE}-shm"}
+    if any(entry.name not in bookkeeping for entry in study_dir.iterdir()):
+        return
+    if (study_dir / STORE_FILE).is_file():
+        try:
+            with StudyStore(study_dir) as store:
+                if store.finished():
+                    return
+        except Exception:
+            return  # an unreadable store is left for the user to inspect
+    shutil.rmtree(study_dir, ignore_errors=True)
 
 
 def _run_locked(
