@@ -149,3 +149,43 @@ def test_a_model_that_does_not_load_leaves_no_study_directory(tmp_path, monkeypa
     assert result.exit_code == 2, result.output
     assert "models.0.name" in result.stderr
     assert not (tmp_path / "out").exists()
+
+
+def _study_with_baseline(tmp_path):
+    """A study directory whose store holds the baseline (no model run: the record is made up)."""
+    from vlmtransfer.store import RunRecord, StudyStore
+    from vlmtransfer.study.plan import BASE, job_results_hash
+    from vlmtransfer.study.runner import CONFIG_COPY
+
+    data = tmp_path / "data"
+    _task(data, "T")
+    config = load_study_config(_config(tmp_path, data, output=str(tmp_path / "original")))
+    job = Job("tiny", BASE, None)
+    results_hash = job_results_hash(config, resolve_tasks(config), job)
+    config.output.mkdir()
+    (config.output / CONFIG_COPY).write_text(config.model_dump_json())
+    prediction = {"id": "0", "task": "T", "answer": "A", "predicted": "A", "correct": True}
+    with StudyStore(config.output) as store:
+        store.add_run(RunRecord("tiny", BASE, None, results_hash, [prediction], {"T": (100.0, 1)}, {}))
+    return config.output
+
+
+def test_status_of_a_copied_study_reads_the_copys_store_and_warns(tmp_path):
+    original = _study_with_baseline(tmp_path)
+    copy = tmp_path / "copy"
+    copy.mkdir()
+    (copy / "study.json").write_bytes((original / "study.json").read_bytes())  # the store not (yet) copied
+    result = CliRunner().invoke(app, ["status", str(copy)])
+    assert result.exit_code == 0, result.output
+    assert "0 done, 2 to run" in result.stdout
+    assert result.stderr.startswith(f"warning: {copy} records output {original}")
+    same = CliRunner().invoke(app, ["status", str(original)])
+    assert "1 done, 1 to run" in same.stdout
+    assert same.stderr == ""
+
+
+def test_status_of_a_damaged_config_copy_is_exit_2(tmp_path):
+    (tmp_path / "study.json").write_text("{not json")
+    result = CliRunner().invoke(app, ["status", str(tmp_path)])
+    assert result.exit_code == 2
+    assert result.stderr.startswith(f"error: {tmp_path / 'study.json'}: not a valid study config copy")

@@ -96,7 +96,14 @@ def status(
     from vlmtransfer.study.runner import make_plan, read_config_copy  # noqa: PLC0415
 
     if target.is_dir():
-        config = read_config_copy(target)
+        recorded = read_config_copy(target)
+        config = recorded.model_copy(update={"output": target.resolve()})  # this directory's store
+        if recorded.output != config.output:
+            typer.echo(
+                f"warning: {target} records output {recorded.output} (copied or moved?); "
+                f"showing the store in {target}",
+                err=True,
+            )
     elif target.is_file():
         config = load_study_config(target)
     else:

@@ -193,10 +193,13 @@ def read_config_copy(study_dir: Path) -> StudyConfig:
     """The config a study directory was last run with.
 
     Raises:
-        InputError: the directory holds no study.
+        InputError: the directory holds no study, or its copy of the config is damaged.
     """
     path = study_dir / CONFIG_COPY
     try:
-        return StudyConfig.model_validate(json.loads(path.read_text()))
+        return StudyConfig.model_validate(json.loads(path.read_text(encoding="utf-8")))
     except OSError:
         raise InputError(f"not a study directory (no {CONFIG_COPY})", source=study_dir) from None
+    except ValueError as exc:  # not JSON, not UTF-8, or not a study config
+        problem = str(exc).splitlines()[0]
+        raise InputError(f"not a valid study config copy ({problem})", source=path) from None
