@@ -100,6 +100,31 @@ def test_a_changed_setting_is_refused_then_redone_reusing_nothing_stale(tmp_path
         assert len(store.runs()) == 3
 
 
+def test_data_regenerated_in_place_makes_its_runs_stale_and_its_adapters_retrain(tmp_path):
+    """The data directory's path is the same, its files are not: results and adapters made on the old
+    files must not count as done (a demo whose val split grew once reused every earlier result)."""
+    data = tmp_path / "data"
+    generate_suite(data, tasks=TASKS, n_train=12, n_val=6, seed=0)
+    config = study(tmp_path, data, seeds=[0])
+    run("run", config)
+    assert "0 to run" in run("run", config, "--dry-run").stdout
+    adapter = next((tmp_path / "study" / "adapters").rglob("training.json"))
+    trained = adapter.read_text()
+
+    generate_suite(data, tasks=TASKS, n_train=12, n_val=8, seed=0)  # val grows, train is the same
+    refused = CliRunner().invoke(app, ["run", str(config)])
+    assert refused.exit_code == 2
+    assert "3 stored runs" in refused.stderr
+    run("run", config, "--reset-changed")
+    assert adapter.read_text() == trained  # the training data did not change: adapters are reused
+    assert len(table(tmp_path / "study")) == len(TASKS) * 3
+    assert set(table(tmp_path / "study")["n"]) == {8}
+
+    generate_suite(data, tasks=TASKS, n_train=10, n_val=8, seed=0)  # now the training split changes
+    run("run", config, "--reset-changed")
+    assert adapter.read_text() != trained
+
+
 @pytest.mark.slow
 def test_a_killed_run_resumes_to_the_same_table(tmp_path, data_dir):
     slower = {"train": {"learning_rate": 5e-3, "max_steps": 40, "batch_size": 4}}  # time to kill mid-way

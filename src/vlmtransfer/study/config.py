@@ -5,8 +5,9 @@ Validated at the edge with pydantic; any problem becomes one line naming the fil
 The *results hash* covers everything that changes a result (model, data directories, splits and limits,
 LoRA, training, evaluation, image cap, and the list of targets every run is evaluated on); seeds and
 sources are not in it, so adding a seed or a source extends a study instead of invalidating it, while
-adding a target makes earlier runs stale (they lack its accuracy). Data are identified by their paths:
-regenerating a dataset in place is not detected.
+adding a target makes earlier runs stale (they lack its accuracy). Data are identified by their paths
+here; the study's plan adds a fingerprint of each split file it reads (``plan.split_fingerprint``), so a
+dataset regenerated in place makes the runs that read it stale too.
 """
 
 from __future__ import annotations

@@ -8,7 +8,8 @@ its run's key in the store.
 from __future__ import annotations
 
 import hashlib
-from dataclasses import dataclass
+import json
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from vlmtransfer.errors import InputError
@@ -23,6 +24,7 @@ __all__ = [
     "job_results_hash",
     "plan_jobs",
     "resolve_tasks",
+    "split_fingerprint",
     "training_dir",
     "training_size",
 ]
@@ -32,10 +34,17 @@ BASE = "base"
 
 @dataclass(frozen=True)
 class StudyTasks:
-    """Targets (evaluated) and sources (finetuned on), in the config's or sorted order."""
+    """Targets (evaluated) and sources (finetuned on), in the config's or sorted order, and ``data``:
+    a content fingerprint of each split file the study reads (``"<task>/<split>"`` -> hash, see
+    :func:`split_fingerprint`), so that results made on other data count as stale even where the
+    data directory's path is the same (a dataset regenerated in place)."""
 
     targets: list[str]
     sources: list[str]
+    data: dict[str, str] = field(default_factory=dict)
+
+    def fingerprint(self, task: str, split: str) -> str | None:
+        return self.data.get(f"{task}/{split}")
 
 
 @dataclass(frozen=True)
@@ -88,7 +97,32 @@ def job_results_hash(config: StudyConfig, tasks: StudyTasks, job: Job) -> str:
     if job.mixture:
         composition = ",".join(f"{task}={n}" for task, n in job.mixture)
         value = hashlib.sha256(f"{value}|{composition}".encode()).hexdigest()[:16]
+    if tasks.data:
+        split = config.data.eval_split
+        used = {f"{t}/{split}": tasks.fingerprint(t, split) for t in tasks.targets}
+        if not job.is_baseline:
+            trained = [task for task, _ in job.mixture] or [job.source]
+            split = config.data.train_split
+            used |= {f"{t}/{split}": tasks.fingerprint(t, split) for t in trained}
+        data = json.dumps(used, sort_keys=True)
+        value = hashlib.sha256(f"{value}|{data}".encode()).hexdigest()[:16]
     return value
+
+
+def split_fingerprint(dirs: list[Path], task: str, split: str) -> str | None:
+    """SHA-256 (16 hex digits) of the ``<task>/<split>.jsonl`` files in ``dirs`` (with each one's
+    position), or None when no directory has one. The records name their images, so a split whose
+    questions, answers or image files change gets another fingerprint; images rewritten in place
+    under the same names with the same records do not."""
+    digest = hashlib.sha256()
+    found = False
+    for position, directory in enumerate(dirs):
+        path = directory / task / f"{split}.jsonl"
+        if path.is_file():
+            digest.update(f"{position}\n".encode())
+            digest.update(path.read_bytes())
+            found = True
+    return digest.hexdigest()[:16] if found else None
 
 
 def resolve_tasks(config: StudyConfig, config_path: str | Path = "study config") -> StudyTasks:
@@ -114,7 +148,12 @@ def resolve_tasks(config: StudyConfig, config_path: str | Path = "study config")
         )
     _check_distinct_paths([m.key for m in config.models], "models", "model labels", config_path)
     _check_distinct_paths(sorted({*targets, *sources}), "data", "task names", config_path)
-    return StudyTasks(targets, sources)
+    fingerprints = {
+        f"{task}/{split}": split_fingerprint(data.dirs, task, split)
+        for split, tasks in ((data.eval_split, with_eval), (data.train_split, with_train))
+        for task in sorted(tasks)
+    }
+    return StudyTasks(targets, sources, {key: value for key, value in fingerprints.items() if value})
 
 
 def _check_distinct_paths(names: list[str], where: str, what: str, config_path: str | Path) -> None:

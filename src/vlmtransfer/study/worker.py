@@ -109,13 +109,19 @@ class ModelWorker:
 
         out = adapter_dir(self.config.output, job)
         reusable = _recorded(out / TRAINING_CONFIG)
+        split = self.config.data.train_split
+        trained = [task for task, _ in job.mixture] or [job.source]
+        train_data = {f"{task}/{split}": self.tasks.fingerprint(task, split) for task in trained}
         recorded_as = (
             reusable.get("training_hash"),
             reusable.get("source"),
             reusable.get("train", {}).get("seed"),
             reusable.get("mixture"),
+            reusable.get("train_data"),
         )
-        if recorded_as == (self.training_hash, job.source, job.seed, [list(part) for part in job.mixture]):
+        mixture = [list(part) for part in job.mixture]
+        expected = (self.training_hash, job.source, job.seed, mixture, train_data)
+        if recorded_as == expected:
             return out, reusable.get("seconds"), reusable.get("final_loss")
         if reusable.get("source") not in (None, job.source):
             raise InputError(
@@ -140,6 +146,7 @@ class ModelWorker:
                 "source": job.source,
                 "mixture": [list(part) for part in job.mixture],
                 "training_hash": self.training_hash,
+                "train_data": train_data,  # the training files' fingerprints: data regenerated in place
                 "max_pixels": self.config.max_pixels,
             },
         )
