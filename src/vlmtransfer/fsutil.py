@@ -57,11 +57,18 @@ def staged_file(path: Path, data: bytes) -> str:
             handle.flush()
             os.fsync(handle.fileno())
         os.chmod(tmp, 0o666 & ~_umask())
-    except BaseException:
+    except BaseException as exc:
         with contextlib.suppress(FileNotFoundError):
             os.unlink(tmp)
+        _name_file(exc, path)
         raise
     return tmp
+
+
+def _name_file(exc: BaseException, path: Path) -> None:
+    """A failed ``write`` (a full disk) raises an ``OSError`` without a file name: give it ``path``."""
+    if isinstance(exc, OSError) and exc.filename is None:
+        exc.filename = str(path)
 
 
 def _umask() -> int:
@@ -79,7 +86,11 @@ def publish_directory(files: Mapping[str, bytes], out_dir: str | Path, marker: s
         for relative, data in files.items():
             target = staging / relative
             target.parent.mkdir(parents=True, exist_ok=True)
-            target.write_bytes(data)
+            try:
+                target.write_bytes(data)
+            except OSError as exc:
+                _name_file(exc, Path(out_dir) / relative)
+                raise
 
 
 @contextlib.contextmanager

@@ -13,15 +13,18 @@ text) and ``accuracies`` (per run and target, in percent, with the number of que
 
 from __future__ import annotations
 
+import functools
 import json
 import sqlite3
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Concatenate, ParamSpec, TypeVar
 
 import pandas as pd
+
+from vlmtransfer.errors import InputError, system_refusal
 
 __all__ = ["STORE_FILE", "RunRecord", "StudyStore", "run_key"]
 
@@ -98,13 +101,55 @@ class RunRecord:
         return run_key(self.model, self.source, self.seed)
 
 
-class StudyStore:
-    """The SQLite store of one study directory."""
+P = ParamSpec("P")
+R = TypeVar("R")
 
+
+def _named(method: Callable[Concatenate[StudyStore, P], R]) -> Callable[Concatenate[StudyStore, P], R]:
+    """SQLite's errors as the store's: a damaged file is bad input (exit 2), a full disk or a denied
+    permission a refusal of the machine (exit 3), each naming the store; a transaction is rolled back
+    first, so the store stays as it was."""
+
+    @functools.wraps(method)
+    def wrapper(self: StudyStore, *args: P.args, **kwargs: P.kwargs) -> R:
+        try:
+            return method(self, *args, **kwargs)
+        except (sqlite3.DatabaseError, pd.errors.DatabaseError) as exc:
+            refusal = system_refusal(exc, source=self.path)
+            if refusal is not None:
+                raise refusal from None
+            cause = exc.__cause__ if isinstance(exc, pd.errors.DatabaseError) else exc
+            if isinstance(cause, sqlite3.DatabaseError) and not isinstance(cause, sqlite3.OperationalError):
+                raise InputError(
+                    f"not a readable study store ({cause}); restore it from a backup, or move it away to "
+                    "start the study afresh",
+                    source=self.path,
+                ) from None
+            raise
+
+    return wrapper
+
+
+class StudyStore:
+    """The SQLite store of one study directory.
+
+    Raises (every method):
+        InputError: the file is not an SQLite database or is damaged.
+        SystemRefusalError: the disk is full or the file cannot be written; nothing was changed.
+    """
+
+    @_named
     def __init__(self, study_dir: str | Path) -> None:
         self.path = Path(study_dir) / STORE_FILE
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self._db = sqlite3.connect(self.path, isolation_level=None, timeout=30)
+        try:
+            self._open()
+        except BaseException:
+            self._db.close()
+            raise
+
+    def _open(self) -> None:
         self._db.execute("PRAGMA journal_mode=WAL")
         self._db.execute("PRAGMA foreign_keys=ON")
         self._db.execute("PRAGMA synchronous=NORMAL")
@@ -132,18 +177,22 @@ class StudyStore:
             raise
         self._db.execute("COMMIT")
 
+    @_named
     def get_meta(self, key: str) -> str | None:
         row = self._db.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
         return row[0] if row else None
 
+    @_named
     def set_meta(self, key: str, value: str) -> None:
         with self._transaction():
             self._db.execute("INSERT OR REPLACE INTO meta VALUES (?, ?)", (key, value))
 
+    @_named
     def finished(self) -> dict[str, str]:
         """Finished runs: key -> results hash."""
         return dict(self._db.execute("SELECT key, results_hash FROM runs"))
 
+    @_named
     def add_run(self, run: RunRecord) -> None:
         """Store a finished run with its predictions and accuracies, all or nothing; replaces an
         earlier run with the same key."""
@@ -189,11 +238,13 @@ class StudyStore:
                 [(run_id, target, accuracy, n) for target, (accuracy, n) in run.accuracies.items()],
             )
 
+    @_named
     def delete_runs(self, keys: Sequence[str]) -> None:
         """Forget runs (their predictions and accuracies go with them)."""
         with self._transaction():
             self._db.executemany("DELETE FROM runs WHERE key = ?", [(k,) for k in keys])
 
+    @_named
     def runs(self) -> pd.DataFrame:
         """One row per finished run."""
         return pd.read_sql_query(
@@ -202,6 +253,7 @@ class StudyStore:
             self._db,
         ).astype({"seed": "Int64"})
 
+    @_named
     def accuracy_table(self, *, mixtures: bool = False) -> pd.DataFrame:
         """The accuracy table (DESIGN.md §3.2): ``model, seed, source, target, accuracy, n``; base rows
         have an empty seed. Mixture runs (data selection) only when asked: they are not sources of the
@@ -219,6 +271,7 @@ class StudyStore:
             .reset_index(drop=True)
         )
 
+    @_named
     def predictions(self) -> pd.DataFrame:
         """Every stored prediction with its run's model, source and seed: the per-question table that
         ``vlmtransfer analyze`` reads (``model, seed, source, target, question_id, correct``; base runs

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import pytest
 import yaml
@@ -82,7 +83,7 @@ def test_an_adapter_of_another_source_is_never_overwritten(tmp_path):
     out.mkdir(parents=True)
     (out / "training.json").write_text(json.dumps({"source": "T ", "training_hash": "h"}))
     worker = ModelWorker.__new__(ModelWorker)  # no model needed: the check comes before training
-    worker.config, worker.training_hash = config, "h"
+    worker.config, worker.training_hash, worker.tasks = config, "h", resolve_tasks(config)
     with pytest.raises(InputError, match="refusing to overwrite"):
         worker._adapter(job)
     assert json.loads((out / "training.json").read_text())["source"] == "T "
@@ -189,3 +190,109 @@ def test_status_of_a_damaged_config_copy_is_exit_2(tmp_path):
     result = CliRunner().invoke(app, ["status", str(tmp_path)])
     assert result.exit_code == 2
     assert result.stderr.startswith(f"error: {tmp_path / 'study.json'}: not a valid study config copy")
+
+
+def _fill_disk(monkeypatch):
+    """Every store opened from now on is full: SQLite refuses to grow it (as on a full disk)."""
+    from vlmtransfer.store import StudyStore
+
+    opened = StudyStore._open
+
+    def full(self):
+        opened(self)
+        pages = self._db.execute("PRAGMA page_count").fetchone()[0]
+        self._db.execute(f"PRAGMA max_page_count = {pages}")
+
+    monkeypatch.setattr(StudyStore, "_open", full)
+
+
+class _OneBigRun:
+    """An executor that 'runs' every job at once, producing more predictions than fit."""
+
+    def execute(self, config, tasks, jobs, store_run):
+        from vlmtransfer.store import RunRecord
+
+        for job in jobs:
+            predictions = [
+                {"id": str(i), "task": "T", "answer": "A", "predicted": "A", "correct": True}
+                for i in range(3000)
+            ]
+            store_run(RunRecord(job.model, job.source, job.seed, "h", predictions, {"T": (100.0, 3000)}, {}))
+
+
+def test_a_full_disk_during_run_is_one_line_exit_3_and_the_store_stays_intact(tmp_path, monkeypatch):
+    from vlmtransfer.store import STORE_FILE, StudyStore
+    from vlmtransfer.study import runner
+
+    study = _study_with_baseline(tmp_path)
+    monkeypatch.setattr(runner, "get_executor", lambda kind: _OneBigRun())
+    _fill_disk(monkeypatch)
+    result = CliRunner().invoke(app, ["run", str(tmp_path / "study.yaml")])
+    assert result.exit_code == 3, result.output
+    error = result.stderr.strip().splitlines()[-1]  # after the progress bar
+    assert error.startswith(f"error: {study / STORE_FILE}: database or disk is full; free some space")
+    assert "Traceback" not in result.output
+    monkeypatch.undo()
+    with StudyStore(study) as store:
+        assert list(store.finished()) == ["tiny|base|"]
+
+
+@pytest.mark.parametrize("command", ["status", "analyze", "run"])
+def test_a_corrupt_store_is_exit_2_naming_it(tmp_path, command):
+    from vlmtransfer.store import STORE_FILE
+
+    study = _study_with_baseline(tmp_path)
+    for leftover in study.glob(f"{STORE_FILE}-*"):
+        leftover.unlink()
+    (study / STORE_FILE).write_bytes(b"this is not an SQLite database, whatever its name says" * 100)
+    target = tmp_path / "study.yaml" if command == "run" else study
+    result = CliRunner().invoke(app, [command, str(target)])
+    assert result.exit_code == 2, result.output
+    assert result.stderr.startswith(f"error: {study / STORE_FILE}: not a readable study store")
+    assert len(result.stderr.strip().splitlines()) == 1
+
+
+def test_a_full_disk_while_writing_a_report_names_the_path_and_exits_3(tmp_path, monkeypatch):
+    import errno
+    import os
+
+    from tests.conftest import accuracy_rows
+
+    table = tmp_path / "acc.csv"
+    table.write_text("\n".join(",".join(map(str, row)) for row in accuracy_rows()) + "\n")
+    analysis = tmp_path / "analysis"
+    assert CliRunner().invoke(app, ["analyze", str(table), "--out", str(analysis), "--quiet"]).exit_code == 0
+
+    def full(self, data):  # a write on a full disk: the OSError names no file
+        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+
+    monkeypatch.setattr(Path, "write_bytes", full)
+    out = tmp_path / "report"
+    result = CliRunner().invoke(app, ["report", str(analysis), "--out", str(out)])
+    monkeypatch.undo()
+    assert result.exit_code == 3, result.output
+    assert result.stderr.startswith(f"error: {out}")
+    assert "No space left on device; free some space and run again" in result.stderr
+    assert not out.exists()
+
+
+def test_the_machine_refusing_is_recognised_wherever_it_comes_from(tmp_path):
+    import errno
+    import sqlite3
+
+    from safetensors import SafetensorError
+
+    from vlmtransfer.errors import system_refusal
+
+    full = SafetensorError(
+        'Error while serializing: IoError(Os { code: 28, kind: StorageFull, message: "No space" })'
+    )
+    assert "free some space" in system_refusal(full, source=tmp_path).problem
+    assert system_refusal(full, source=tmp_path).source == str(tmp_path)
+    denied = OSError(errno.EACCES, "Permission denied", str(tmp_path / "x"))
+    assert system_refusal(denied).source == str(tmp_path / "x")
+    wrapped = RuntimeError("wrapped")
+    wrapped.__cause__ = sqlite3.OperationalError("database or disk is full")
+    assert system_refusal(wrapped) is not None
+    assert system_refusal(sqlite3.OperationalError("no such table: runs")) is None
+    assert system_refusal(ValueError("bad")) is None

@@ -15,7 +15,7 @@ from vlmtransfer.analysis import analyze as run_analysis
 from vlmtransfer.analysis.pipeline import registry_categories
 from vlmtransfer.cli.errors import reports_input_errors
 from vlmtransfer.cli.summary import print_summary
-from vlmtransfer.errors import InputError
+from vlmtransfer.errors import InputError, system_refusal
 from vlmtransfer.tasks import TaskRegistry, default_registry
 
 __all__ = ["EXAMPLES", "analyze", "parse_ceilings"]
@@ -217,8 +217,11 @@ def _write(result: Analysis, out: str, registry: TaskRegistry) -> list[str]:
     try:
         return write_analysis(result, Path(out), registry)
     except OSError as exc:
+        refusal = system_refusal(exc, source=out)
+        if refusal is not None:
+            raise refusal from None
         reason = exc.strerror or str(exc)
-        raise InputError(f"cannot write {out}: {reason}", source="--out") from None
+        raise InputError(f"cannot write {exc.filename or out}: {reason}", source="--out") from None
 
 
 def parse_ceilings(items: list[str] | tuple[str, ...]) -> dict[str, float]:

@@ -1,4 +1,5 @@
-"""How the CLI reports bad input: one line on stderr, exit code 2, no traceback."""
+"""How the CLI reports bad input (exit code 2) and a refusing machine (exit code 3): one line on stderr,
+no traceback."""
 
 from __future__ import annotations
 
@@ -8,17 +9,20 @@ from typing import ParamSpec, TypeVar
 
 import typer
 
-from vlmtransfer.errors import InputError
+from vlmtransfer.errors import InputError, SystemRefusalError, system_refusal
 
-__all__ = ["EXIT_BAD_INPUT", "reports_input_errors"]
+__all__ = ["EXIT_BAD_INPUT", "EXIT_ENVIRONMENT", "reports_input_errors"]
 
 EXIT_BAD_INPUT = 2
+EXIT_ENVIRONMENT = 3
 P = ParamSpec("P")
 R = TypeVar("R")
 
 
 def reports_input_errors(command: Callable[P, R]) -> Callable[P, R]:
-    """Wrap a CLI command so that :class:`InputError` becomes ``error: <message>`` and exit 2.
+    """Wrap a CLI command so that :class:`InputError` becomes ``error: <message>`` and exit 2, and the
+    machine refusing (:class:`SystemRefusalError`, a full disk, a denied permission) ``error: <message>``
+    and exit 3.
 
     Printed with ``typer.echo``, not rich, so the message is never wrapped onto several lines.
     """
@@ -30,5 +34,14 @@ def reports_input_errors(command: Callable[P, R]) -> Callable[P, R]:
         except InputError as exc:
             typer.echo(f"error: {exc}", err=True)
             raise typer.Exit(EXIT_BAD_INPUT) from None
+        except SystemRefusalError as exc:
+            typer.echo(f"error: {exc}", err=True)
+            raise typer.Exit(EXIT_ENVIRONMENT) from None
+        except Exception as exc:
+            failure = system_refusal(exc)
+            if failure is None:
+                raise
+            typer.echo(f"error: {failure}", err=True)
+            raise typer.Exit(EXIT_ENVIRONMENT) from None
 
     return wrapper

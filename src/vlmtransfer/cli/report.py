@@ -14,7 +14,7 @@ from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from vlmtransfer.cli.errors import reports_input_errors
-from vlmtransfer.errors import InputError
+from vlmtransfer.errors import InputError, system_refusal
 
 if TYPE_CHECKING:
     from vlmtransfer.report import ReportFiles, ReportOptions
@@ -209,6 +209,10 @@ def _write(analysis: Path, out: str | None, options: ReportOptions, quiet: bool)
     except OutputDirectoryError as exc:
         raise InputError(str(exc), source="--out") from None
     except OSError as exc:
-        raise InputError(f"cannot write: {exc.strerror or exc}", source="--out") from None
+        refusal = system_refusal(exc, source=out)
+        if refusal is not None:
+            raise refusal from None
+        reason = exc.strerror or str(exc)
+        raise InputError(f"cannot write {exc.filename or out}: {reason}", source="--out") from None
     finally:
         progress.stop()

@@ -26,6 +26,7 @@ from typing import Any
 import torch
 
 from vlmtransfer import __version__
+from vlmtransfer.errors import system_refusal
 from vlmtransfer.finetune.trainer import LossPoint, TrainSettings, train
 from vlmtransfer.fsutil import staged_directory
 from vlmtransfer.models.encoding import (
@@ -223,11 +224,17 @@ def finetune_lora(
             image_features=image_features,
         )
         out_dir = Path(out_dir)
-        with staged_directory(out_dir, ADAPTER_CONFIG) as staging:
-            peft_model.save_pretrained(staging, safe_serialization=True)
-            record = _training_record(questions, lora, settings, curve, trainable, provenance or {})
-            (staging / TRAINING_CONFIG).write_text(json.dumps(record, indent=2, sort_keys=True) + "\n")
-            (staging / LOSS_CURVE).write_text(_curve_csv(curve))
+        try:
+            with staged_directory(out_dir, ADAPTER_CONFIG) as staging:
+                peft_model.save_pretrained(staging, safe_serialization=True)
+                record = _training_record(questions, lora, settings, curve, trainable, provenance or {})
+                (staging / TRAINING_CONFIG).write_text(json.dumps(record, indent=2, sort_keys=True) + "\n")
+                (staging / LOSS_CURVE).write_text(_curve_csv(curve))
+        except Exception as exc:  # a full disk: safetensors' SafetensorError, or an OSError
+            refusal = system_refusal(exc, source=out_dir)
+            if refusal is not None:
+                raise refusal from None
+            raise
     finally:
         detach_lora(peft_model)
     return FinetuneResult(out_dir, curve, trainable)
