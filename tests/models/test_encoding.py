@@ -79,3 +79,27 @@ def test_batched_pixels_are_what_the_processor_makes(processor, questions):
     assert torch.equal(ours["pixel_values"], joint["pixel_values"])
     assert torch.equal(ours["image_grid_thw"], joint["image_grid_thw"])
     assert "pixel_values" not in collate(encoded, processor, pixels=False)
+
+
+@pytest.mark.parametrize("task", ["Syn_Forensic_Detection", "Syn_Counting"])
+def test_encoding_without_the_pixels_gives_exactly_the_processors_tensors(processor, task):
+    """After the first question of given image sizes, placeholders are expanded without making pixels;
+    every question's tensors must still be what the processor makes from text and images."""
+    from PIL import Image
+
+    items = list(generate_examples(task, "val", 6, seed=0))
+    # a second size, so the memo holds two entries and neither is used for the other
+    items.append((items[0][0], [Image.new("RGB", (168, 112), "gray") for _ in items[0][1]]))
+    for record, images in items:
+        for with_answer in (False, True):
+            encoded = encode_question(record, images, processor, with_answer=with_answer)
+            text = render_prompt(record, processor, with_answer=with_answer)
+            full = processor(text=[text], images=list(images), return_tensors="pt")
+            assert set(encoded.tensors) == {k for k in full if k in encoded.tensors}
+            for key, value in encoded.tensors.items():
+                assert torch.equal(value, full[key][0]), (task, record.id, key)
+    from vlmtransfer.models.encoding import _PLACEHOLDERS
+
+    memo = _PLACEHOLDERS[processor]
+    assert memo[tuple(image.size for image in items[0][1])] is not None  # the shortcut was taken
+    assert memo[tuple(image.size for image in items[-1][1])] is not None

@@ -23,6 +23,7 @@ the wrong tokens otherwise).
 
 from __future__ import annotations
 
+import weakref
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -83,8 +84,7 @@ def encode_question(
     """
     prompt = render_prompt(record, processor)
     text = render_prompt(record, processor, with_answer=True) if with_answer else prompt + suffix
-    batch = processor(text=[text], images=list(images) or None, return_tensors="pt")
-    tensors = {key: value[0] for key, value in batch.items() if key in _SEQUENCE_KEYS}
+    tensors = _sequence_tensors(processor, text, list(images))
     target_length = 0
     if with_answer:
         if not text.startswith(prompt):
@@ -94,6 +94,80 @@ def encode_question(
             raise ValueError(f"{record.id}: the answer's tokens are not the tail of the training sequence")
         target_length = len(target)
     return EncodedQuestion(record, tensors, tuple(images), target_length)
+
+
+_PLACEHOLDERS: weakref.WeakKeyDictionary[Any, dict[tuple[Any, ...], tuple[int, ...] | None]] = (
+    weakref.WeakKeyDictionary()
+)
+"""Per processor: the image sizes of a question -> how many placeholder tokens each image expands to
+(None: this processor's expansion could not be reproduced). A memo of a pure function of the processor's
+settings and the sizes, so it is shared, not state: see :func:`_sequence_tensors`."""
+
+
+def _sequence_tensors(processor: Any, text: str, images: list[Any]) -> dict[str, torch.Tensor]:
+    """The processor's sequence tensors for ``text`` and ``images``, without the batch dimension.
+
+    Why not always the processor with the images: it also makes the pixels, which encoding discards
+    (they are made again per batch), and that was most of the cost of encoding a study's questions.
+    How many tokens an image's placeholder expands to depends only on the image's size, so the first
+    question with images of given sizes runs the full processor, which tells the counts; later ones
+    expand the placeholders themselves and tokenise text only. The shortcut is taken only after it
+    reproduced the full processor's tensors exactly on that first question."""
+    token = getattr(processor, "image_token", None)
+    sizes = tuple(getattr(image, "size", None) for image in images)
+    usable = (
+        bool(images) and isinstance(token, str) and None not in sizes and text.count(token) == len(images)
+    )
+    memo = _PLACEHOLDERS.setdefault(processor, {}) if usable else None
+    if memo is not None and memo.get(sizes) is not None:
+        return _text_only(processor, _expand(text, token, memo[sizes]))
+    full = _text_only(processor, text, images)
+    if memo is not None and sizes not in memo:
+        counts = _placeholder_counts(
+            full["input_ids"], getattr(processor, "image_token_id", None), len(images)
+        )
+        same = counts is not None and _same(_text_only(processor, _expand(text, token, counts)), full)
+        memo[sizes] = counts if same else None
+    return full
+
+
+def _text_only(processor: Any, text: str, images: list[Any] | None = None) -> dict[str, torch.Tensor]:
+    """The processor's call (with ``images``), or its text half only: the tokenizer, and each token's
+    modality type, which is what a multimodal processor adds to the token ids."""
+    if images:
+        batch = processor(text=[text], images=images, return_tensors="pt")
+    else:
+        batch = dict(processor.tokenizer([text], return_tensors="pt"))
+        if hasattr(processor, "create_mm_token_type_ids"):
+            types = processor.create_mm_token_type_ids(batch["input_ids"].tolist())
+            batch["mm_token_type_ids"] = torch.tensor(types, dtype=batch["input_ids"].dtype)
+    return {key: value[0] for key, value in batch.items() if key in _SEQUENCE_KEYS}
+
+
+def _expand(text: str, token: str, counts: Sequence[int]) -> str:
+    """``text`` with its k-th ``token`` repeated ``counts[k]`` times."""
+    parts = text.split(token)
+    return "".join(part + token * count for part, count in zip(parts, counts, strict=False)) + parts[-1]
+
+
+def _placeholder_counts(input_ids: torch.Tensor, token_id: int | None, images: int) -> tuple[int, ...] | None:
+    """Lengths of the runs of ``token_id`` in ``input_ids``: one per image, or None."""
+    if token_id is None:
+        return None
+    runs: list[int] = []
+    previous = False
+    for is_token in (input_ids == token_id).tolist():
+        if is_token:
+            if previous:
+                runs[-1] += 1
+            else:
+                runs.append(1)
+        previous = is_token
+    return tuple(runs) if len(runs) == images else None
+
+
+def _same(first: dict[str, torch.Tensor], second: dict[str, torch.Tensor]) -> bool:
+    return first.keys() == second.keys() and all(torch.equal(first[key], second[key]) for key in first)
 
 
 def collate(
