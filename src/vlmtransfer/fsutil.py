@@ -26,6 +26,7 @@ __all__ = [
     "safe_name",
     "staged_directory",
     "staged_file",
+    "staging_file",
     "unique_names",
 ]
 
@@ -38,13 +39,23 @@ def atomic_write_bytes(path: str | Path, data: bytes) -> None:
     """Write ``data`` to ``path`` atomically (parents created)."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
+    with staging_file(path, data) as tmp:
+        os.replace(tmp, path)
+
+
+@contextlib.contextmanager
+def staging_file(path: Path, data: bytes) -> Iterator[str]:
+    """``data`` in a fsynced temporary sibling of ``path`` (see :func:`staged_file`), marked in use for
+    the duration (an advisory lock), so that a later writer of ``path`` removes only the temporaries of
+    killed processes; the caller moves it into place or it is unlinked on leaving."""
+    _remove_stale(path.parent, _temporaries(path))
     tmp = staged_file(path, data)
     try:
-        os.replace(tmp, path)
-    except BaseException:
+        with _held(tmp):
+            yield tmp
+    finally:
         with contextlib.suppress(FileNotFoundError):
             os.unlink(tmp)
-        raise
 
 
 def staged_file(path: Path, data: bytes) -> str:
@@ -109,13 +120,18 @@ def staged_directory(out_dir: str | Path, marker: str) -> Iterator[Path]:
     out_dir = Path(out_dir)
     check_replaceable(out_dir, marker)
     out_dir.parent.mkdir(parents=True, exist_ok=True)
+    _remove_stale(out_dir.parent, _siblings(out_dir))
     staging = _sibling(out_dir, "staging")
     staging.mkdir()  # honours the umask, unlike tempfile.mkdtemp's 0700
     try:
-        yield staging
-        if not (staging / marker).is_file():
-            raise RuntimeError(f"staged output for {out_dir} lacks its marker {marker}")
-        _swap_into_place(staging, out_dir)
+        with _held(staging):
+            yield staging
+            if not (staging / marker).is_file():
+                raise RuntimeError(f"staged output for {out_dir} lacks its marker {marker}")
+            _swap_into_place(staging, out_dir)
+    except OSError as exc:
+        _name_file(exc, out_dir)
+        raise
     finally:
         shutil.rmtree(staging, ignore_errors=True)
 
@@ -145,13 +161,14 @@ def _swap_into_place(staging: Path, out_dir: Path) -> None:
         os.rename(staging, out_dir)
         return
     retired = _sibling(out_dir, "old")
-    os.rename(out_dir, retired)
-    try:
-        os.rename(staging, out_dir)
-    except OSError:
-        os.rename(retired, out_dir)
-        raise
-    shutil.rmtree(retired, ignore_errors=True)
+    with _held(out_dir):  # the lock moves with the directory: a retired one in use is not stale
+        os.rename(out_dir, retired)
+        try:
+            os.rename(staging, out_dir)
+        except OSError:
+            os.rename(retired, out_dir)
+            raise
+        shutil.rmtree(retired, ignore_errors=True)
 
 
 def _sibling(path: Path, role: str) -> Path:
@@ -159,6 +176,74 @@ def _sibling(path: Path, role: str) -> Path:
 
 
 _ABANDONED = re.compile(r"^\..+\.[0-9a-f]{12}\.(staging|old)$")
+STALE_AFTER_SECONDS = 10
+"""A staging file or directory untouched this long and not locked by a live writer is abandoned (the
+grace covers the instant between creating one and locking it)."""
+
+
+def _siblings(out_dir: Path) -> re.Pattern[str]:
+    """Names :func:`staged_directory` gives its staging and retired directories for ``out_dir``."""
+    return re.compile(rf"^\.{re.escape(out_dir.name)}\.[0-9a-f]{{12}}\.(staging|old)$")
+
+
+def _temporaries(path: Path) -> re.Pattern[str]:
+    """Names :func:`staged_file` (``mkstemp``) gives temporaries of ``path``."""
+    return re.compile(rf"^\.{re.escape(path.name)}\.[A-Za-z0-9_]{{8}}\.tmp$")
+
+
+def _remove_stale(folder: Path, names: re.Pattern[str]) -> int:
+    """Delete what killed writers left in ``folder`` under ``names``: entries no live process holds
+    (see :func:`_held`) and older than :data:`STALE_AFTER_SECONDS`. Returns how many."""
+    import time  # noqa: PLC0415
+
+    removed = 0
+    try:
+        entries = [entry for entry in folder.iterdir() if names.match(entry.name)]
+    except OSError:
+        return 0
+    for entry in entries:
+        try:
+            if time.time() - entry.lstat().st_mtime < STALE_AFTER_SECONDS or _in_use(entry):
+                continue
+            if entry.is_dir() and not entry.is_symlink():
+                shutil.rmtree(entry)
+            else:
+                entry.unlink()
+            removed += 1
+        except OSError:
+            continue  # gone meanwhile, or not ours to remove: leave it
+    return removed
+
+
+@contextlib.contextmanager
+def _held(path: str | Path) -> Iterator[None]:
+    """Hold an advisory lock on ``path`` (a file or a directory) while writing it; the OS drops it when
+    the process dies, which is how a later run tells abandoned staging from a live writer's."""
+    import fcntl  # noqa: PLC0415 - POSIX only, like the rest of the file handling
+
+    fd = os.open(path, os.O_RDONLY)
+    with contextlib.suppress(OSError):  # a file system without locks: staging is then never stale
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    try:
+        yield
+    finally:
+        os.close(fd)
+
+
+def _in_use(path: Path) -> bool:
+    import fcntl  # noqa: PLC0415
+
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW)
+    except OSError:
+        return True  # cannot tell: leave it
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError:
+        return True
+    finally:
+        os.close(fd)  # also releases the lock just taken
+    return False
 
 
 def remove_abandoned_staging(root: str | Path) -> int:

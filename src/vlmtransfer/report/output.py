@@ -14,7 +14,7 @@ import os
 from collections.abc import Mapping
 from pathlib import Path
 
-from vlmtransfer.fsutil import OutputDirectoryError, check_replaceable, publish_directory, staged_file
+from vlmtransfer.fsutil import OutputDirectoryError, check_replaceable, publish_directory, staging_file
 from vlmtransfer.report.page import GENERATOR_TAG
 
 __all__ = ["FIGURES_DIR", "FIGURES_INDEX", "REPORT_FILE", "check_report_target", "publish_report"]
@@ -61,18 +61,16 @@ def publish_report(
     check_report_target(out_dir, html=html is not None, figures=figures is not None)
     created = not out_dir.exists()
     out_dir.mkdir(parents=True, exist_ok=True)
-    staged = None
     try:
-        if html is not None:
-            staged = staged_file(out_dir / REPORT_FILE, html)
-        if figures is not None:
-            publish_directory(figures, out_dir / FIGURES_DIR, marker=FIGURES_INDEX)
-        if staged is not None:
-            os.replace(staged, out_dir / REPORT_FILE)
+        with contextlib.ExitStack() as stack:
+            staged = (
+                stack.enter_context(staging_file(out_dir / REPORT_FILE, html)) if html is not None else None
+            )
+            if figures is not None:
+                publish_directory(figures, out_dir / FIGURES_DIR, marker=FIGURES_INDEX)
+            if staged is not None:
+                os.replace(staged, out_dir / REPORT_FILE)
     except BaseException:
-        if staged is not None:
-            with contextlib.suppress(FileNotFoundError):
-                os.unlink(staged)
         if created:
             with contextlib.suppress(OSError):
                 out_dir.rmdir()
