@@ -103,3 +103,21 @@ def test_cli_prints_a_recipe_as_json_and_reports_bad_input(analysis_dir):
         result = CliRunner().invoke(app, [*args, *bad])
         assert result.exit_code == 2, bad
         assert result.stderr.startswith(message), result.stderr
+
+
+@pytest.mark.parametrize(
+    ("damage", "where"),
+    [
+        (lambda doc: doc["models"]["m"].pop("targets"), "models.m"),
+        (lambda doc: doc["models"]["m"]["pgf_mean"].pop(), "models.m.pgf_mean"),
+        (lambda doc: doc.pop("schema_version"), "schema_version"),
+    ],
+)
+def test_a_schema_invalid_analysis_is_exit_2_naming_the_json_path(analysis_dir, tmp_path, damage, where):
+    document = json.loads((analysis_dir / "analysis.json").read_text())
+    damage(document)
+    (tmp_path / "analysis.json").write_text(json.dumps(document))
+    result = CliRunner().invoke(app, ["select", "--analysis", str(tmp_path), "--model", "m", "--target", "T"])
+    assert result.exit_code == 2, result.output
+    assert result.stderr.startswith(f"error: {tmp_path / 'analysis.json'}: {where}")
+    assert len(result.stderr.strip().splitlines()) == 1

@@ -8,7 +8,6 @@ up to the budget exactly.
 
 from __future__ import annotations
 
-import json
 import math
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -87,24 +86,23 @@ def load_candidates(analysis_dir: str | Path, model: str, target: str) -> list[C
     Raises:
         InputError: no analysis.json, unknown model label, or a target the analysis does not have.
     """
+    from vlmtransfer.report.data import load_report_data  # noqa: PLC0415 - pandas, only when needed
+
     path = Path(analysis_dir) / "analysis.json"
-    try:
-        document = json.loads(path.read_text())
-    except OSError:
-        raise InputError("no analysis.json (run `vlmtransfer analyze` first)", source=analysis_dir) from None
-    except ValueError as exc:
-        raise InputError(f"not valid JSON: {exc}", source=path) from None
-    models = document.get("models", {})
+    if not path.is_file():
+        raise InputError("no analysis.json (run `vlmtransfer analyze` first)", source=analysis_dir)
+    data = load_report_data(path)  # checked as `report` checks it: a damaged file names its JSON path
+    models = data.models
     if model not in models:
         raise InputError(f"no model {model!r} (models: {', '.join(models)})", source="--model")
     result = models[model]
-    if target not in result["targets"]:
+    if target not in result.targets:
         raise InputError(f"no target {target!r} for model {model!r}", source="--target")
-    column = result["targets"].index(target)
+    mean, std = result.pgf_mean[target], result.pgf_std[target]
     candidates = [
-        Candidate(source, float(result["pgf_mean"][row][column]), _maybe(result["pgf_std"][row][column]))
-        for row, source in enumerate(result["sources"])
-        if source != target and result["pgf_mean"][row][column] is not None
+        Candidate(source, float(mean[source]), None if math.isnan(std[source]) else float(std[source]))
+        for source in result.sources
+        if source != target and not math.isnan(mean[source])
     ]
     return sorted(candidates, key=lambda c: (-c.pgf, c.task))
 
