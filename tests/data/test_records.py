@@ -16,6 +16,7 @@ from vlmtransfer.data import (
     MANIFEST,
     MCQRecord,
     image_bytes,
+    load_split,
     read_records,
     validate_dataset,
     write_manifest,
@@ -254,3 +255,12 @@ def test_a_pixel_bomb_below_pillows_limit_is_refused_before_decoding(tmp_path):
     with pytest.raises(InputError) as excinfo:
         read_records(path)
     assert "is 12000 x 12000 pixels, above the limit of 50,000,000" in str(excinfo.value)
+
+
+def test_a_record_of_another_task_than_its_folder_is_refused(tmp_path):
+    path = _dataset(tmp_path, [GOOD, {**GOOD, "id": "q2", "task": "Other"}])
+    with pytest.raises(InputError) as excinfo:
+        validate_dataset(tmp_path / "ds")
+    assert str(excinfo.value) == f"{path}: line 2: field 'task': 'Other' differs from the task folder 'T'"
+    with pytest.raises(InputError, match="differs from the task folder"):
+        load_split(tmp_path / "ds", "T", "val")

@@ -100,7 +100,7 @@ def load_split(root: str | Path, task: str, split: str, *, check_images: bool = 
     path = split_path(root, task, split)
     if not path.is_file():
         raise InputError(f"no {split} split for task {task!r} (expected {path})", source=root)
-    return read_records(path, check_images=check_images)
+    return read_records(path, check_images=check_images, task=task)
 
 
 def split_tasks(root: str | Path, split: str) -> list[str]:
@@ -174,7 +174,8 @@ class SplitSummary:
 
 
 def validate_dataset(root: str | Path) -> list[SplitSummary]:
-    """Validate every ``*.jsonl`` under ``root``, images included; stop at the first problem.
+    """Validate every ``*.jsonl`` under ``root``, images included; stop at the first problem. A file in a
+    folder holds that task's records: their ``task`` field must be the folder's name.
 
     Raises:
         InputError: no JSONL files, or the first invalid record (file, line, field).
@@ -187,7 +188,8 @@ def validate_dataset(root: str | Path) -> list[SplitSummary]:
         raise InputError("holds no .jsonl files", source=root)
     summaries = []
     for path in files:
-        records = read_records(path, check_images=True)
+        folder = path.parent.name if path.parent != root else None  # <task>/<split>.jsonl
+        records = read_records(path, check_images=True, task=folder)
         tasks = tuple(sorted({r.task for r in records}))
         summaries.append(SplitSummary(path, tasks, len(records), Counter(r.answer for r in records)))
     return summaries

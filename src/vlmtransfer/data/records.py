@@ -179,12 +179,13 @@ def _valid_choices(value: Any) -> bool:
     )
 
 
-def read_records(path: str | Path, *, check_images: bool = True) -> list[MCQRecord]:
+def read_records(path: str | Path, *, check_images: bool = True, task: str | None = None) -> list[MCQRecord]:
     """Read and validate a JSONL file of records; nothing is skipped silently.
 
     Args:
         path: the JSONL file; image paths are resolved against its directory.
         check_images: also check that every image exists and decodes (PIL), naming the record's line.
+        task: when given, every record's ``task`` must be it (the task folder the file is in).
 
     Raises:
         InputError: the first problem, naming the file, line and field.
@@ -194,6 +195,12 @@ def read_records(path: str | Path, *, check_images: bool = True) -> list[MCQReco
     first_line: dict[str, int] = {}
     for line, obj in _json_lines(path):
         record = record_from_dict(obj, source=path, line=line)
+        if task is not None and record.task != task:
+            raise InputError(
+                f"field 'task': {record.task!r} differs from the task folder {task!r}",
+                source=path,
+                where=f"line {line}",
+            )
         if record.id in first_line:
             raise InputError(
                 f"field 'id': {record.id!r} duplicates line {first_line[record.id]}",
