@@ -15,6 +15,7 @@ from vlmtransfer import __version__
 from vlmtransfer.analysis.graph import Clique
 from vlmtransfer.analysis.metrics import PGF_EPSILON
 from vlmtransfer.analysis.pipeline import Analysis, ModelAnalysis
+from vlmtransfer.analysis.table import csv_text
 from vlmtransfer.analysis.uncertainty import CI_LEVEL
 from vlmtransfer.fsutil import publish_directory, unique_names
 from vlmtransfer.tasks import TaskRegistry, default_registry
@@ -41,7 +42,7 @@ def write_analysis(
     document = analysis_to_dict(analysis, registry)
     files = {"analysis.json": (json.dumps(document, indent=2, allow_nan=False) + "\n").encode()}
     for name, table in analysis_tables(analysis).items():
-        files[name] = table.to_csv(index=name.startswith("matrices/")).encode()
+        files[name] = csv_text(table, index=name.startswith("matrices/")).encode()
     publish_directory(files, out_dir, marker="analysis.json")
     return sorted(files)
 

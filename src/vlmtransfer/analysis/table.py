@@ -22,6 +22,8 @@ from vlmtransfer.errors import InputError
 __all__ = [
     "LINE",
     "check_columns",
+    "csv_text",
+    "neutralise_cell",
     "nonempty_strings",
     "numbers",
     "read_csv_strict",
@@ -30,6 +32,37 @@ __all__ = [
 
 LINE = "_line"
 """Column holding the 1-based physical line of each row in its file (the header is line 1)."""
+
+
+_FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+"""A cell starting with one of these is a formula to a spreadsheet (CSV injection)."""
+
+
+def neutralise_cell(value: object) -> object:
+    """A text cell a spreadsheet would run as a formula (``=HYPERLINK(...)``, ``+1``, ``@SUM``), prefixed
+    with ``'`` so it shows as text (OWASP's advice); numbers and other text are returned unchanged.
+    :func:`read_csv_strict` removes the prefix again, so exported tables read back as written."""
+    if isinstance(value, str) and value.startswith(_FORMULA_STARTS):
+        return "'" + value
+    return value
+
+
+def csv_text(frame: pd.DataFrame, *, index: bool = False) -> str:
+    """``frame.to_csv`` with every text cell, index label and column name neutralised (see
+    :func:`neutralise_cell`): task and model names come from users and end up in spreadsheets."""
+    safe = frame.copy()
+    for column in safe.columns:
+        if safe[column].dtype == object or pd.api.types.is_string_dtype(safe[column].dtype):
+            safe[column] = safe[column].map(neutralise_cell)
+    safe.columns = [neutralise_cell(c) for c in safe.columns]
+    if index:
+        safe.index = safe.index.map(neutralise_cell)
+    return safe.to_csv(index=index)
+
+
+def _restored(cell: str) -> str:
+    """Undo :func:`neutralise_cell`."""
+    return cell[1:] if cell.startswith("'") and cell[1:].startswith(_FORMULA_STARTS) else cell
 
 
 def read_csv_strict(path: str | Path) -> pd.DataFrame:
@@ -47,7 +80,7 @@ def read_csv_strict(path: str | Path) -> pd.DataFrame:
     text = _decode(data, path)
     reader = csv.reader(io.StringIO(text, newline=""), skipinitialspace=True)
     try:
-        header = [name.strip() for name in next(reader)]
+        header = [_restored(name.strip()) for name in next(reader)]
         records = [(reader.line_num, row) for row in reader if any(cell.strip() for cell in row)]
     except csv.Error as exc:
         raise InputError(f"not valid CSV: {exc}", source=path, where=f"line {reader.line_num}") from None
@@ -59,7 +92,9 @@ def read_csv_strict(path: str | Path) -> pd.DataFrame:
                 source=path,
                 where=f"line {line}",
             )
-    frame = pd.DataFrame([[cell.strip() for cell in row] for _, row in records], columns=header, dtype=object)
+    frame = pd.DataFrame(
+        [[_restored(cell.strip()) for cell in row] for _, row in records], columns=header, dtype=object
+    )
     frame[LINE] = [line for line, _ in records]
     frame.attrs["sha256"] = hashlib.sha256(data).hexdigest()
     return frame

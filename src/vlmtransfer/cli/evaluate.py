@@ -211,6 +211,7 @@ def _write_accuracy_csv(path: Path, model_label: str, results: list[dict[str, An
     import csv  # noqa: PLC0415
     import io  # noqa: PLC0415
 
+    from vlmtransfer.analysis.table import neutralise_cell  # noqa: PLC0415
     from vlmtransfer.fsutil import atomic_write_bytes  # noqa: PLC0415
 
     buffer = io.StringIO()
@@ -220,7 +221,8 @@ def _write_accuracy_csv(path: Path, model_label: str, results: list[dict[str, An
         seed = "" if run["adapter"] is None or run["seed"] is None else run["seed"]
         source = "base" if run["adapter"] is None else _adapter_source(Path(run["adapter"]))
         for target, cell in run["accuracy"].items():
-            writer.writerow([model_label, seed, source, target, cell["accuracy"], cell["n"]])
+            row = [model_label, seed, source, target, cell["accuracy"], cell["n"]]
+            writer.writerow([neutralise_cell(value) for value in row])
     try:
         atomic_write_bytes(path, buffer.getvalue().encode())
     except OSError as exc:

@@ -25,6 +25,7 @@ from matplotlib import colormaps
 from matplotlib.colors import to_hex
 
 from vlmtransfer import __version__
+from vlmtransfer.analysis.table import csv_text
 from vlmtransfer.report.data import ModelView, ReportData
 from vlmtransfer.report.figures import RenderedFigure, model_slugs
 from vlmtransfer.report.figures.heatmaps import off_diagonal_limit
@@ -158,7 +159,7 @@ def _model(model: ModelView, data: ReportData, options: ReportOptions, order: li
         "edges": [[r.source, r.target, _round(r.pgf)] for r in model.edges.itertuples(index=False)],
         "positions": [[task, x, y] for task, (x, y) in positions.items()],
         "tables": [_table(t) for t in model_tables(model, data, slug)],
-        "pgfCsv": {"filename": f"pgf_{slug}.csv", "csv": pgf_long_table(model).to_csv(index=False)},
+        "pgfCsv": {"filename": f"pgf_{slug}.csv", "csv": csv_text(pgf_long_table(model))},
     }
 
 

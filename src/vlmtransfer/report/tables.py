@@ -16,6 +16,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from vlmtransfer.analysis.table import csv_text
 from vlmtransfer.errors import InputError
 from vlmtransfer.report.data import ModelView, ReportData
 
@@ -50,7 +51,7 @@ class Table:
         return [[_plain(v) for v in row] for row in self.frame[keys].itertuples(index=False, name=None)]
 
     def csv(self) -> str:
-        return self.frame[[c.key for c in self.columns]].to_csv(index=False)
+        return csv_text(self.frame[[c.key for c in self.columns]])
 
 
 def model_tables(model: ModelView, data: ReportData, slug: str) -> list[Table]:

@@ -15,6 +15,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from vlmtransfer.analysis.table import csv_text
 from vlmtransfer.errors import InputError
 from vlmtransfer.fsutil import atomic_write_bytes, remove_abandoned_staging
 from vlmtransfer.store import STORE_FILE, RunRecord, StudyStore
@@ -182,7 +183,7 @@ def export_results(store: StudyStore, study_dir: Path) -> Path:
     into the study directory."""
     table = store.accuracy_table()
     csv_path = study_dir / ACCURACY_CSV
-    atomic_write_bytes(csv_path, table.to_csv(index=False).encode())
+    atomic_write_bytes(csv_path, csv_text(table).encode())
     atomic_write_bytes(study_dir / ACCURACY_PARQUET, table.to_parquet(index=False))
     predictions = store.predictions()
     atomic_write_bytes(study_dir / PREDICTIONS_PARQUET, predictions.to_parquet(index=False))
