@@ -219,7 +219,7 @@ BAD_TABLES = {
         [[*HEADER, "n"], ["m", "", "base", "A", 50, 10.5]],
         "line 2: 'n' is 10.5, not a whole number",
     ),
-    "zero n": ([[*HEADER, "n"], ["m", "", "base", "A", 50, 0]], "line 2: 'n' is 0, outside [1, inf]"),
+    "zero n": ([[*HEADER, "n"], ["m", "", "base", "A", 50, 0]], "line 2: 'n' is 0, outside [1, 1e+09]"),
     "a finetuned task named base": (
         [HEADER, ["m", "", "base", "A", 50], ["m", "0", "base", "A", 60], ["m", "0", "A", "A", 70]],
         "'base' is the reserved source name",

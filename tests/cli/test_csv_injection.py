@@ -80,3 +80,30 @@ def test_the_exported_accuracy_table_of_a_study_round_trips(tmp_path):
     back = read_csv_strict(path)
     assert back["model"].tolist() == [MODEL]
     assert back["target"].tolist() == ["+Cnt"]
+
+
+def test_a_question_count_beyond_any_benchmark_is_refused_with_its_line(write_csv, tmp_path):
+    rows = accuracy_rows(tasks=("A", "B"))
+    rows[0].append("n")
+    for row in rows[1:]:
+        row.append(150)
+    rows[2][-1] = "1e23"
+    table = write_csv("acc.csv", rows)
+    result = CliRunner().invoke(app, ["analyze", str(table), "--out", str(tmp_path / "out")])
+    assert result.exit_code == 2
+    assert result.stderr.startswith(f"error: {table}: line 3: 'n' is 1e23, outside [1, 1e+09]")
+
+
+def test_question_counts_are_written_as_whole_numbers(write_csv, tmp_path):
+    rows = accuracy_rows(tasks=("A", "B"))
+    rows[0].append("n")
+    for row in rows[1:]:
+        row.append("150")
+    table = write_csv("acc.csv", rows)
+    out = tmp_path / "out"
+    assert CliRunner().invoke(app, ["analyze", str(table), "--out", str(out), "--quiet"]).exit_code == 0
+    assert read_csv_strict(out / "power.csv")["n_questions"].tolist() == ["150", "150"]
+    document = json.loads((out / "analysis.json").read_text())
+    counts = document["models"]["m"]["n_questions"]
+    assert counts == {"A": 150, "B": 150}
+    assert all(isinstance(v, int) for v in counts.values())

@@ -146,7 +146,7 @@ def _cell_dict(result: ModelAnalysis) -> dict[str, Any]:
             "self": int((~off_diagonal).sum()),
             "significant_self": int(cells.significant[~off_diagonal].sum()),
         },
-        "n_questions": per_target(cells.n_questions),
+        "n_questions": {t: _count(v) for t, v in zip(cube.targets, cells.n_questions, strict=True)},
         "resolution": per_target(cells.resolution()),
         "flip_rate": per_target(cells.flip_rate),
         "detectable_pgf": per_target(result.detectable),
@@ -294,13 +294,18 @@ def _summary_values(result: ModelAnalysis) -> pd.DataFrame:
     return frame.reset_index()
 
 
+def _count(value: float) -> int | None:
+    """A question count as the whole number it is (``150``, not ``150.0``); None when unknown."""
+    return int(value) if math.isfinite(value) else None
+
+
 def _power_table(result: ModelAnalysis) -> pd.DataFrame:
     """Per target: the sizes behind its noise floor, one question's worth of PGF and the detectable PGF."""
     cells = result.cells
     return pd.DataFrame(
         {
             "target": list(result.data.pgf.targets),
-            "n_questions": cells.n_questions,
+            "n_questions": pd.array([_count(v) for v in cells.n_questions], dtype="Int64"),
             "base_accuracy": cells.base_accuracy,
             "ceiling": cells.ceiling,
             "n_seeds": len(result.data.pgf.seeds),

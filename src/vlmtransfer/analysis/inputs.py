@@ -46,6 +46,8 @@ __all__ = [
 
 ACCURACY_COLUMNS = ("model", "seed", "source", "target", "accuracy")
 ACCURACY_OPTIONAL = ("n", "ceiling")
+MAX_QUESTIONS = 1e9
+"""Largest ``n`` (questions behind an accuracy) accepted: beyond it, a typo rather than a benchmark."""
 PGF_COLUMNS = ("seed", "ft_task", "task", "perfection_gap_factor")
 BASE_SOURCE = "base"
 """The ``source`` value of rows that evaluate the un-finetuned model."""
@@ -278,7 +280,7 @@ def _n_column(frame: pd.DataFrame, path: str | Path) -> pd.Series:
     """The optional number of questions behind each accuracy: a positive whole number, or empty."""
     if "n" not in frame.columns:
         return pd.Series(np.nan, index=frame.index)
-    n = numbers(frame, "n", path, low=1.0, high=None, allow_empty=True)
+    n = numbers(frame, "n", path, low=1.0, high=MAX_QUESTIONS, allow_empty=True)
     fractional = n.notna() & (n != np.round(n))
     if fractional.any():
         index = fractional.idxmax()
