@@ -296,3 +296,16 @@ def test_the_machine_refusing_is_recognised_wherever_it_comes_from(tmp_path):
     assert system_refusal(wrapped) is not None
     assert system_refusal(sqlite3.OperationalError("no such table: runs")) is None
     assert system_refusal(ValueError("bad")) is None
+
+
+def test_a_second_concurrent_run_refuses_before_printing_anything(tmp_path):
+    import fcntl
+
+    study = _study_with_baseline(tmp_path)
+    with (study / ".lock").open("a") as first_run:
+        fcntl.flock(first_run, fcntl.LOCK_EX)
+        result = CliRunner().invoke(app, ["run", str(tmp_path / "study.yaml")])
+    assert result.exit_code == 2
+    assert result.stdout == ""
+    assert result.stderr == f"error: {study}: another vlmtransfer process is running this study\n"
+    assert CliRunner().invoke(app, ["run", str(tmp_path / "study.yaml"), "--dry-run"]).exit_code == 0

@@ -49,9 +49,11 @@ def run(
 ) -> None:
     """Run a transfer study: baselines, then per (source, seed) a LoRA finetune evaluated on all targets."""
     from vlmtransfer.study.config import load_study_config  # noqa: PLC0415
-    from vlmtransfer.study.runner import make_plan  # noqa: PLC0415
+    from vlmtransfer.study.runner import check_not_running, make_plan  # noqa: PLC0415
 
     config = load_study_config(config_path)
+    if not dry_run:
+        check_not_running(config.output)  # before the plan is printed
     plan = make_plan(config, config_path)
     _print_plan(config, plan)
     if dry_run:
@@ -65,8 +67,9 @@ def run(
 def execute_study(config: StudyConfig, config_path: Path, *, reset_changed: bool = False) -> None:
     """Run a loaded study config with a progress bar (shared with ``demo``)."""
     from vlmtransfer.cli.progress import quiet_ml_libraries, step_progress  # noqa: PLC0415
-    from vlmtransfer.study.runner import check_stale, make_plan, run_study  # noqa: PLC0415
+    from vlmtransfer.study.runner import check_not_running, check_stale, make_plan, run_study  # noqa: PLC0415
 
+    check_not_running(config.output)  # before a progress bar is drawn
     plan = make_plan(config, config_path)
     check_stale(plan, config_path, reset_changed=reset_changed)
     quiet_ml_libraries()

@@ -9,6 +9,7 @@ different results hash (the config changed in a way that changes them) are refus
 from __future__ import annotations
 
 import json
+import os
 import shutil
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
@@ -27,6 +28,7 @@ __all__ = [
     "ACCURACY_CSV",
     "CONFIG_COPY",
     "StudyPlan",
+    "check_not_running",
     "check_stale",
     "export_results",
     "make_plan",
@@ -161,6 +163,27 @@ def study_lock(study_dir: Path) -> Iterator[None]:
             yield
         finally:
             fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+def check_not_running(study_dir: Path) -> None:
+    """Refuse early, before printing a plan, when another process holds the study's lock (the lock
+    itself is taken by :func:`run_study`; this only looks, and creates nothing).
+
+    Raises:
+        InputError: another process holds it.
+    """
+    import fcntl  # noqa: PLC0415
+
+    try:
+        fd = os.open(study_dir / LOCK_FILE, os.O_RDONLY)
+    except OSError:
+        return  # no study yet, or no lock file: nobody is running it
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        raise InputError("another vlmtransfer process is running this study", source=study_dir) from None
+    finally:
+        os.close(fd)
 
 
 def check_stale(plan: StudyPlan, config_path: str | Path, *, reset_changed: bool) -> None:
