@@ -14,6 +14,7 @@ from vlmtransfer.analysis import Analysis, AnalysisOptions, load_inputs, write_a
 from vlmtransfer.analysis import analyze as run_analysis
 from vlmtransfer.analysis.pipeline import registry_categories
 from vlmtransfer.cli.errors import reports_input_errors
+from vlmtransfer.cli.lists import comma_paths, comma_values
 from vlmtransfer.cli.summary import print_summary
 from vlmtransfer.errors import InputError, system_refusal
 from vlmtransfer.tasks import TaskRegistry, default_registry
@@ -64,7 +65,8 @@ def analyze(
         list[str] | None,
         typer.Option(
             "--label",
-            help="Model label for the PGF files, in order (default: file stem). Repeatable.",
+            help="Model label for the PGF files, in order (default: file stem). Repeatable or A,B.",
+            callback=comma_values,
         ),
     ] = None,
     model_order: Annotated[
@@ -78,7 +80,8 @@ def analyze(
         list[str] | None,
         typer.Option(
             "--ceiling",
-            help="TASK=VALUE: a target's accuracy ceiling in percent (default 100). Repeatable.",
+            help="TASK=VALUE: a target's accuracy ceiling in percent (default 100). Repeatable or A=95,B=90.",
+            callback=comma_values,
         ),
     ] = None,
     include_self: Annotated[
@@ -95,7 +98,11 @@ def analyze(
     min_clique_size: Annotated[int, typer.Option("--min-clique-size", help="Smallest clique reported.")] = 3,
     tasks: Annotated[
         list[Path] | None,
-        typer.Option("--tasks", help="YAML/JSON task file giving your tasks' categories. Repeatable."),
+        typer.Option(
+            "--tasks",
+            help="YAML/JSON task file giving your tasks' categories. Repeatable or comma-separated.",
+            callback=comma_paths,
+        ),
     ] = None,
     alpha: Annotated[
         float,

@@ -22,6 +22,7 @@ from rich.progress import (
 from rich.table import Table
 
 from vlmtransfer.cli.errors import reports_input_errors
+from vlmtransfer.cli.lists import comma_values
 from vlmtransfer.errors import InputError
 from vlmtransfer.fsutil import OutputDirectoryError
 
@@ -119,7 +120,12 @@ def blink(
         typer.Option("--source", help="Local snapshot laid out like the hub repository (offline)."),
     ] = None,
     tasks: Annotated[
-        list[str] | None, typer.Option("--tasks", help="Tasks to export (default: the 13). Repeatable.")
+        list[str] | None,
+        typer.Option(
+            "--tasks",
+            help="Tasks to export (default: the 13). Repeatable or comma-separated.",
+            callback=comma_values,
+        ),
     ] = None,
     split: Annotated[str, typer.Option("--split", help="val (test answers are hidden).")] = "val",
     revision: Annotated[
@@ -270,7 +276,12 @@ def _build_summary(report: BuildReport) -> None:
 def synth(
     out: Annotated[Path, typer.Option("--out", "-o", help="Output dataset directory.")],
     tasks: Annotated[
-        list[str] | None, typer.Option("--tasks", help="Tasks to generate (default: all). Repeatable.")
+        list[str] | None,
+        typer.Option(
+            "--tasks",
+            help="Tasks to generate (default: all). Repeatable or comma-separated.",
+            callback=comma_values,
+        ),
     ] = None,
     train: Annotated[int, typer.Option("--train", min=0, help="Training examples per task.")] = 1000,
     val: Annotated[int, typer.Option("--val", min=0, help="Validation examples per task.")] = 200,

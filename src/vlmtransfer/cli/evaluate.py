@@ -14,6 +14,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from vlmtransfer.cli.errors import reports_input_errors
+from vlmtransfer.cli.lists import comma_paths, comma_values
 from vlmtransfer.errors import InputError
 
 __all__ = ["EXAMPLES", "evaluate"]
@@ -38,16 +39,32 @@ def evaluate(
     model: Annotated[
         str, typer.Option("--model", "-m", help="Preset (tiny, qwen2.5-vl-7b ...), hub id or path.")
     ],
-    data: Annotated[list[Path], typer.Option("--data", help="Dataset directory (repeatable).")],
+    data: Annotated[
+        list[Path],
+        typer.Option(
+            "--data", help="Dataset directory (repeatable or comma-separated).", callback=comma_paths
+        ),
+    ],
     out: Annotated[Path, typer.Option("--out", "-o", help="Results JSON file.")],
     adapter: Annotated[
-        list[Path] | None, typer.Option("--adapter", "-a", help="LoRA adapter directory (repeatable).")
+        list[Path] | None,
+        typer.Option(
+            "--adapter",
+            "-a",
+            help="LoRA adapter directory (repeatable or comma-separated).",
+            callback=comma_paths,
+        ),
     ] = None,
     skip_base: Annotated[bool, typer.Option("--skip-base", help="Do not evaluate the base model.")] = False,
     mode: Annotated[
         str, typer.Option("--mode", help="loglik (one forward pass) or generate (greedy + parser).")
     ] = "loglik",
-    task: Annotated[list[str] | None, typer.Option("--task", help="Task to evaluate (repeatable).")] = None,
+    task: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--task", help="Task to evaluate (repeatable or comma-separated).", callback=comma_values
+        ),
+    ] = None,
     split: Annotated[str, typer.Option("--split", help="Split to evaluate.")] = "val",
     limit: Annotated[
         int | None, typer.Option("--limit", help="At most this many questions per task.")

@@ -10,6 +10,7 @@ from rich.console import Console
 from rich.markup import escape
 
 from vlmtransfer.cli.errors import reports_input_errors
+from vlmtransfer.cli.lists import comma_paths, comma_values
 from vlmtransfer.errors import InputError
 
 __all__ = ["EXAMPLES", "finetune"]
@@ -34,11 +35,21 @@ def finetune(
     model: Annotated[
         str, typer.Option("--model", "-m", help="Preset (tiny, qwen2.5-vl-7b ...), hub id or path.")
     ],
-    train: Annotated[list[Path], typer.Option("--train", help="Dataset directory (repeatable).")],
+    train: Annotated[
+        list[Path],
+        typer.Option(
+            "--train", help="Dataset directory (repeatable or comma-separated).", callback=comma_paths
+        ),
+    ],
     out: Annotated[Path, typer.Option("--out", "-o", help="Adapter output directory.")],
     seed: Annotated[int, typer.Option("--seed", help="Data order and LoRA initialisation.")] = 0,
     task: Annotated[
-        list[str] | None, typer.Option("--task", help="Task to train on (repeatable; default: every task).")
+        list[str] | None,
+        typer.Option(
+            "--task",
+            help="Task to train on (repeatable or comma-separated; default: every task).",
+            callback=comma_values,
+        ),
     ] = None,
     split: Annotated[str, typer.Option("--split", help="Split to train on.")] = "train",
     max_examples: Annotated[

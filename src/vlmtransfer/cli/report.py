@@ -14,6 +14,7 @@ from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from vlmtransfer.cli.errors import reports_input_errors
+from vlmtransfer.cli.lists import comma_values
 from vlmtransfer.errors import InputError, system_refusal
 
 if TYPE_CHECKING:
@@ -76,7 +77,10 @@ def report(
     formats: Annotated[
         list[str] | None,
         typer.Option(
-            "--format", "-f", help="Figure format: png, pdf or svg. Repeatable (default: png and pdf)."
+            "--format",
+            "-f",
+            help="Figure format: png, pdf or svg. Repeatable or comma-separated (default: png and pdf).",
+            callback=comma_values,
         ),
     ] = None,
     dpi: Annotated[int, typer.Option("--dpi", help="Resolution of PNG figures.")] = 200,

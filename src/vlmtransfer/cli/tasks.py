@@ -13,6 +13,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from vlmtransfer.cli.errors import reports_input_errors
+from vlmtransfer.cli.lists import comma_paths
 from vlmtransfer.errors import InputError
 from vlmtransfer.tasks import TaskSpec, default_registry
 
@@ -36,7 +37,11 @@ def tasks(
     as_json: Annotated[bool, typer.Option("--json", help="Print a JSON list instead of a table.")] = False,
     task_files: Annotated[
         list[Path] | None,
-        typer.Option("--tasks", help="Also load tasks from this YAML/JSON file. Repeatable."),
+        typer.Option(
+            "--tasks",
+            help="Also load tasks from this YAML/JSON file. Repeatable or comma-separated.",
+            callback=comma_paths,
+        ),
     ] = None,
 ) -> None:
     """List the known tasks with their abbreviation, perceptual level, granularity, choices and suite."""

@@ -1,0 +1,31 @@
+"""Options that take several values accept them repeated or comma-separated (``--tasks A,B``, as
+lm-evaluation-harness users type), or both (``--tasks A,B --tasks C``)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+__all__ = ["comma_paths", "comma_values"]
+
+
+def comma_values(values: list[str] | None) -> list[str] | None:
+    """A typer callback: each value split at commas, spaces around a part dropped. An empty part
+    (``A,,B``) is kept, so that the command refuses it by name like any other bad value."""
+    if values is None:
+        return None
+    return [part.strip() for value in values for part in value.split(",")]
+
+
+def comma_paths(values: list[Path] | None) -> list[Path] | None:
+    """:func:`comma_values` for paths; a path that exists as given is never split (its name may hold a
+    comma), nor one with an empty part (it is then reported as not found, as typed)."""
+    if values is None:
+        return None
+    paths: list[Path] = []
+    for value in values:
+        parts = [part.strip() for part in str(value).split(",")]
+        if len(parts) == 1 or value.exists() or not all(parts):
+            paths.append(value)
+        else:
+            paths.extend(Path(part) for part in parts)
+    return paths
