@@ -344,12 +344,19 @@ def _baseline_mode(base: pd.DataFrame, where: str) -> bool:
 
 
 def _check_baseline_coverage(base: pd.DataFrame, finetuned: pd.DataFrame, shared: bool, where: str) -> None:
+    """Every (seed,) target of the finetuned rows has a base row and no base row is unused; a refusal
+    cites the line of the first row concerned (a seed typed ``1.0`` here and ``1`` there is found)."""
+
+    def line(rows: pd.DataFrame, mask: pd.Series) -> str | None:
+        return f"line {rows.loc[mask.idxmax(), LINE]}" if LINE in rows.columns and mask.any() else None
+
     targets = set(finetuned["target"])
     extra = sorted(set(base["target"]) - targets)
     if extra:
         raise InputError(
             f"base row for target {extra[0]!r}, which no finetuned run was evaluated on",
             source=where,
+            where=line(base, base["target"] == extra[0]),
         )
     seeds = [""] if shared else sorted(set(finetuned["seed"]) | set(base["seed"]))
     for seed in seeds:
@@ -357,11 +364,20 @@ def _check_baseline_coverage(base: pd.DataFrame, finetuned: pd.DataFrame, shared
         missing = sorted(targets - have)
         if missing:
             in_seed = f" for seed {seed!r}" if seed else ""
-            raise InputError(f"no base accuracy{in_seed} on target {missing[0]!r}", source=where)
+            first = (finetuned["target"] == missing[0]) & ((finetuned["seed"] == seed) if seed else True)
+            raise InputError(
+                f"no base accuracy{in_seed} on target {missing[0]!r}",
+                source=where,
+                where=line(finetuned, first),
+            )
     if not shared:
         orphan = sorted(set(base["seed"]) - set(finetuned["seed"]))
         if orphan:
-            raise InputError(f"base rows for seed {orphan[0]!r}, which has no finetuned rows", source=where)
+            raise InputError(
+                f"base rows for seed {orphan[0]!r}, which has no finetuned rows",
+                source=where,
+                where=line(base, base["seed"] == orphan[0]),
+            )
 
 
 def _target_ceilings(

@@ -1,4 +1,4 @@
-"""Task and model names that a spreadsheet would run as formulas are neutralised in every CSV export,
+"""CSV hardening: names a spreadsheet would run as formulas are neutralised in every CSV export
 and read back as they were."""
 
 from __future__ import annotations
@@ -107,3 +107,17 @@ def test_question_counts_are_written_as_whole_numbers(write_csv, tmp_path):
     counts = document["models"]["m"]["n_questions"]
     assert counts == {"A": 150, "B": 150}
     assert all(isinstance(v, int) for v in counts.values())
+
+
+def test_a_seed_typed_differently_in_base_and_finetuned_rows_is_refused_with_its_line(write_csv, tmp_path):
+    rows = accuracy_rows(tasks=("A", "B"), per_seed_base=True)  # base rows per seed "0" and "1"
+    for row in rows[1:]:
+        if row[2] != "base" and row[1] == "1":
+            row[1] = "1.0"
+    table = write_csv("acc.csv", rows)
+    first = next(number for number, row in enumerate(rows, start=1) if row[1] == "1.0" and row[3] == "A")
+    result = CliRunner().invoke(app, ["analyze", str(table), "--out", str(tmp_path / "out")])
+    assert result.exit_code == 2
+    assert result.stderr == (
+        f"error: {table}: model 'm': line {first}: no base accuracy for seed '1.0' on target 'A'\n"
+    )
