@@ -142,3 +142,22 @@ def test_bad_paths_are_named(untrained_tiny, suite, tmp_path):
     assert bad_mode.exit_code == 2
     assert bad_mode.stderr.startswith("error: --mode:")
     assert not (tmp_path / "e.json").exists()
+
+
+@pytest.mark.parametrize(
+    "case", [(command, device) for command in ("finetune", "evaluate") for device in ("cuda", "foo")]
+)
+def test_an_unusable_device_is_one_line_naming_the_available_ones(
+    untrained_tiny, suite, tmp_path, monkeypatch, case
+):
+    import torch
+
+    command, device = case
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    data = "--train" if command == "finetune" else "--data"
+    result = run(command, "--model", untrained_tiny, data, suite, "--out", tmp_path / "o", "--device", device)
+    assert result.exit_code == 2, result.output
+    assert result.stderr.startswith("error: --device: "), result.stderr
+    assert result.stderr.rstrip().endswith("available here: auto, cpu")
+    assert len(result.stderr.strip().splitlines()) == 1
+    assert not (tmp_path / "o").exists()

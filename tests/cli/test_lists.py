@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pytest
 from typer.testing import CliRunner
 
 from tests.conftest import accuracy_rows
@@ -95,3 +96,20 @@ def test_report_formats_comma_separated(write_csv, tmp_path):
     result = run("report", tmp_path / "analysis", "--out", out, "--format", "png,svg", *fast)
     assert result.exit_code == 0, result.output
     assert {p.suffix for p in (out / "figures").rglob("*.*") if p.name != "figures.json"} == {".png", ".svg"}
+
+
+def test_options_of_one_task_refuse_a_list_at_parse_time(tmp_path, capsys):
+    """``--target A,B`` is refused before anything is read (the analysis folder does not exist)."""
+    from vlmtransfer.cli.main import main
+
+    for argv, name in [
+        (["select", "--analysis", str(tmp_path / "none"), "--model", "m", "--target", "A,B"], "'--target'"),
+        (["data", "build", "A,B", "--source", str(tmp_path), "--out", str(tmp_path / "o")], "'task'"),
+        (["data", "sources", "A, B"], "'task'"),
+    ]:
+        with pytest.raises(SystemExit) as excinfo:
+            main(argv)
+        assert excinfo.value.code == 2
+        stderr = capsys.readouterr().err
+        assert stderr.startswith(f"error: Invalid value for {name}: takes one task, got 2 (A, B)"), stderr
+        assert stderr.count("\n") == 1

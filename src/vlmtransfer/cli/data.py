@@ -22,7 +22,7 @@ from rich.progress import (
 from rich.table import Table
 
 from vlmtransfer.cli.errors import reports_input_errors
-from vlmtransfer.cli.lists import comma_values
+from vlmtransfer.cli.lists import comma_values, one_task
 from vlmtransfer.errors import InputError
 from vlmtransfer.fsutil import OutputDirectoryError
 
@@ -150,7 +150,10 @@ def blink(
 @app.command("build", epilog=BUILD_EXAMPLES)
 @reports_input_errors
 def build(
-    task: Annotated[str, typer.Argument(help="A BLINK task, e.g. Relative_Depth (see `data sources`).")],
+    task: Annotated[
+        str,
+        typer.Argument(help="A BLINK task, e.g. Relative_Depth (see `data sources`).", callback=one_task),
+    ],
     source: Annotated[
         Path,
         typer.Option("--source", help="The task's source dataset, laid out as `data sources TASK` shows."),
@@ -194,7 +197,7 @@ def build(
 @app.command("sources", epilog=SOURCES_EXAMPLES)
 @reports_input_errors
 def sources(
-    task: Annotated[str | None, typer.Argument(help="One task (default: all 13).")] = None,
+    task: Annotated[str | None, typer.Argument(help="One task (default: all 13).", callback=one_task)] = None,
 ) -> None:
     """What each BLINK task's training-set builder reads: files, download, license, split."""
     from vlmtransfer.data.builders import BUILDERS, get_builder  # noqa: PLC0415

@@ -87,6 +87,7 @@ def evaluate(
     """Per-question answers and per-task accuracy of the base model and each adapter."""
     from vlmtransfer.cli.progress import quiet_ml_libraries, step_progress  # noqa: PLC0415
     from vlmtransfer.data.dataset import collect_questions  # noqa: PLC0415
+    from vlmtransfer.devices import check_device  # noqa: PLC0415
     from vlmtransfer.evaluate.engine import EvalSettings, Evaluator, accuracy_by_task  # noqa: PLC0415
     from vlmtransfer.models.loading import LoadOptions, load_model  # noqa: PLC0415
 
@@ -107,6 +108,7 @@ def evaluate(
         _check_distinct_sources(adapters)
     if limit is not None and limit < 1:
         raise InputError("must be >= 1", source="--limit")
+    check_device(device)
     quiet_ml_libraries()
     questions = collect_questions(data, split, tasks=task, limit=limit)
     items = [item for task_items in questions.values() for item in task_items]

@@ -74,6 +74,7 @@ def finetune(
     """Train a LoRA adapter (language model only, loss on the answer) and save it in PEFT's format."""
     from vlmtransfer.cli.progress import quiet_ml_libraries, step_progress, training_callback  # noqa: PLC0415
     from vlmtransfer.data.dataset import collect_questions  # noqa: PLC0415
+    from vlmtransfer.devices import check_device  # noqa: PLC0415
     from vlmtransfer.finetune.lora import ADAPTER_CONFIG, LoraSettings, finetune_lora  # noqa: PLC0415
     from vlmtransfer.finetune.trainer import TrainSettings  # noqa: PLC0415
     from vlmtransfer.fsutil import OutputDirectoryError, check_replaceable  # noqa: PLC0415
@@ -96,6 +97,7 @@ def finetune(
         check_replaceable(out, ADAPTER_CONFIG)
     except OutputDirectoryError as exc:
         raise InputError(str(exc), source="--out") from None
+    check_device(device)
     quiet_ml_libraries()
     questions = collect_questions(train, split, tasks=task, limit=max_examples)
     loaded = load_model(model, LoadOptions(dtype=dtype, device=device, max_pixels=max_pixels))

@@ -5,7 +5,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-__all__ = ["comma_paths", "comma_values"]
+import typer
+
+__all__ = ["comma_paths", "comma_values", "one_task"]
 
 
 def comma_values(values: list[str] | None) -> list[str] | None:
@@ -29,3 +31,17 @@ def comma_paths(values: list[Path] | None) -> list[Path] | None:
         else:
             paths.extend(Path(part) for part in parts)
     return paths
+
+
+def one_task(value: str | None) -> str | None:
+    """A typer callback for options and arguments that take exactly one task (``select --target``,
+    ``data build TASK``): a comma-separated list is refused while the command line is parsed, naming the
+    tasks given, instead of being looked up as one task called ``'A,B'``.
+
+    Raises:
+        typer.BadParameter: the value holds a comma (exit 2, one line, through ``vlmtransfer.cli.main``).
+    """
+    if value is None or "," not in value:
+        return value
+    parts = [part.strip() for part in value.split(",") if part.strip()]
+    raise typer.BadParameter(f"takes one task, got {len(parts)} ({', '.join(parts)}); run once per task")

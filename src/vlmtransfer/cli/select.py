@@ -13,6 +13,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from vlmtransfer.cli.errors import reports_input_errors
+from vlmtransfer.cli.lists import one_task
 from vlmtransfer.errors import InputError
 
 if TYPE_CHECKING:
@@ -39,7 +40,10 @@ EXAMPLES = """[bold]Examples[/bold]
 def select(
     analysis: Annotated[Path, typer.Option("--analysis", help="An analysis directory (from analyze).")],
     model: Annotated[str, typer.Option("--model", help="Model label in the analysis.")],
-    target: Annotated[str, typer.Option("--target", help="The task to improve (its own data is not used).")],
+    target: Annotated[
+        str,
+        typer.Option("--target", help="The task to improve (its own data is not used).", callback=one_task),
+    ],
     threshold: Annotated[
         float | None, typer.Option("--threshold", help="Use every source with seed-mean PGF above this.")
     ] = None,
