@@ -61,13 +61,39 @@ def test_rerunning_into_the_same_directory_replaces_it_without_stale_files(write
     assert run("analyze", first, "--out", out, "-q").exit_code == 0
     assert (out / "analysis.json").read_bytes() == original  # idempotent
     second = write_csv("second.csv", accuracy_rows(model="second"))
-    assert run("analyze", second, "--out", out, "-q").exit_code == 0
+    assert run("analyze", second, "--out", out, "-q", "--overwrite").exit_code == 0
     assert sorted(p.name for p in (out / "matrices").iterdir()) == [
         "second.pgf_mean.csv",
         "second.pgf_q.csv",
         "second.pgf_std.csv",
     ]
     assert not [p for p in tmp_path.iterdir() if p.name.startswith(".")]
+
+
+def test_an_analysis_of_other_inputs_is_replaced_only_with_overwrite(write_csv, tmp_path):
+    out = tmp_path / "out"
+    first = write_csv("first.csv", accuracy_rows(model="first"))
+    assert run("analyze", first, "--out", out, "-q").exit_code == 0
+    original = (out / "analysis.json").read_bytes()
+    refreshed = run("analyze", first, "--out", out, "-q", "--alpha", "0.1")  # same inputs: a refresh
+    assert refreshed.exit_code == 0, refreshed.output
+    assert b'"alpha": 0.1' in (out / "analysis.json").read_bytes()
+    assert run("analyze", first, "--out", out, "-q").exit_code == 0
+    assert (out / "analysis.json").read_bytes() == original
+    second = write_csv("second.csv", accuracy_rows(model="second"))
+    refused = run("analyze", first, second, "--out", out, "-q")
+    assert refused.exit_code == 2
+    assert refused.stderr == (
+        f"error: --out: {out} already holds an analysis of {first} (model first); "
+        "pass --overwrite to replace it, or choose another --out\n"
+    )
+    assert (out / "analysis.json").read_bytes() == original
+    (out / "analysis.json").write_text("{not json")
+    unreadable = run("analyze", first, "--out", out, "-q")
+    assert unreadable.exit_code == 2
+    assert "holds an analysis.json that cannot be read; pass --overwrite" in unreadable.stderr
+    assert run("analyze", first, "--out", out, "-q", "--overwrite").exit_code == 0
+    assert (out / "analysis.json").read_bytes() == original
 
 
 def test_an_existing_folder_of_other_files_is_never_overwritten(write_csv, tmp_path):

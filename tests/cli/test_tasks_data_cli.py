@@ -125,6 +125,30 @@ def test_data_synth_is_deterministic_and_valid(tmp_path):
     }
 
 
+def test_data_synth_replaces_another_suite_only_with_overwrite(tmp_path):
+    out = tmp_path / "out"
+    two = ("--tasks", "Syn_Counting,Syn_Jigsaw", "--train", "2", "--val", "1")
+    assert run("data", "synth", "--out", out, *two).exit_code == 0
+    before = (out / "manifest.json").read_bytes()
+    assert run("data", "synth", "--out", out, *two).exit_code == 0  # a rerun: the same suite again
+    assert (out / "manifest.json").read_bytes() == before
+    for other in (
+        ("--tasks", "Syn_Counting", "--train", "2", "--val", "1"),
+        (*two, "--seed", "1"),
+        (*two[:3], "3", "--val", "1"),
+    ):
+        refused = run("data", "synth", "--out", out, *other)
+        assert refused.exit_code == 2, refused.output
+        assert refused.stderr == (
+            f"error: --out: {out} already holds a synthetic dataset of 2 tasks (Syn_Counting, Syn_Jigsaw;"
+            " train 2, val 1 each; seed 0); pass --overwrite to replace it, or choose another --out\n"
+        )
+        assert (out / "manifest.json").read_bytes() == before
+    one = ("--tasks", "Syn_Counting", "--train", "2", "--val", "1", "--overwrite")
+    assert run("data", "synth", "--out", out, *one).exit_code == 0
+    assert sorted(p.name for p in out.iterdir()) == ["Syn_Counting", "manifest.json"]
+
+
 def test_data_synth_unknown_task_is_bad_input(tmp_path):
     result = run("data", "synth", "--out", tmp_path / "out", "--tasks", "Syn_Countng")
     assert result.exit_code == 2

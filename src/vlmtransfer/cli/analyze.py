@@ -57,10 +57,14 @@ def analyze(
         typer.Option(
             "--out",
             "-o",
-            help="Output directory; replaced if it holds an earlier analysis, else created"
-            " (default for one study directory: STUDY_DIR/analysis).",
+            help="Output directory; created, or refreshed if it holds an earlier analysis of the same"
+            " inputs (default for one study directory: STUDY_DIR/analysis).",
         ),
     ] = None,
+    overwrite: Annotated[
+        bool,
+        typer.Option("--overwrite", help="Replace an earlier analysis of other inputs in --out."),
+    ] = False,
     label: Annotated[
         list[str] | None,
         typer.Option(
@@ -149,6 +153,8 @@ def analyze(
     ceilings = parse_ceilings(ceiling or ())
     _check_labels(label or [])
     inputs, out = _study_inputs(inputs, out)
+    if not overwrite:
+        _refuse_other_analysis(out, inputs)
     models = load_inputs(
         inputs, labels=label or (), ceilings=ceilings, default_ceilings=registry.ceilings(), graded=graded
     )
@@ -184,6 +190,19 @@ def _study_inputs(inputs: list[Path], out: str | None) -> tuple[list[Path], str]
             raise InputError("required (it defaults only for a single study directory)", source="--out")
         out = str(studies[0] / "analysis")
     return resolved, out
+
+
+def _refuse_other_analysis(out: str, inputs: list[Path]) -> None:
+    """An earlier analysis of other inputs in ``out`` is replaced only with ``--overwrite``; one of the
+    same inputs (a rerun, a study with more results) is refreshed. Checked before any work."""
+    from vlmtransfer.analysis.overwrite import analysis_conflict  # noqa: PLC0415
+
+    there = analysis_conflict(out, inputs)
+    if there is not None:
+        raise InputError(
+            f"{out} already holds {there}; pass --overwrite to replace it, or choose another --out",
+            source="--out",
+        )
 
 
 def _study_table(study: Path) -> Path:

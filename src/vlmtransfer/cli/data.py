@@ -292,16 +292,42 @@ def synth(
     image_size: Annotated[
         int, typer.Option("--image-size", min=56, max=1024, help="Image side in pixels.")
     ] = 112,
+    overwrite: Annotated[
+        bool,
+        typer.Option("--overwrite", help="Replace a different dataset already in --out (reruns need not)."),
+    ] = False,
 ) -> None:
     """Generate the synthetic perception suite (procedural, deterministic by seed) in the MCQ format."""
-    from vlmtransfer.data.synthetic import generate_suite  # noqa: PLC0415
+    from vlmtransfer.data.synthetic import SYNTHETIC_TASKS, generate_suite  # noqa: PLC0415
 
     if train == 0 and val == 0:
         raise InputError("nothing to generate: both are 0", source="--train/--val")
+    if not overwrite:
+        names = tasks or list(SYNTHETIC_TASKS)
+        expected = {
+            "kind": "synthetic",
+            "tasks": {name: {"train": train, "val": val} for name in names},
+            "seed": seed,
+            "image_size": image_size,
+        }
+        _refuse_other_dataset(out, expected)
     started = time.perf_counter()
     with Console().status("Generating the synthetic suite..."):
         counts = _writing(out, lambda: generate_suite(out, tasks or None, train, val, seed, image_size))
     _report(counts, out, started)
+
+
+def _refuse_other_dataset(out: Path, expected: dict[str, object]) -> None:
+    """A different dataset in ``out`` is replaced only with ``--overwrite``; the same one (a rerun) is
+    written again, byte for byte."""
+    from vlmtransfer.data.overwrite import dataset_conflict  # noqa: PLC0415
+
+    there = dataset_conflict(out, expected)
+    if there is not None:
+        raise InputError(
+            f"{out} already holds {there}; pass --overwrite to replace it, or choose another --out",
+            source="--out",
+        )
 
 
 def _is_dir(path: Path) -> bool:
