@@ -161,3 +161,18 @@ def test_an_unusable_device_is_one_line_naming_the_available_ones(
     assert result.stderr.rstrip().endswith("available here: auto, cpu")
     assert len(result.stderr.strip().splitlines()) == 1
     assert not (tmp_path / "o").exists()
+
+
+def test_evaluate_takes_a_fraction_auto_batches_a_seed_and_output_path(untrained_tiny, suite, tmp_path):
+    out = tmp_path / "eval.json"
+    result = run(
+        "evaluate", "--model", untrained_tiny, "--data", suite, "--output-path", out, "--limit", "0.5",
+        "--batch-size", "auto", "--seed", 7, "--log-samples",
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    assert "note: --batch-size auto: 4 on cpu" in result.stderr  # CPU: 8, capped by the 4 questions
+    document = json.loads(out.read_text())
+    assert (document["limit"], document["batch_size"], document["seed"]) == (0.5, 4, 7)
+    (base,) = document["runs"]
+    assert {task: cell["n"] for task, cell in base["accuracy"].items()} == dict.fromkeys(TASKS, 2)
+    assert len(base["questions"]) == 4

@@ -264,3 +264,14 @@ def test_a_record_of_another_task_than_its_folder_is_refused(tmp_path):
     assert str(excinfo.value) == f"{path}: line 2: field 'task': 'Other' differs from the task folder 'T'"
     with pytest.raises(InputError, match="differs from the task folder"):
         load_split(tmp_path / "ds", "T", "val")
+
+
+def test_limited_takes_a_count_or_a_fraction_rounded_up():
+    from vlmtransfer.data.dataset import limited
+
+    records = list(range(10))
+    assert limited(records, None) == records
+    assert limited(records, 3) == [0, 1, 2]
+    assert limited(records, 0.25) == [0, 1, 2]  # ceil(2.5)
+    assert limited(records, 0.01) == [0]  # at least one
+    assert limited(records, 50) == records

@@ -139,6 +139,8 @@ def blink(
     if source is not None and not _is_dir(source):
         raise InputError(f"{source} is not a directory", source="--source")
     chosen = list(tasks or BLINK_TASKS)
+    if source is None:
+        _check_blink_hub(revision)
     started = time.perf_counter()
     with Console().status(f"Exporting {len(chosen)} BLINK task(s)..."):
         counts = _writing(
@@ -315,6 +317,16 @@ def synth(
     with Console().status("Generating the synthetic suite..."):
         counts = _writing(out, lambda: generate_suite(out, tasks or None, train, val, seed, image_size))
     _report(counts, out, started)
+
+
+def _check_blink_hub(revision: str) -> None:
+    """An unreachable hub is one line now, not a minute of retries (``vlmtransfer.hub``)."""
+    from vlmtransfer.data.blink import BLINK_DATASET  # noqa: PLC0415
+    from vlmtransfer.hub import prepare_hub_access  # noqa: PLC0415
+
+    note = prepare_hub_access(BLINK_DATASET, repo_type="dataset", revision=revision, source="--source")
+    if note:
+        typer.echo(f"note: {note}", err=True)
 
 
 def _refuse_other_dataset(out: Path, expected: dict[str, object]) -> None:

@@ -11,7 +11,7 @@ import typer
 
 from vlmtransfer.errors import InputError, SystemRefusalError, system_refusal
 
-__all__ = ["EXIT_BAD_INPUT", "EXIT_ENVIRONMENT", "reports_input_errors"]
+__all__ = ["EXIT_BAD_INPUT", "EXIT_ENVIRONMENT", "check_hub_access", "reports_input_errors"]
 
 EXIT_BAD_INPUT = 2
 EXIT_ENVIRONMENT = 3
@@ -45,3 +45,13 @@ def reports_input_errors(command: Callable[P, R]) -> Callable[P, R]:
             raise typer.Exit(EXIT_ENVIRONMENT) from None
 
     return wrapper
+
+
+def check_hub_access(model: str, source: str = "--model") -> None:
+    """Before a model loads: an unreachable hub is one line now (exit 3 when the model is not cached),
+    not ~50 s of retries; a cached model is used offline, with a ``note:`` line (``vlmtransfer.hub``)."""
+    from vlmtransfer.hub import prepare_model_access  # noqa: PLC0415
+
+    note = prepare_model_access(model, source=source)
+    if note:
+        typer.echo(f"note: {note}", err=True)

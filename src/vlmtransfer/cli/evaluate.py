@@ -6,16 +6,20 @@ import json
 import time
 from dataclasses import asdict
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from vlmtransfer.cli.errors import reports_input_errors
-from vlmtransfer.cli.lists import comma_paths, comma_values
+from vlmtransfer.cli.errors import check_hub_access, reports_input_errors
+from vlmtransfer.cli.lists import batch_size_value, comma_paths, comma_values, question_limit
 from vlmtransfer.errors import InputError
+
+if TYPE_CHECKING:
+    from vlmtransfer.evaluate.engine import EvalSettings
+    from vlmtransfer.models.loading import LoadedModel
 
 __all__ = ["EXAMPLES", "evaluate"]
 
@@ -45,7 +49,15 @@ def evaluate(
             "--data", help="Dataset directory (repeatable or comma-separated).", callback=comma_paths
         ),
     ],
-    out: Annotated[Path, typer.Option("--out", "-o", help="Results JSON file.")],
+    out: Annotated[
+        Path,
+        typer.Option(
+            "--out",
+            "-o",
+            "--output-path",
+            help="Results JSON file: per-task accuracy and every question's record (runs[].questions).",
+        ),
+    ],
     adapter: Annotated[
         list[Path] | None,
         typer.Option(
@@ -67,9 +79,33 @@ def evaluate(
     ] = None,
     split: Annotated[str, typer.Option("--split", help="Split to evaluate.")] = "val",
     limit: Annotated[
-        int | None, typer.Option("--limit", help="At most this many questions per task.")
+        str | None,
+        typer.Option(
+            "--limit",
+            help="The first N questions per task, or (below 1) that fraction of each task's questions.",
+            callback=question_limit,
+            metavar="<N|fraction>",
+        ),
     ] = None,
-    batch_size: Annotated[int, typer.Option("--batch-size", help="Questions per forward pass.")] = 8,
+    batch_size: Annotated[
+        str,
+        typer.Option(
+            "--batch-size",
+            help="Questions per forward pass, or auto (the largest that fits in the GPU's memory).",
+            callback=batch_size_value,
+            metavar="<int|auto>",
+        ),
+    ] = "8",
+    seed: Annotated[
+        int, typer.Option("--seed", help="Seed of Python's, NumPy's and torch's random generators.")
+    ] = 0,
+    log_samples: Annotated[
+        bool,
+        typer.Option(
+            "--log-samples",
+            help="Accepted as in lm-evaluation-harness; the per-question records are always written.",
+        ),
+    ] = False,
     max_new_tokens: Annotated[int, typer.Option("--max-new-tokens", help="Generation budget.")] = 16,
     no_vision_cache: Annotated[
         bool, typer.Option("--no-vision-cache", help="Recompute vision features for every adapter.")
@@ -84,42 +120,103 @@ def evaluate(
         str, typer.Option("--dtype", help="auto (bf16 on GPU, fp32 on CPU) or a dtype.")
     ] = "auto",
 ) -> None:
-    """Per-question answers and per-task accuracy of the base model and each adapter."""
-    from vlmtransfer.cli.progress import quiet_ml_libraries, step_progress  # noqa: PLC0415
+    """Per-question answers and per-task accuracy of the base model and each adapter.
+
+    Every question's record (predicted letter, correctness, letter log-probabilities or the generated
+    text) is written to --out under runs[].questions: what lm-evaluation-harness calls --log-samples.
+    """
+    from vlmtransfer.cli.progress import quiet_ml_libraries  # noqa: PLC0415
     from vlmtransfer.data.dataset import collect_questions  # noqa: PLC0415
     from vlmtransfer.devices import check_device  # noqa: PLC0415
-    from vlmtransfer.evaluate.engine import EvalSettings, Evaluator, accuracy_by_task  # noqa: PLC0415
     from vlmtransfer.models.loading import LoadOptions, load_model  # noqa: PLC0415
 
+    settings = _settings(mode, batch_size, max_new_tokens, no_vision_cache)
+    adapters = [_checked_adapter(path) for path in adapter or []]
+    if skip_base and not adapters:
+        raise InputError("nothing to evaluate: --skip-base without any --adapter", source="--skip-base")
+    if accuracy_csv is not None:
+        _check_distinct_sources(adapters)
+    check_device(device)
+    check_hub_access(model)
+    _seed_everything(seed)
+    quiet_ml_libraries()
+    questions = collect_questions(data, split, tasks=task, limit=limit)
+    items = [item for task_items in questions.values() for item in task_items]
+    loaded = load_model(model, LoadOptions(dtype=dtype, device=device, max_pixels=max_pixels))
+    if batch_size == "auto":
+        settings = _auto_batch(loaded, items, settings)
+    runs: list[tuple[str, Path | None]] = ([] if skip_base else [("base", None)]) + [
+        (path.name, path) for path in adapters
+    ]
+    results, caches_vision = _evaluate_runs(loaded, items, settings, runs)
+    document = {
+        "model": model,
+        "model_source": loaded.source,
+        "mode": mode,
+        "split": split,
+        "data": [str(path) for path in data],
+        "limit": limit,
+        "max_pixels": max_pixels,
+        "batch_size": settings.batch_size,
+        "seed": seed,
+        "vision_cache": caches_vision,
+        "runs": results,
+    }
+    _write_json(out, document)
+    if accuracy_csv:
+        _write_accuracy_csv(accuracy_csv, label or model, results)
+    _print_table(results)
+
+
+def _settings(mode: str, batch_size: int | str, max_new_tokens: int, no_vision_cache: bool) -> EvalSettings:
+    """The evaluation settings; ``auto`` batches start at 1 until :func:`_auto_batch` measures them."""
+    from vlmtransfer.evaluate.engine import EvalSettings  # noqa: PLC0415
+
     try:
-        settings = EvalSettings(
+        return EvalSettings(
             mode=mode,  # type: ignore[arg-type] - validated by EvalSettings
-            batch_size=batch_size,
+            batch_size=1 if batch_size == "auto" else int(batch_size),
             max_new_tokens=max_new_tokens,
             cache_vision=not no_vision_cache,
         )
     except ValueError as exc:
         name, _, problem = str(exc).partition(": ")
         raise InputError(problem, source=f"--{name.replace('_', '-')}") from None
-    adapters = [_checked_adapter(path) for path in adapter or []]
-    if skip_base and not adapters:
-        raise InputError("nothing to evaluate: --skip-base without any --adapter", source="--skip-base")
-    if accuracy_csv is not None:
-        _check_distinct_sources(adapters)
-    if limit is not None and limit < 1:
-        raise InputError("must be >= 1", source="--limit")
-    check_device(device)
-    quiet_ml_libraries()
-    questions = collect_questions(data, split, tasks=task, limit=limit)
-    items = [item for task_items in questions.values() for item in task_items]
-    loaded = load_model(model, LoadOptions(dtype=dtype, device=device, max_pixels=max_pixels))
-    runs: list[tuple[str, Path | None]] = ([] if skip_base else [("base", None)]) + [
-        (path.name, path) for path in adapters
-    ]
+
+
+def _seed_everything(seed: int) -> None:
+    """Python's, NumPy's and torch's generators. Scoring is deterministic (greedy decoding, no sampling);
+    the seed is there for models whose own code draws random numbers, and is recorded with the results."""
+    from transformers import set_seed  # noqa: PLC0415
+
+    try:
+        set_seed(seed)
+    except (ValueError, OverflowError):
+        raise InputError(f"must be between 0 and 2**32 - 1, got {seed}", source="--seed") from None
+
+
+def _auto_batch(loaded: LoadedModel, items: list[Any], settings: EvalSettings) -> EvalSettings:
+    """``--batch-size auto``: the largest batch that fits, said on stderr."""
+    from dataclasses import replace  # noqa: PLC0415
+
+    from vlmtransfer.evaluate.autobatch import auto_batch_size  # noqa: PLC0415
+
+    size = auto_batch_size(loaded, items, settings)
+    typer.echo(f"note: --batch-size auto: {size} on {loaded.device}", err=True)
+    return replace(settings, batch_size=size)
+
+
+def _evaluate_runs(
+    loaded: LoadedModel, items: list[Any], settings: EvalSettings, runs: list[tuple[str, Path | None]]
+) -> tuple[list[dict[str, Any]], bool]:
+    """Each run (the base model, or an adapter) on every question; the records and whether vision
+    features were cached."""
+    from vlmtransfer.cli.progress import step_progress  # noqa: PLC0415
+    from vlmtransfer.evaluate.engine import Evaluator, accuracy_by_task  # noqa: PLC0415
+
     evaluator = Evaluator(loaded, items, settings)
     results = []
-    console = Console(stderr=True)
-    with step_progress(console) as progress:
+    with step_progress(Console(stderr=True)) as progress:
         bar = progress.add_task("evaluate", total=len(runs), status="")
         for name, path in runs:
             progress.update(bar, status=f"{name}: {len(items)} questions")
@@ -135,20 +232,7 @@ def evaluate(
             )
             progress.advance(bar)
     evaluator.close()
-    document = {
-        "model": model,
-        "model_source": loaded.source,
-        "mode": mode,
-        "split": split,
-        "data": [str(path) for path in data],
-        "max_pixels": max_pixels,
-        "vision_cache": evaluator.caches_vision,
-        "runs": results,
-    }
-    _write_json(out, document)
-    if accuracy_csv:
-        _write_accuracy_csv(accuracy_csv, label or model, results)
-    _print_table(results)
+    return results, evaluator.caches_vision
 
 
 def _checked_adapter(path: Path) -> Path:

@@ -9,7 +9,7 @@ import typer
 from rich.console import Console
 from rich.markup import escape
 
-from vlmtransfer.cli.errors import reports_input_errors
+from vlmtransfer.cli.errors import check_hub_access, reports_input_errors
 from vlmtransfer.cli.lists import comma_paths, comma_values
 from vlmtransfer.errors import InputError
 
@@ -98,6 +98,7 @@ def finetune(
     except OutputDirectoryError as exc:
         raise InputError(str(exc), source="--out") from None
     check_device(device)
+    check_hub_access(model)
     quiet_ml_libraries()
     questions = collect_questions(train, split, tasks=task, limit=max_examples)
     loaded = load_model(model, LoadOptions(dtype=dtype, device=device, max_pixels=max_pixels))

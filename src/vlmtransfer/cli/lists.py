@@ -7,7 +7,7 @@ from pathlib import Path
 
 import typer
 
-__all__ = ["comma_paths", "comma_values", "one_task"]
+__all__ = ["batch_size_value", "comma_paths", "comma_values", "one_task", "question_limit"]
 
 
 def comma_values(values: list[str] | None) -> list[str] | None:
@@ -45,3 +45,42 @@ def one_task(value: str | None) -> str | None:
         return value
     parts = [part.strip() for part in value.split(",") if part.strip()]
     raise typer.BadParameter(f"takes one task, got {len(parts)} ({', '.join(parts)}); run once per task")
+
+
+def question_limit(value: str | None) -> int | float | None:
+    """A typer callback for ``--limit``: a whole number of questions per task (``50``), or a fraction
+    of each task's questions below 1 (``0.1``), as lm-evaluation-harness reads it.
+
+    Raises:
+        typer.BadParameter: anything else (``0``, ``1.5``, ``-3``, ``ten``), while parsing.
+    """
+    if value is None:
+        return None
+    try:
+        number = float(value)
+    except ValueError:
+        number = float("nan")
+    if 0 < number < 1:
+        return number
+    if number >= 1 and number.is_integer():
+        return int(number)
+    raise typer.BadParameter(
+        f"{value!r} is neither a number of questions (>= 1) nor a fraction of them (between 0 and 1)"
+    )
+
+
+def batch_size_value(value: str) -> int | str:
+    """A typer callback for ``--batch-size``: a whole number >= 1, or ``auto``.
+
+    Raises:
+        typer.BadParameter: anything else, while parsing.
+    """
+    if value.strip().lower() == "auto":
+        return "auto"
+    try:
+        number = int(value)
+    except ValueError:
+        number = 0
+    if number < 1:
+        raise typer.BadParameter(f"{value!r} is neither a whole number >= 1 nor 'auto'")
+    return number

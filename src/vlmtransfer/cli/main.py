@@ -5,6 +5,7 @@ from __future__ import annotations
 import sys
 
 import typer
+from typer.core import TyperOption
 
 from vlmtransfer import __version__
 from vlmtransfer.cli import (
@@ -22,6 +23,27 @@ from vlmtransfer.cli import (
 )
 
 __all__ = ["app", "main"]
+
+
+def _show_flags_plainly() -> None:
+    """Flags appear in ``--help`` as ``--dry-run``, not ``--dry-run <bool>``.
+
+    Typer 0.29's rich help prints every option's type, flags included, which tells users to type
+    ``--dry-run true`` — which click then rejects. Its own plain-text help already skips the type of a
+    flag; this makes the rich panel agree, for every command (``--help`` included), in one place.
+    """
+    display = TyperOption.display_type_rich
+    if getattr(display, "_plain_flags", False):
+        return
+
+    def display_type_rich(self: TyperOption, ctx: typer.Context) -> str | None:
+        return None if self.is_flag and not self.count else display(self, ctx)
+
+    display_type_rich._plain_flags = True  # type: ignore[attr-defined]
+    TyperOption.display_type_rich = display_type_rich  # type: ignore[method-assign]
+
+
+_show_flags_plainly()
 
 app = typer.Typer(
     name="vlmtransfer",

@@ -24,7 +24,7 @@ from vlmtransfer.errors import InputError
 if TYPE_CHECKING:
     from vlmtransfer.study.config import StudyConfig
 
-__all__ = ["EXAMPLES", "power", "print_study_noise_floor"]
+__all__ = ["EXAMPLES", "eval_questions", "power", "print_study_noise_floor"]
 
 EXAMPLES = """[bold]Examples[/bold]
 
@@ -140,7 +140,7 @@ def print_study_noise_floor(config: StudyConfig, targets: list[str], console: Co
     for target in targets:
         spec = registry.find(target)
         ceiling = spec.ceiling if spec and spec.ceiling else 100.0
-        n = _eval_questions(config, target)
+        n = eval_questions(config, target)
         chance = 100.0 / spec.choices if spec and spec.choices else 50.0
         accuracy = measured.get(target)
         shown = f"{accuracy:.1f}" if accuracy is not None else f"~{(chance + ceiling) / 2:.0f} (assumed)"
@@ -155,16 +155,26 @@ def _fixed(value: float) -> str:
     return "-" if not math.isfinite(value) else f"{value:.3f}"
 
 
-def _eval_questions(config: StudyConfig, task: str) -> int:
-    """Questions of ``task``'s evaluation split (non-empty JSONL lines, capped by ``eval_limit``)."""
+def eval_questions(config: StudyConfig, task: str) -> int:
+    """Questions of ``task``'s evaluation split (non-empty JSONL lines, capped by ``eval_limit``); before
+    the data exists, the split's published size from the task registry; 0 when neither is known."""
+    from vlmtransfer.tasks import default_registry  # noqa: PLC0415
+
     split = config.data.eval_split
-    for directory in config.data.dirs:
+    count = _split_lines(config.data.dirs, task, split)
+    if count is None:
+        spec = default_registry().find(task)
+        count = spec.sizes.get(split, 0) if spec else 0
+    return min(count, config.data.eval_limit or count)
+
+
+def _split_lines(dirs: list[Path], task: str, split: str) -> int | None:
+    for directory in dirs:
         path = Path(directory) / task / f"{split}.jsonl"
         if path.is_file():
             with path.open(encoding="utf-8") as lines:
-                count = sum(1 for line in lines if line.strip())
-            return min(count, config.data.eval_limit or count)
-    return 0
+                return sum(1 for line in lines if line.strip())
+    return None
 
 
 def _stored_baselines(config: StudyConfig) -> dict[str, float]:

@@ -10,7 +10,7 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from vlmtransfer.cli.errors import reports_input_errors
+from vlmtransfer.cli.errors import check_hub_access, reports_input_errors
 from vlmtransfer.errors import InputError
 
 if TYPE_CHECKING:
@@ -49,12 +49,14 @@ def run(
 ) -> None:
     """Run a transfer study: baselines, then per (source, seed) a LoRA finetune evaluated on all targets."""
     from vlmtransfer.study.config import load_study_config  # noqa: PLC0415
+    from vlmtransfer.study.plan import missing_data_dirs  # noqa: PLC0415
     from vlmtransfer.study.runner import check_not_running, make_plan  # noqa: PLC0415
 
     config = load_study_config(config_path)
     if not dry_run:
         check_not_running(config.output)  # before the plan is printed
-    plan = make_plan(config, config_path)
+    plan = _preview_plan(config, config_path) if dry_run and missing_data_dirs(config) else None
+    plan = plan or make_plan(config, config_path)
     _print_plan(config, plan)
     if dry_run:
         from vlmtransfer.cli.power import print_study_noise_floor  # noqa: PLC0415
@@ -62,6 +64,24 @@ def run(
         print_study_noise_floor(config, plan.tasks.targets, Console())
         return
     execute_study(config, config_path, reset_changed=reset_changed)
+
+
+def _preview_plan(config: StudyConfig, config_path: Path) -> StudyPlan:
+    """The plan of a study whose data is not there yet (``configs/paper.yaml`` before BLINK is
+    downloaded): the tasks the config lists, every job to run, questions from the task registry's
+    published split sizes. Said on stderr, so nobody takes it for the real plan."""
+    from vlmtransfer.study.plan import missing_data_dirs, plan_jobs, preview_tasks  # noqa: PLC0415
+    from vlmtransfer.study.runner import StudyPlan  # noqa: PLC0415
+
+    tasks = preview_tasks(config, config_path)
+    missing = ", ".join(str(d) for d in missing_data_dirs(config))
+    typer.echo(
+        f"note: preview without the data ({missing} not found): the config's tasks, sources = targets"
+        " unless data.sources lists them, questions from the task registry's published split sizes",
+        err=True,
+    )
+    jobs = plan_jobs(config, tasks)
+    return StudyPlan(tasks, jobs, done=[], todo=list(jobs))
 
 
 def execute_study(config: StudyConfig, config_path: Path, *, reset_changed: bool = False) -> None:
@@ -72,6 +92,9 @@ def execute_study(config: StudyConfig, config_path: Path, *, reset_changed: bool
     check_not_running(config.output)  # before a progress bar is drawn
     plan = make_plan(config, config_path)
     check_stale(plan, config_path, reset_changed=reset_changed)
+    if config.executor.kind == "local":  # Ray workers may see another network than this driver
+        for position, model in enumerate(config.models):
+            check_hub_access(model.name, source=f"{config_path}: models.{position}.name")
     quiet_ml_libraries()
     console = Console(stderr=True)
     with step_progress(console) as progress:
@@ -143,4 +166,17 @@ def _print_plan(config: StudyConfig, plan: StudyPlan) -> None:
     console.print(
         f"{len(plan.jobs)} jobs: {len(plan.done)} done, {len(plan.todo)} to run "
         f"({sum(not j.is_baseline for j in plan.todo)} finetunes)"
+    )
+    console.print(_size_line(config, plan))
+
+
+def _size_line(config: StudyConfig, plan: StudyPlan) -> str:
+    """How much evaluation the jobs to run mean: questions per job, answers in all."""
+    from vlmtransfer.cli.power import eval_questions  # noqa: PLC0415
+
+    counts = [eval_questions(config, target) for target in plan.tasks.targets]
+    unknown = f" ({counts.count(0)} target(s) of unknown size)" if 0 in counts else ""
+    per_job = sum(counts)
+    return (
+        f"each job evaluates {per_job:,} questions{unknown}: {per_job * len(plan.todo):,} answers to compute"
     )

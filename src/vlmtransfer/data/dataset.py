@@ -9,11 +9,12 @@ from __future__ import annotations
 
 import io
 import json
+import math
 from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from vlmtransfer import __version__
 from vlmtransfer.data.records import MANIFEST, MCQRecord, read_records, write_records
@@ -22,10 +23,13 @@ from vlmtransfer.errors import InputError
 if TYPE_CHECKING:
     from PIL import Image
 
+T = TypeVar("T")
+
 __all__ = [
     "SplitSummary",
     "collect_questions",
     "image_bytes",
+    "limited",
     "load_questions",
     "load_split",
     "split_path",
@@ -119,16 +123,17 @@ def split_tasks(root: str | Path, split: str) -> list[str]:
 
 
 def load_questions(
-    root: str | Path, task: str, split: str, *, limit: int | None = None
+    root: str | Path, task: str, split: str, *, limit: int | float | None = None
 ) -> list[tuple[MCQRecord, list[Image.Image]]]:
-    """The first ``limit`` questions of a task's split with their images decoded as RGB.
+    """The first ``limit`` questions of a task's split with their images decoded as RGB (see
+    :func:`limited` for a fractional ``limit``).
 
     Images are checked (inside the directory, readable) before any is decoded, so a bad file is
     reported with its line rather than failing later inside a model.
     """
     from PIL import Image  # noqa: PLC0415 - keeps `import vlmtransfer.data` light
 
-    records = load_split(root, task, split, check_images=True)[:limit]
+    records = limited(load_split(root, task, split, check_images=True), limit)
     folder = split_path(root, task, split).parent
     questions = []
     for record in records:
@@ -140,8 +145,23 @@ def load_questions(
     return questions
 
 
+def limited(records: Sequence[T], limit: int | float | None) -> list[T]:
+    """The first ``limit`` records; a float in (0, 1) is a fraction of them (rounded up, at least one),
+    as lm-evaluation-harness reads ``--limit 0.1``, so that every task keeps its share whatever its
+    size. ``None`` keeps all."""
+    if limit is None:
+        return list(records)
+    if isinstance(limit, float) and 0 < limit < 1:
+        return list(records[: max(1, math.ceil(limit * len(records)))])
+    return list(records[: int(limit)])
+
+
 def collect_questions(
-    roots: Sequence[str | Path], split: str, *, tasks: Sequence[str] | None = None, limit: int | None = None
+    roots: Sequence[str | Path],
+    split: str,
+    *,
+    tasks: Sequence[str] | None = None,
+    limit: int | float | None = None,
 ) -> dict[str, list[tuple[MCQRecord, list[Image.Image]]]]:
     """Questions per task from one or more dataset directories (all their tasks with ``split``, or ``tasks``).
 

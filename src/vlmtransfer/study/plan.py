@@ -22,7 +22,9 @@ __all__ = [
     "Job",
     "StudyTasks",
     "job_results_hash",
+    "missing_data_dirs",
     "plan_jobs",
+    "preview_tasks",
     "resolve_tasks",
     "split_fingerprint",
     "training_dir",
@@ -154,6 +156,29 @@ def resolve_tasks(config: StudyConfig, config_path: str | Path = "study config")
         for task in sorted(tasks)
     }
     return StudyTasks(targets, sources, {key: value for key, value in fingerprints.items() if value})
+
+
+def missing_data_dirs(config: StudyConfig) -> list[Path]:
+    """The config's data directories that do not exist (yet: ``run --dry-run`` previews without them)."""
+    return [directory for directory in config.data.dirs if not directory.is_dir()]
+
+
+def preview_tasks(config: StudyConfig, config_path: str | Path = "study config") -> StudyTasks:
+    """The study's tasks as its config names them, for a preview before the data exists: targets as
+    listed, sources as listed or else the targets (each with a training set to come).
+
+    Raises:
+        InputError: the config does not list its targets (only the data could say what they are).
+    """
+    data = config.data
+    if not data.targets:
+        missing = ", ".join(str(d) for d in missing_data_dirs(config))
+        raise InputError(
+            f"cannot preview without the data ({missing} not found) unless data.targets lists the tasks",
+            source=config_path,
+            where="data.targets",
+        )
+    return StudyTasks(list(data.targets), list(data.sources or data.targets))
 
 
 def _check_distinct_paths(names: list[str], where: str, what: str, config_path: str | Path) -> None:

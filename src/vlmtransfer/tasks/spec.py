@@ -32,6 +32,8 @@ class TaskSpec:
         default: whether the task is part of its suite's default selection (BLINK's IQ_Test is not:
             it has no training source).
         extra: free-form metadata kept for user tasks; `data build` reads `extra.prompt` (a prompt template).
+        sizes: the published size of each split (``{"val": 124}``), where known: what ``run --dry-run``
+            sizes a study by before its data is downloaded. The data on disk always wins.
     """
 
     name: str
@@ -44,6 +46,7 @@ class TaskSpec:
     suite: str = "custom"
     default: bool = True
     extra: dict[str, Any] = field(default_factory=dict, compare=False, hash=False)
+    sizes: dict[str, int] = field(default_factory=dict, compare=False, hash=False)
 
     def __post_init__(self) -> None:
         problem = self._problem()
@@ -79,6 +82,13 @@ class TaskSpec:
             (lambda: isinstance(self.suite, str) and bool(self.suite), "suite must be a non-empty string"),
             (lambda: isinstance(self.default, bool), "default must be true or false"),
             (lambda: isinstance(self.extra, dict), "extra must be a mapping"),
+            (
+                lambda: (
+                    isinstance(self.sizes, dict)
+                    and all(isinstance(k, str) and _is_int(n) and n >= 0 for k, n in self.sizes.items())
+                ),
+                "sizes must map split names to whole numbers >= 0",
+            ),
         )
         return next((message for ok, message in checks if not ok()), None)
 
