@@ -102,6 +102,17 @@ def test_reference_report_works_in_chromium(browser, paper_page_file, paper_anal
     page.click("#tab-1")  # 3B
     panel = "#panel-1"
     assert page.locator(f"{panel} rect.cell").count() == 13 * 13
+    drawn = page.evaluate(
+        """() => {
+          const svg = document.querySelector('#panel-1 svg.heatmap-svg');
+          const box = svg.getBoundingClientRect(), view = svg.viewBox.baseVal;
+          const scale = Math.min(box.width / view.width, box.height / view.height);
+          return [view.width * scale / document.querySelector('#panel-1').getBoundingClientRect().width,
+                  view.height * scale / window.innerHeight];
+        }"""
+    )
+    # The matrix fills the page's width, or (a square matrix on a wide screen) the screen's height.
+    assert drawn[0] > 0.95 or drawn[1] > 0.9, drawn
 
     page.hover(f"{panel} rect.cell[data-i='4'][data-j='12']")  # Jigsaw -> Visual_Similarity
     tooltip = page.text_content("#tooltip")

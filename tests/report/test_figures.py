@@ -107,3 +107,56 @@ def test_options_are_validated():
     with pytest.raises(ValueError, match="nothing to write"):
         ReportOptions(figures=False, html=False)
     assert XSS_TASKS  # the hostile fixture's names are shared with the browser test
+
+
+def _drawn(spec):
+    """The figure of ``spec`` with its layout done, so that extents are final."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+
+    figure = spec.draw()
+    FigureCanvasAgg(figure).draw()
+    return figure
+
+
+def _inside(inner, outer) -> bool:
+    return outer.x0 <= inner.x0 and inner.x1 <= outer.x1 and outer.y0 <= inner.y0 and inner.y1 <= outer.y1
+
+
+def test_persona_stars_stay_inside_their_axes_and_legends_below(paper_analysis):
+    figure = _drawn(_spec(load_report_data(paper_analysis), "personas"))
+    renderer = figure.canvas.get_renderer()
+    for ax in figure.axes:
+        frame = ax.get_window_extent(renderer)
+        stars = [text for text in ax.texts if set(text.get_text()) == {"*"}]
+        assert all(_inside(star.get_window_extent(renderer), frame) for star in stars), ax.get_title()
+        assert ax.get_legend().get_window_extent(renderer).y1 <= frame.y0, "the legend covers the plot"
+    assert sum(len(ax.texts) for ax in figure.axes) > 5
+
+
+def test_baseline_figure_has_chance_lines_and_no_empty_error_bars(accuracy_analysis):
+    figure = _drawn(_spec(load_report_data(accuracy_analysis), "baseline_accuracy"))
+    (ax,) = figure.axes
+    chance = [c for c in ax.collections if c.get_label() == "chance"]
+    assert len(chance) == 1
+    assert not ax.containers[0].errorbar  # one baseline for every seed: no std, no error caps
+
+
+def test_category_figure_has_a_colour_bar_and_all_in_every_panel(paper_analysis):
+    figure = _drawn(_spec(load_report_data(paper_analysis), "categories_7B"))
+    panels = [ax for ax in figure.axes if ax.get_title()]
+    assert len(figure.axes) == len(panels) + 1  # the colour bar
+    for ax in panels:
+        ticks = [
+            t.get_text()
+            for t in (ax.get_yticklabels() if "malleability" in ax.get_title() else ax.get_xticklabels())
+        ]
+        assert ticks[-1] == "all", ax.get_title()
+
+
+@pytest.mark.parametrize("name", ["pgf_heatmap_7B", "pgf_std_7B", "pgf_panel"])
+def test_heatmaps_carry_a_key_for_their_abbreviations(paper_analysis, name):
+    figure = _spec(load_report_data(paper_analysis), name).draw()
+    key = figure.get_supxlabel()
+    assert "RD\u00a0Relative_Depth" in key
+    assert "VC\u00a0Visual_Correspondence" in key
+    assert "perceptual level" in key

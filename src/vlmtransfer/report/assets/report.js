@@ -241,7 +241,7 @@
     append(controls, orderSelect, valueSelect,
       downloadButton("Download CSV", model.pgfCsv.filename, model.pgfCsv.csv));
     const chart = el("div", { class: "chart heatmap" });
-    const card = el("div", { class: "card" });
+    const card = el("div", { class: "card wide" });  // the whole row: the matrix is the main result
     container.appendChild(card);
     append(card, el("h2", {}, "PGF matrix"),
       el("p", { class: "note" }, "Rows: task finetuned on (source); columns: task evaluated (target). " +
@@ -267,12 +267,14 @@
     const annotate = n <= DATA.annotateLimit;
     // Margins fit the longest label (cut at LABEL_MAX characters; the full name is in its <title>).
     const longest = [...rows, ...cols].reduce((n, [task]) => Math.max(n, axisLabel(task).length), 2);
-    const left = Math.round(16 + 6.6 * longest);
-    const top = Math.round(24 + 5.9 * longest);
+    // At least the width of "source ↓" and room above the column labels for "evaluated on (target)".
+    const left = Math.max(62, Math.round(16 + 6.6 * longest));
+    const top = Math.max(46, Math.round(24 + 5.9 * longest));
     const width = Math.max(left + cols.length * cell + 10, left + 420);
     const height = top + rows.length * cell + 64;
     const svg = svgEl("svg", { width: width, height: height, viewBox: "0 0 " + width + " " + height,
-      role: "img", "aria-label": "PGF matrix of " + model.label, class: "heatmap-svg" });
+      preserveAspectRatio: "xMinYMin meet", role: "img", "aria-label": "PGF matrix of " + model.label,
+      class: "heatmap-svg" });
     const values = what === "std" ? model.std : model.mean;
     const hatch = "hatch-" + model.label.replace(/[^A-Za-z0-9_-]/g, "_") + "-" + what;
     const defs = svgEl("defs");

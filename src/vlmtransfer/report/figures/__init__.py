@@ -120,7 +120,7 @@ def _model_specs(
             f"categories_{slug}",
             f"Transfer between categories, {label}",
             "Mean transferability and malleability from source to target category.",
-            lambda: category_figure(model),
+            lambda: category_figure(model, data),
             label,
         ),
     ]

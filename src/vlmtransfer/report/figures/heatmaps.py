@@ -10,6 +10,7 @@ than any transfer and would wash every other cell out.
 from __future__ import annotations
 
 import math
+import textwrap
 from collections.abc import Sequence
 
 import numpy as np
@@ -24,12 +25,22 @@ from matplotlib.patches import Rectangle
 from vlmtransfer.report.data import ModelView, ReportData
 from vlmtransfer.report.figures.style import DIVERGING, SEQUENTIAL, level_colour, pgf_norm, text_colour
 
-__all__ = ["draw_matrix", "off_diagonal_limit", "pgf_heatmap", "pgf_panel", "pgf_std_heatmap", "reorder"]
+__all__ = [
+    "abbreviation_key",
+    "draw_matrix",
+    "off_diagonal_limit",
+    "pgf_heatmap",
+    "pgf_panel",
+    "pgf_std_heatmap",
+    "reorder",
+]
 
 SELF_COLOUR = "#e0e0e0"
 PANEL_COLUMNS = 3
 LIMIT_QUANTILE = 0.98
 LABEL_INCHES_PER_CHAR = 0.065  # DejaVu Sans at 8 pt
+KEY_FONT_SIZE = 6.5
+KEY_INCHES_PER_CHAR = 0.055  # DejaVu Sans at 6.5 pt, averaged over names
 
 
 def reorder(matrix: pd.DataFrame, order: Sequence[str]) -> pd.DataFrame:
@@ -78,6 +89,7 @@ def pgf_heatmap(
         f" framed: q < {data.options.get('alpha', 0.05):g}, faded: not significant)"
     )
     _colorbar(figure, [image], [ax], "PGF (share of the gap to the ceiling closed)")
+    abbreviation_key(figure, [*matrix.index, *matrix.columns], data)
     return figure
 
 
@@ -110,6 +122,7 @@ def pgf_panel(data: ReportData, order: Sequence[str], limit: float, annotate_lim
     for ax in axes[len(models) :]:
         ax.set_visible(False)
     _colorbar(figure, images, list(axes[: len(models)]), "PGF")
+    abbreviation_key(figure, [t for m in models for t in (*m.sources, *m.targets)], data)
     return figure
 
 
@@ -129,6 +142,7 @@ def pgf_std_heatmap(
     )
     ax.set_title(f"PGF std across {len(model.seeds)} seeds, {model.label}")
     _colorbar(figure, [image], [ax], "std of PGF (ddof 1)")
+    abbreviation_key(figure, [*matrix.index, *matrix.columns], data)
     return figure
 
 
@@ -227,6 +241,26 @@ def _category_lines(ax: Axes, matrix: pd.DataFrame, data: ReportData) -> None:
             if levels[i] != levels[i - 1] and levels[i] and levels[i - 1]:
                 line = ax.axvline if axis == "x" else ax.axhline
                 line(i - 0.5, color="white", linewidth=1.5)
+
+
+def abbreviation_key(figure: Figure, tasks: Sequence[str], data: ReportData) -> None:
+    """A key under the figure for the abbreviations its axes use (``RD Relative_Depth · ...``) and
+    what their colours mean, wrapped to the figure's width; nothing when every label is the name.
+
+    A PNG or PDF travels without the report, so it has to say what ``sFD`` is by itself.
+    """
+    names = [t for t in dict.fromkeys(tasks) if data.abbreviation(t) != t]
+    if not names:
+        return
+    entries = [f"{data.abbreviation(t)}\u00a0{t}" for t in names]  # no break between the two
+    levels = (
+        "label colours: perceptual level (low, mid, high)" if any(data.task(t).level for t in names) else ""
+    )
+    chars = max(40, int(figure.get_figwidth() / KEY_INCHES_PER_CHAR))
+    text = textwrap.fill(
+        " · ".join(entries + ([levels] if levels else [])), width=chars, break_on_hyphens=False
+    )
+    figure.supxlabel(text, fontsize=KEY_FONT_SIZE, color="#444444", ha="center")
 
 
 def _self_mask(matrix: pd.DataFrame) -> np.ndarray:

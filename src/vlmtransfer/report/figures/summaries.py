@@ -9,9 +9,11 @@ import numpy as np
 import pandas as pd
 from matplotlib import colormaps
 from matplotlib.axes import Axes
+from matplotlib.cm import ScalarMappable
 from matplotlib.figure import Figure
 
 from vlmtransfer.report.data import ModelView, ReportData
+from vlmtransfer.report.figures.heatmaps import abbreviation_key
 from vlmtransfer.report.figures.style import DIVERGING, NEGATIVE, POSITIVE, pgf_norm, text_colour
 from vlmtransfer.report.order import GRANULARITIES, LEVELS
 
@@ -32,26 +34,50 @@ PERSONA_SCORES = {
 KNOWN_CATEGORIES = {"level": LEVELS, "granularity": GRANULARITIES}
 
 
-def category_figure(model: ModelView) -> Figure | None:
+def category_figure(model: ModelView, data: ReportData) -> Figure | None:
     """Category-to-category transferability and malleability (D+, D-, Θ+, Θ-) for each dimension.
 
-    Rows of the small matrices are source categories, columns target categories; ``all`` is every
-    target. One symmetric colour scale for the whole figure. None when no task has a category.
+    Rows of the small matrices are source categories, columns target categories. ``all`` is every
+    target in the transferability panels (a column, from the analysis) and every source in the
+    malleability panels (a row: the mean of the targets' own Θ± over all sources), so that each panel
+    ends with its category's overall score. One symmetric colour scale for the whole figure, with its
+    colour bar. None when no task has a category.
     """
     dimensions = [(d, t) for d, t in model.categories.items() if len(t)]
     if not dimensions:
         return None
     values = pd.concat([t[["positive", "negative"]] for _, t in dimensions]).to_numpy(dtype=float)
     limit = float(np.nanmax(np.abs(values))) if np.isfinite(values).any() else 1.0
-    figure = Figure(figsize=(9.0, 2.3 * len(dimensions)), layout="constrained")
+    figure = Figure(figsize=(10.0, 2.5 * len(dimensions) + 0.3), layout="constrained")
     axes = figure.subplots(len(dimensions), len(SCORE_PANELS), squeeze=False)
     for row, (dimension, table) in enumerate(dimensions):
         for column, (kind, sign, title) in enumerate(SCORE_PANELS):
             matrix = _category_matrix(table, kind, sign, KNOWN_CATEGORIES.get(dimension, ()))
+            if kind == "malleability":
+                matrix = _with_all_sources(matrix, model, data, dimension, sign)
             _draw_small_matrix(axes[row, column], matrix, limit)
             axes[row, column].set_title(f"{title} ({dimension})")
+    bar = figure.colorbar(
+        ScalarMappable(pgf_norm(limit), colormaps[DIVERGING]), ax=axes, shrink=0.8, aspect=30, pad=0.02
+    )
+    bar.set_label("D± / Θ± (PGF units)")
+    bar.outline.set_visible(False)
     figure.suptitle(f"Transfer between task categories, {model.label} (rows: source, columns: target)")
     return figure
+
+
+def _with_all_sources(
+    matrix: pd.DataFrame, model: ModelView, data: ReportData, dimension: str, sign: str
+) -> pd.DataFrame:
+    """``matrix`` with an ``all`` row: per target category, the mean over its targets of their Θ± over
+    every source (the category-level definition with all sources as the source category)."""
+    scores = model.malleability[sign]
+    categories = pd.Series({task: getattr(data.task(task), dimension, None) for task in scores.index})
+    means = scores.groupby(categories).mean()
+    row = pd.DataFrame(
+        [means.reindex(matrix.columns).to_numpy(dtype=float)], index=["all"], columns=matrix.columns
+    )
+    return pd.concat([matrix, row])
 
 
 def _category_matrix(table: pd.DataFrame, kind: str, sign: str, known: Sequence[str]) -> pd.DataFrame:
@@ -151,7 +177,7 @@ def _draw_persona(ax: Axes, data: ReportData, kind: str) -> None:
     means = [_mean_score(data.models[m], role, sign) for m in models]
     ax.bar(x, means, color="#d9d9d9", width=0.6, label="model mean")
     members = data.personas.get(kind, ())
-    offsets = np.linspace(-0.2, 0.2, len(members)) if len(members) > 1 else [0.0]
+    offsets = np.linspace(-0.26, 0.26, len(members)) if len(members) > 1 else [0.0]
     markers = "oDs^v<>ph"
     for k, (task, offset) in enumerate(zip(members, offsets, strict=True)):
         values = [_task_score(data.models[m], role, sign, task) for m in models]
@@ -176,9 +202,17 @@ def _draw_persona(ax: Axes, data: ReportData, kind: str) -> None:
                     fontsize=6,
                 )
     ax.axhline(0, color="#888888", linewidth=0.6)
+    ax.margins(y=0.2)  # room for the stars above (below) the outermost markers
     ax.set_xticks(x, models)
     ax.set_title(f"{kind} ({symbol})")
-    ax.legend(fontsize=6)
+    # Below the axes, where it covers neither bars nor markers.
+    ax.legend(
+        fontsize=6,
+        loc="upper center",
+        bbox_to_anchor=(0.5, -0.12),
+        ncol=min(len(members) + 1, 3),
+        frameon=False,
+    )
 
 
 def _mean_score(model: ModelView, role: str, sign: str) -> float:
@@ -229,7 +263,8 @@ def baseline_figure(data: ReportData, order: Sequence[str]) -> Figure | None:
             width=width * 0.9,
             color=palette(k % 10),
             label=model.label,
-            yerr=np.where(np.isfinite(errors), errors, 0.0),
+            # One baseline for all seeds has no std: no error bar, rather than a cap of height 0.
+            yerr=np.where(np.isfinite(errors), errors, 0.0) if np.isfinite(errors).any() else None,
             error_kw={"linewidth": 0.6, "capsize": 1.5},
         )
         ax.plot(
@@ -242,9 +277,32 @@ def baseline_figure(data: ReportData, order: Sequence[str]) -> Figure | None:
             markeredgewidth=1.5,
             label="ceiling" if k == 0 else None,
         )
+    _chance_lines(ax, x, targets)
     ax.set_xticks(x, [data.abbreviation(t) for t in targets], rotation=90 if len(targets) > 15 else 0)
     ax.set_ylim(0, 105)
     ax.set_ylabel("accuracy (%)")
     ax.set_title("Baseline accuracy vs ceiling (the gap PGF measures against)")
-    ax.legend(ncol=min(len(models) + 1, 4), loc="upper left", bbox_to_anchor=(0, -0.12))
+    ax.legend(ncol=min(len(models) + 2, 4), loc="upper left", bbox_to_anchor=(0, -0.12), frameon=False)
+    abbreviation_key(figure, targets, data)
     return figure
+
+
+def _chance_lines(ax: Axes, x: np.ndarray, targets: Sequence[str]) -> None:
+    """A dotted line across each target's bars at chance accuracy (100 / its number of choices, from the
+    task registry; none for a task it does not know): how much of a bar is above guessing."""
+    from vlmtransfer.tasks import default_registry  # noqa: PLC0415
+
+    registry = default_registry()
+    chances = [100.0 / spec.choices if (spec := registry.find(t)) else math.nan for t in targets]
+    known = [(xi, chance) for xi, chance in zip(x, chances, strict=True) if math.isfinite(chance)]
+    if known:
+        positions, levels = zip(*known, strict=True)
+        ax.hlines(
+            levels,
+            np.asarray(positions) - 0.42,
+            np.asarray(positions) + 0.42,
+            colors="#555555",
+            linestyles=":",
+            linewidth=1.2,
+            label="chance",
+        )
