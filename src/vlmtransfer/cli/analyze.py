@@ -26,15 +26,15 @@ EXAMPLES = """[bold]Examples[/bold]
   [dim]# the paper's released PGF values, one file per model, labelled and ordered by size[/dim]
 
   vlmtransfer analyze 3B.csv 7B.csv 32B.csv --label 3B --label 7B --label 32B \\
-      --model-order 3B,7B,32B --out out/
+      --model-order 3B,7B,32B --out out/paper
 
   [dim]# your own accuracy table (model,seed,source,target,accuracy), human ceiling on one target[/dim]
 
-  vlmtransfer analyze results.csv --ceiling Counting=95 --edge-fraction 0.1 --out out/
+  vlmtransfer analyze results.csv --ceiling Counting=95 --edge-fraction 0.1 --out out/mine
 
   [dim]# per-question results: intervals and tests from questions and seeds; keep significant edges[/dim]
 
-  vlmtransfer analyze predictions.parquet --significant-only --alpha 0.05 --out out/
+  vlmtransfer analyze predictions.parquet --significant-only --alpha 0.05 --out out/questions
 
   [dim]# a study directory: its predictions, analysed into STUDY_DIR/analysis[/dim]
 

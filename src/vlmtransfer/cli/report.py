@@ -24,9 +24,9 @@ __all__ = ["EXAMPLES", "report", "resolve_analysis"]
 
 EXAMPLES = """[bold]Examples[/bold]
 
-  [dim]# figures/ and report.html next to the analysis (from `vlmtransfer analyze ... --out out/`)[/dim]
+  [dim]# figures/ and report.html next to the analysis (from `vlmtransfer analyze ... --out out/paper`)[/dim]
 
-  vlmtransfer report out/
+  vlmtransfer report out/paper
 
   [dim]# a study directory: its analysis in STUDY/analysis (analysed first if there is none yet)[/dim]
 
@@ -34,11 +34,11 @@ EXAMPLES = """[bold]Examples[/bold]
 
   [dim]# clustered task order, PNG and SVG only, written elsewhere[/dim]
 
-  vlmtransfer report out/ --out paper-figures/ --order cluster --format png --format svg
+  vlmtransfer report out/paper --out paper-figures/ --order cluster --format png --format svg
 
   [dim]# just the HTML page, with a title, to attach to an email[/dim]
 
-  vlmtransfer report out/ --no-figures --title "Qwen2.5-VL transfer, run 3"
+  vlmtransfer report out/paper --no-figures --title "Qwen2.5-VL transfer, run 3"
 """
 
 ANALYSIS_FILE = "analysis.json"

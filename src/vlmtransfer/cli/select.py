@@ -27,12 +27,12 @@ EXAMPLES = """[bold]Examples[/bold]
 
   [dim]# which BLINK tasks' data to train the 7B model on to improve Counting[/dim]
 
-  vlmtransfer select --analysis out/ --model 7B --target Counting --top-k 3 --budget 1000
+  vlmtransfer select --analysis out/paper --model 7B --target Counting --top-k 3 --budget 1000
 
   [dim]# test the recipe: PGF mixture vs 3 random mixtures vs direct finetuning, every seed of the study[/dim]
 
   vlmtransfer select --analysis demo-out/study/analysis --model tiny --target Syn_Counting \\
-      --threshold 0 --run demo-out/study.yaml
+      --threshold 0 --run configs/demo.yaml
 """
 
 
