@@ -9,11 +9,22 @@ DEMO_OUT ?= demo-out
 
 .PHONY: install test test-slow lint format demo demo-paper bench clean
 
+# TORCH_INDEX: where torch and torchvision come from. Empty: the registry's default wheels (CUDA builds on
+# Linux, ~5 GB, which run on CPU too). A CPU-only machine can take the ~1 GB CPU builds instead:
+#   make TORCH_INDEX=https://download.pytorch.org/whl/cpu
+TORCH_INDEX ?=
+
 $(STAMP): pyproject.toml constraints.txt
+	@echo "== Creating $(VENV) and installing vlmtransfer with its extras: ml (torch, torchvision,"
+	@echo "   transformers, PEFT: finetuning and evaluation), ray (the Ray executor), test (pytest, ruff)."
+	@echo "   The torch wheels are the bulk (~5 GB with CUDA; see TORCH_INDEX in the Makefile for CPU-only)."
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -c constraints.txt -e '.[test,ml,ray]'
+	$(if $(TORCH_INDEX),$(BIN)/python -m pip install --progress-bar on -c constraints.txt \
+		--index-url $(TORCH_INDEX) torch torchvision)
+	$(BIN)/python -m pip install --progress-bar on -c constraints.txt -e '.[test,ml,ray]'
 	touch $(STAMP)
+	@echo "== Installed into $(VENV)."
 
 install: $(STAMP)
 
