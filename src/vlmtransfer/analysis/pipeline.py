@@ -35,8 +35,10 @@ from vlmtransfer.tasks import GRANULARITIES, LEVELS, TaskRegistry, default_regis
 __all__ = [
     "Analysis",
     "AnalysisOptions",
+    "CellEvidence",
     "ModelAnalysis",
     "analyze",
+    "cell_evidence",
     "registry_categories",
     "resolve_model_order",
 ]
@@ -173,9 +175,21 @@ def _rng(options: AnalysisOptions, label: str) -> np.random.Generator:
     return np.random.default_rng([options.random_state, zlib.crc32(label.encode())])
 
 
-def _analyze_model(
-    model: ModelData, options: AnalysisOptions, categories: Mapping[str, Mapping[str, str]]
-) -> tuple[ModelAnalysis, Replicates | None]:
+@dataclass(frozen=True, eq=False)
+class CellEvidence:
+    """One model's per-cell statistics and the resamples they came from.
+
+    ``replicates`` are the bootstrap resamples (per-question inputs only); ``null`` the centred
+    resamples the clique tests compare against (None with one seed and no questions)."""
+
+    cells: CellStats
+    replicates: Replicates | None
+    null: np.ndarray | None
+
+
+def cell_evidence(model: ModelData, options: AnalysisOptions) -> CellEvidence:
+    """Intervals, p, q and significance of every cell of ``model``, drawn as :func:`analyze` draws
+    them (same generator per model label), so a re-analysis of the same model gives the same cells."""
     cube = model.pgf
     rng = _rng(options, model.label)
     counted = cube.counted(options.include_self)
@@ -192,6 +206,15 @@ def _analyze_model(
     cells = cell_statistics(
         cube, model.questions, replicates, p_values, alpha=options.alpha, known=_known_sizes(model)
     )
+    return CellEvidence(cells, replicates, null)
+
+
+def _analyze_model(
+    model: ModelData, options: AnalysisOptions, categories: Mapping[str, Mapping[str, str]]
+) -> tuple[ModelAnalysis, Replicates | None]:
+    cube = model.pgf
+    evidence = cell_evidence(model, options)
+    cells, replicates, null = evidence.cells, evidence.replicates, evidence.null
     transferability = cube.transferability(options.include_self)
     malleability = cube.malleability(options.include_self)
     allowed = cells.significant if options.significant_only else None

@@ -30,6 +30,7 @@ __all__ = [
     "is_question_table",
     "models_from_question_table",
     "read_table",
+    "text_table",
 ]
 
 QUESTION_COLUMNS = ("model", "seed", "source", "target", "question_id", "correct")
@@ -87,10 +88,16 @@ def read_table(path: str | Path) -> pd.DataFrame:
         frame = pd.read_parquet(path)
     except (OSError, ValueError) as exc:
         raise InputError(f"cannot read as Parquet: {exc}", source=path) from None
+    return text_table(frame, hashlib.sha256(data).hexdigest())
+
+
+def text_table(frame: pd.DataFrame, sha256: str | None = None) -> pd.DataFrame:
+    """A typed table in the strict CSV reader's shape (every cell a stripped string, empty for missing,
+    :data:`LINE` the 1-based row), so tables made in memory are checked like files."""
     text = frame.astype(object).where(frame.notna(), "")
     text = text.map(lambda v: v if isinstance(v, str) else _cell_text(v))
     text[LINE] = np.arange(1, len(text) + 1)
-    text.attrs["sha256"] = hashlib.sha256(data).hexdigest()
+    text.attrs["sha256"] = sha256
     text.attrs["row_word"] = "row"
     return text
 
