@@ -12,6 +12,7 @@ import numpy as np
 import pandas as pd
 
 from vlmtransfer import __version__
+from vlmtransfer.analysis.diagnostics import Diagnostics
 from vlmtransfer.analysis.graph import Clique
 from vlmtransfer.analysis.metrics import PGF_EPSILON
 from vlmtransfer.analysis.pipeline import Analysis, ModelAnalysis
@@ -32,16 +33,25 @@ def analysis_schema() -> dict[str, Any]:
 
 
 def write_analysis(
-    analysis: Analysis, out_dir: str | Path, registry: TaskRegistry | None = None
+    analysis: Analysis,
+    out_dir: str | Path,
+    registry: TaskRegistry | None = None,
+    diagnostics: Diagnostics | None = None,
 ) -> list[str]:
     """Write ``analysis.json`` and every CSV table as ``out_dir``, all or nothing; return the file names.
 
     ``out_dir`` is created, or replaced if it holds an earlier analysis (stale files go with it);
     a non-empty directory without ``analysis.json`` is refused (see ``publish_directory``).
+    ``diagnostics`` (a study's prior decomposition and adapter similarity) go into the same document
+    (key ``diagnostics``) and tables, so the report finds everything in one place.
     """
     document = analysis_to_dict(analysis, registry)
+    tables = analysis_tables(analysis)
+    if diagnostics is not None:
+        document["diagnostics"] = _clean(diagnostics.to_dict())
+        tables |= diagnostics.tables()
     files = {"analysis.json": (json.dumps(document, indent=2, allow_nan=False) + "\n").encode()}
-    for name, table in analysis_tables(analysis).items():
+    for name, table in tables.items():
         files[name] = csv_text(table, index=name.startswith("matrices/")).encode()
     publish_directory(files, out_dir, marker="analysis.json")
     return sorted(files)

@@ -12,14 +12,16 @@ from rich.markup import escape
 
 from vlmtransfer.analysis import Analysis, AnalysisOptions, load_inputs, write_analysis
 from vlmtransfer.analysis import analyze as run_analysis
+from vlmtransfer.analysis.diagnostics import Diagnostics, study_diagnostics
 from vlmtransfer.analysis.pipeline import registry_categories
+from vlmtransfer.cli.diagnostics import print_diagnostics
 from vlmtransfer.cli.errors import reports_input_errors
 from vlmtransfer.cli.lists import comma_paths, comma_values
 from vlmtransfer.cli.summary import print_summary
 from vlmtransfer.errors import InputError, system_refusal
 from vlmtransfer.tasks import TaskRegistry, default_registry
 
-__all__ = ["EXAMPLES", "analyze", "parse_ceilings"]
+__all__ = ["EXAMPLES", "analyze", "parse_ceilings", "study_table"]
 
 EXAMPLES = """[bold]Examples[/bold]
 
@@ -36,7 +38,8 @@ EXAMPLES = """[bold]Examples[/bold]
 
   vlmtransfer analyze predictions.parquet --significant-only --alpha 0.05 --out out/questions
 
-  [dim]# a study directory: its predictions, analysed into STUDY_DIR/analysis[/dim]
+  [dim]# a study directory: its predictions, analysed into STUDY_DIR/analysis, with the answer-prior[/dim]
+  [dim]# decomposition and adapter similarity (why cells transfer; --no-diagnostics skips them)[/dim]
 
   vlmtransfer analyze demo-out/study --bootstrap 20000 --random-state 1
 """
@@ -132,6 +135,13 @@ def analyze(
         bool,
         typer.Option("--graded", help="Per-question 'correct' may be a score in [0, 1], not only 0/1."),
     ] = False,
+    no_diagnostics: Annotated[
+        bool,
+        typer.Option(
+            "--no-diagnostics",
+            help="For a study directory, skip the answer-prior decomposition and adapter similarity.",
+        ),
+    ] = False,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Do not print the summary.")] = False,
 ) -> Analysis:
     """Analyse transfer: PGF, transferability, malleability, graph, cliques, personas, categories, scale.
@@ -152,6 +162,7 @@ def analyze(
     registry = _registry(tasks or [])
     ceilings = parse_ceilings(ceiling or ())
     _check_labels(label or [])
+    studies = [path for path in inputs if path.is_dir()]
     inputs, out = _study_inputs(inputs, out)
     if not overwrite:
         _refuse_other_analysis(out, inputs)
@@ -162,10 +173,15 @@ def analyze(
         for warning in model.warnings:
             typer.echo(f"warning: {warning}", err=True)
     result = run_analysis(models, options, registry_categories(registry))
-    files = _write(result, out, registry)
+    diagnostics = None
+    if len(studies) == 1 and len(inputs) == 1 and not no_diagnostics:
+        diagnostics = study_diagnostics(studies[0], result, options, ceilings, registry.ceilings())
+    files = _write(result, out, registry, diagnostics)
     console = Console()
     if not quiet:
         print_summary(result, console)
+        if diagnostics is not None:
+            print_diagnostics(diagnostics, console)
     elapsed = time.perf_counter() - started
     console.print(
         f"Wrote {len(files)} files to [bold]{escape(out)}[/bold] in {elapsed:.2f} s"
@@ -184,7 +200,7 @@ def _study_inputs(inputs: list[Path], out: str | None) -> tuple[list[Path], str]
             raise InputError(f"a directory input must be a study directory (no {STORE_FILE})", source=study)
     resolved = []
     for path in inputs:
-        resolved.append(_study_table(path) if path in studies else path)
+        resolved.append(study_table(path) if path in studies else path)
     if out is None:
         if len(studies) != 1 or len(inputs) != 1:
             raise InputError("required (it defaults only for a single study directory)", source="--out")
@@ -205,7 +221,7 @@ def _refuse_other_analysis(out: str, inputs: list[Path]) -> None:
         )
 
 
-def _study_table(study: Path) -> Path:
+def study_table(study: Path) -> Path:
     """The study's per-question table (``predictions.parquet``), freshly exported; its accuracy table
     when no predictions are stored (then uncertainty comes from seeds alone)."""
     from vlmtransfer.store import StudyStore  # noqa: PLC0415
@@ -237,11 +253,11 @@ def _check_labels(labels: list[str]) -> None:
         raise InputError("a label is empty", source="--label")
 
 
-def _write(result: Analysis, out: str, registry: TaskRegistry) -> list[str]:
+def _write(result: Analysis, out: str, registry: TaskRegistry, diagnostics: Diagnostics | None) -> list[str]:
     if not out.strip():
         raise InputError("the output directory is empty", source="--out")
     try:
-        return write_analysis(result, Path(out), registry)
+        return write_analysis(result, Path(out), registry, diagnostics)
     except OSError as exc:
         refusal = system_refusal(exc, source=out)
         if refusal is not None:

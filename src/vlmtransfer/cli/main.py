@@ -12,6 +12,7 @@ from vlmtransfer.cli import (
     analyze,
     data,
     demo,
+    diagnostics,
     evaluate,
     finetune,
     model,
@@ -56,6 +57,8 @@ app = typer.Typer(
 app.command(name="analyze", epilog=analyze.EXAMPLES)(analyze.analyze)
 app.command(name="report", epilog=report.EXAMPLES)(report.report)
 app.command(name="power", epilog=power.EXAMPLES)(power.power)
+app.command(name="prior", epilog=diagnostics.PRIOR_EXAMPLES)(diagnostics.prior)
+app.command(name="similarity", epilog=diagnostics.SIMILARITY_EXAMPLES)(diagnostics.similarity)
 app.command(name="tasks", epilog=tasks.EXAMPLES)(tasks.tasks)
 app.command(name="finetune", epilog=finetune.EXAMPLES)(finetune.finetune)
 app.command(name="evaluate", epilog=evaluate.EXAMPLES)(evaluate.evaluate)

@@ -14,7 +14,7 @@ from rich.table import Table
 from vlmtransfer.analysis import Analysis, ModelAnalysis
 from vlmtransfer.tasks import default_registry
 
-__all__ = ["print_summary"]
+__all__ = ["compact_number", "print_summary", "short_task"]
 
 TOP = 3
 MAX_MATRIX_TASKS = 16
@@ -73,10 +73,10 @@ def pgf_matrix(result: ModelAnalysis, alpha: float) -> Table:
     )
     table.add_column("", no_wrap=True, min_width=4)
     for target in cube.targets:
-        table.add_column(escape(_short(target)), justify="right", no_wrap=True, min_width=6)
+        table.add_column(escape(short_task(target)), justify="right", no_wrap=True, min_width=6)
     for i, source in enumerate(cube.sources):
         table.add_row(
-            escape(_short(source)),
+            escape(short_task(source)),
             *(_cell(mean[i, j], cells.significant[i, j]) for j in range(mean.shape[1])),
         )
     resolution = cells.resolution()
@@ -85,13 +85,13 @@ def pgf_matrix(result: ModelAnalysis, alpha: float) -> Table:
     return table
 
 
-def _short(name: str) -> str:
+def short_task(name: str) -> str:
     """The task's abbreviation where the registry knows it (the matrix must fit a terminal)."""
     spec = default_registry().find(str(name))
     return spec.abbreviation if spec else str(name)[:6]
 
 
-def _compact(value: float) -> str:
+def compact_number(value: float) -> str:
     """``+0.42`` -> ``+.42`` (and ``-1.20`` stays): two decimals in five characters."""
     text = f"{value:+.2f}"
     return text[0] + text[2:] if text[1:3] == "0." else text
@@ -102,8 +102,8 @@ def _cell(value: float, significant: bool) -> str:
         return "n/a"
     colour = "green" if value > 0 else "red" if value < 0 else "white"
     if significant:
-        return f"[bold {colour}]{_compact(value)}*[/bold {colour}]"
-    return f"[dim]{_compact(value)} [/dim]"
+        return f"[bold {colour}]{compact_number(value)}*[/bold {colour}]"
+    return f"[dim]{compact_number(value)} [/dim]"
 
 
 def _number(value: float, spec: str) -> str:

@@ -1,0 +1,89 @@
+"""`analyze STUDY_DIR` diagnostics, `prior` and `similarity` on a real (tiny) study."""
+
+from __future__ import annotations
+
+import json
+
+import jsonschema
+import pandas as pd
+import pytest
+import yaml
+from typer.testing import CliRunner
+
+from vlmtransfer.analysis import analysis_schema
+from vlmtransfer.cli.main import app
+from vlmtransfer.data.synthetic import generate_suite
+
+# Tasks the shipped tiny model answers near chance: no target sits at its ceiling on 8 questions.
+TASKS = ("Syn_Spatial_Relation", "Syn_Art_Style", "Syn_Visual_Correspondence")
+
+
+@pytest.fixture(scope="module")
+def study_dir(tmp_path_factory):
+    root = tmp_path_factory.mktemp("diag")
+    generate_suite(root / "data", tasks=TASKS, n_train=12, n_val=8, seed=0)
+    config = {
+        "name": "diag",
+        "output": str(root / "study"),
+        "models": [{"name": "tiny"}],
+        "data": {"dirs": [str(root / "data")]},
+        "seeds": [0, 1],
+        "train": {"learning_rate": 5e-3, "max_steps": 3, "batch_size": 4},
+        "eval": {"batch_size": 16},
+    }
+    (root / "study.yaml").write_text(yaml.safe_dump(config))
+    invoke("run", root / "study.yaml")
+    return root / "study"
+
+
+def invoke(*args, code=0):
+    result = CliRunner().invoke(app, [str(a) for a in args])
+    assert result.exit_code == code, result.output
+    return result
+
+
+def test_analyze_writes_diagnostics_that_match_the_schema_and_the_verbs(study_dir, tmp_path):
+    out = invoke("analyze", study_dir, "--bootstrap", "200", "--out", tmp_path / "a").output
+    assert "Why it transfers" in out
+    assert "Spearman with PGF" in out
+    document = json.loads((tmp_path / "a" / "analysis.json").read_text())
+    jsonschema.validate(document, analysis_schema())
+    diagnostics = document["diagnostics"]
+    cells = diagnostics["prior"]["models"]["tiny"]["cells"]
+    assert len(cells) == len(TASKS) ** 2
+    similarity = diagnostics["similarity"]["tiny"]
+    assert similarity["cosine"]["sources"] == sorted(TASKS)
+    assert similarity["pgf_correlation"]["permutations"] == 6  # 3 tasks: every relabelling
+    assert all(similarity["cosine"]["values"][i][i] is not None for i in range(len(TASKS)))
+    table = pd.read_csv(tmp_path / "a" / "diagnostics" / "prior_cells.csv")
+    assert set(table["model"]) == {"tiny"}
+
+    invoke("prior", study_dir, "--bootstrap", "200", "--out", tmp_path / "p")
+    alone = json.loads((tmp_path / "p" / "prior.json").read_text())
+    assert alone["models"]["tiny"]["cells"] == cells  # same draws, same numbers
+    invoke("similarity", study_dir, "--out", tmp_path / "s")
+    pairs = pd.read_csv(tmp_path / "s" / "adapter_pairs.csv")
+    assert len(pairs) == (len(TASKS) * 2) * (len(TASKS) * 2 - 1) // 2
+    assert json.loads((tmp_path / "s" / "similarity.json").read_text())["tiny"] == similarity
+
+
+def test_no_diagnostics_and_other_inputs_leave_them_out(study_dir, tmp_path):
+    invoke("analyze", study_dir, "--bootstrap", "200", "--no-diagnostics", "--out", tmp_path / "a", "-q")
+    assert "diagnostics" not in json.loads((tmp_path / "a" / "analysis.json").read_text())
+    predictions = study_dir / "predictions.parquet"
+    invoke("analyze", predictions, "--bootstrap", "200", "--out", tmp_path / "b", "-q")
+    assert "diagnostics" not in json.loads((tmp_path / "b" / "analysis.json").read_text())
+
+
+def test_prior_reads_a_predictions_file_and_refuses_one_without_logprobs(study_dir, tmp_path):
+    predictions = pd.read_parquet(study_dir / "predictions.parquet")
+    invoke("prior", study_dir / "predictions.parquet", "--bootstrap", "200")
+    predictions.drop(columns=["logprobs"]).to_csv(tmp_path / "q.csv", index=False)
+    out = invoke("prior", tmp_path / "q.csv", code=2).output
+    assert "missing column(s) logprobs" in out
+    assert "Traceback" not in out
+
+
+def test_similarity_refuses_a_folder_that_is_not_a_study(tmp_path):
+    out = invoke("similarity", tmp_path, code=2).output
+    assert "not a study directory" in out
