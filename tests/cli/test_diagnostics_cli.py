@@ -87,3 +87,22 @@ def test_prior_reads_a_predictions_file_and_refuses_one_without_logprobs(study_d
 def test_similarity_refuses_a_folder_that_is_not_a_study(tmp_path):
     out = invoke("similarity", tmp_path, code=2).output
     assert "not a study directory" in out
+
+
+def test_report_draws_the_diagnostics_and_checks_them(study_dir, tmp_path):
+    from vlmtransfer.errors import InputError
+    from vlmtransfer.report.data import parse_report_data
+
+    invoke("analyze", study_dir, "--bootstrap", "200", "--out", tmp_path / "a", "-q")
+    invoke("report", tmp_path / "a", "--out", tmp_path / "r")
+    names = {path.stem for path in (tmp_path / "r" / "figures").glob("*.png")}
+    assert {"prior_pgf_tiny", "prior_shift_tiny", "adapter_similarity_tiny"} <= names
+    html = (tmp_path / "r" / "report.html").read_text()
+    assert "PGF without the answer-letter prior" in html
+    document = json.loads((tmp_path / "a" / "analysis.json").read_text())
+    view = parse_report_data(document).diagnostics["tiny"]
+    assert view.similarity.shape == (len(TASKS), len(TASKS))
+    assert len(view.prior_cells) == len(TASKS) ** 2
+    document["diagnostics"]["similarity"]["tiny"]["cosine"]["values"].pop()
+    with pytest.raises(InputError, match=r"diagnostics\.similarity\.tiny\.cosine\.values"):
+        parse_report_data(document)

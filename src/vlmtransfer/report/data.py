@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 import math
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -24,6 +24,7 @@ __all__ = [
     "ANALYSIS_FILE",
     "SCHEMA_VERSION",
     "Clique",
+    "DiagnosticsView",
     "ModelView",
     "ReportData",
     "TaskInfo",
@@ -119,6 +120,26 @@ class ModelView:
 
 
 @dataclass(frozen=True)
+class DiagnosticsView:
+    """One model's diagnostics (``analysis.json`` key ``diagnostics``), where computed.
+
+    ``prior_cells`` has one row per source and target (raw and prior-corrected PGF, their flags);
+    ``prior_shift`` the letter-prior shift per source; ``similarity`` the sources x sources cosine of
+    adapter updates, with ``rho``, ``mantel_p`` and ``permutations`` of its correlation with PGF.
+    """
+
+    prior_cells: pd.DataFrame | None = None
+    prior_shift: pd.Series | None = None
+    similarity: pd.DataFrame | None = None
+    rho: float = math.nan
+    mantel_p: float = math.nan
+    permutations: int = 0
+
+
+PRIOR_CELL_COLUMNS = ("source", "target", "pgf", "pgf_corrected", "significant", "significant_corrected")
+
+
+@dataclass(frozen=True)
 class ReportData:
     """Everything a report shows, from one ``analysis.json``.
 
@@ -135,6 +156,7 @@ class ReportData:
     personas: Mapping[str, tuple[str, ...]]
     persona_tests: pd.DataFrame
     scale: pd.DataFrame
+    diagnostics: Mapping[str, DiagnosticsView] = field(default_factory=dict)
 
     def task(self, name: str) -> TaskInfo:
         """Metadata of ``name``; a task the file does not describe gets its name and no category."""
@@ -198,7 +220,57 @@ def parse_report_data(document: Any, path: str | Path = ANALYSIS_FILE) -> Report
         personas=_personas(reader, reader.get(root, "personas", "")),
         persona_tests=reader.records(reader.get(root, "persona_tests", ""), "persona_tests", PERSONA_COLUMNS),
         scale=reader.records(reader.get(root, "scale", ""), "scale", ("model",)),
+        diagnostics=_diagnostics(reader, root.get("diagnostics")),
     )
+
+
+def _diagnostics(reader: _Reader, doc: Any) -> dict[str, DiagnosticsView]:
+    """Per model, its diagnostics view (empty when the analysis has none)."""
+    if doc is None:
+        return {}
+    doc = reader.mapping(doc, "diagnostics")
+    prior = doc.get("prior")
+    prior_models = (
+        reader.mapping(reader.get(prior, "models", "diagnostics.prior"), "diagnostics.prior.models")
+        if prior
+        else {}
+    )
+    similarity = reader.mapping(doc.get("similarity") or {}, "diagnostics.similarity")
+    views = {}
+    for label in dict.fromkeys([*prior_models, *similarity]):
+        parts: dict[str, Any] = {}
+        if label in prior_models:
+            where = f"diagnostics.prior.models.{label}"
+            entry = reader.mapping(prior_models[label], where)
+            parts["prior_cells"] = reader.records(
+                reader.get(entry, "cells", where), f"{where}.cells", PRIOR_CELL_COLUMNS
+            )
+            shift = reader.mapping(
+                reader.get(entry, "prior_shift_by_source", where), f"{where}.prior_shift_by_source"
+            )
+            parts["prior_shift"] = pd.Series(shift, dtype=float)
+        if label in similarity:
+            where = f"diagnostics.similarity.{label}"
+            entry = reader.mapping(similarity[label], where)
+            cosine = reader.mapping(reader.get(entry, "cosine", where), f"{where}.cosine")
+            sources = reader.strings(
+                reader.get(cosine, "sources", f"{where}.cosine"), f"{where}.cosine.sources"
+            )
+            parts["similarity"] = reader.matrix(
+                reader.get(cosine, "values", f"{where}.cosine"), f"{where}.cosine.values", sources, sources
+            )
+            correlation = reader.mapping(
+                reader.get(entry, "pgf_correlation", where), f"{where}.pgf_correlation"
+            )
+            parts["rho"] = _number(correlation.get("spearman_rho"))
+            parts["mantel_p"] = _number(correlation.get("mantel_p"))
+            parts["permutations"] = int(correlation.get("permutations") or 0)
+        views[label] = DiagnosticsView(**parts)
+    return views
+
+
+def _number(value: Any) -> float:
+    return float(value) if isinstance(value, int | float) and not isinstance(value, bool) else math.nan
 
 
 def _tasks(reader: _Reader, tasks: Mapping[str, Any]) -> dict[str, TaskInfo]:

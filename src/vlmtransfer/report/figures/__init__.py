@@ -14,6 +14,11 @@ from matplotlib.figure import Figure
 
 from vlmtransfer.fsutil import unique_names
 from vlmtransfer.report.data import ModelView, ReportData
+from vlmtransfer.report.figures.diagnostics import (
+    prior_matrices_figure,
+    prior_shift_figure,
+    similarity_figure,
+)
 from vlmtransfer.report.figures.graphs import clique_figure, transfer_graph
 from vlmtransfer.report.figures.heatmaps import off_diagonal_limit, pgf_heatmap, pgf_panel, pgf_std_heatmap
 from vlmtransfer.report.figures.style import downscale_png, figure_style, save_figure
@@ -121,6 +126,43 @@ def _model_specs(
             f"Transfer between categories, {label}",
             "Mean transferability and malleability from source to target category.",
             lambda: category_figure(model, data),
+            label,
+        ),
+        *_diagnostic_specs(data, label, slug, order, limit=limit, annotate=annotate),
+    ]
+
+
+def _diagnostic_specs(
+    data: ReportData, label: str, slug: str, order: list[str], *, limit: float, annotate: int
+) -> list[FigureSpec]:
+    """Why cells transfer, where the analysis has diagnostics for the model (study directories)."""
+    view = data.diagnostics.get(label)
+    if view is None:
+        return []
+    return [
+        FigureSpec(
+            f"prior_pgf_{slug}",
+            f"PGF without the answer-letter prior, {label}",
+            "Left: PGF as measured. Right: PGF once each run's mean log-probability of each answer letter"
+            " is subtracted before the argmax (log-space batch calibration); a cell that fades on the right"
+            " was a shift of the letter prior, not of perception.",
+            lambda: prior_matrices_figure(label, view, data, order, limit, annotate_limit=annotate),
+            label,
+        ),
+        FigureSpec(
+            f"prior_shift_{slug}",
+            f"Letter-prior shift per source, {label}",
+            "Total-variation distance between the finetuned and the base model's mean probability of"
+            " each answer letter, averaged over targets and seeds.",
+            lambda: prior_shift_figure(label, view, data, order),
+            label,
+        ),
+        FigureSpec(
+            f"adapter_similarity_{slug}",
+            f"Similarity of LoRA updates, {label}",
+            "Cosine of the adapters' weight updates (B A, all modules), mean over seed pairs; the diagonal"
+            " compares seeds of one source. The title gives its rank correlation with PGF (Mantel test).",
+            lambda: similarity_figure(label, view, data, order, annotate),
             label,
         ),
     ]

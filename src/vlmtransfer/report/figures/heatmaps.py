@@ -27,7 +27,9 @@ from vlmtransfer.report.figures.style import DIVERGING, SEQUENTIAL, level_colour
 
 __all__ = [
     "abbreviation_key",
+    "colorbar",
     "draw_matrix",
+    "matrix_size",
     "off_diagonal_limit",
     "pgf_heatmap",
     "pgf_panel",
@@ -73,7 +75,7 @@ def pgf_heatmap(
 ) -> Figure:
     """The seed-mean PGF matrix of one model."""
     matrix = reorder(model.pgf_mean, order)
-    figure = Figure(figsize=_size(matrix, data, extra_width=1.1), layout="constrained")
+    figure = Figure(figsize=matrix_size(matrix, data, extra_width=1.1), layout="constrained")
     ax = figure.add_subplot()
     image = draw_matrix(
         ax,
@@ -88,7 +90,7 @@ def pgf_heatmap(
         f"PGF, {model.label} (mean of {len(model.seeds)} seed{'s' * (len(model.seeds) != 1)};"
         f" framed: q < {data.options.get('alpha', 0.05):g}, faded: not significant)"
     )
-    _colorbar(figure, [image], [ax], "PGF (share of the gap to the ceiling closed)")
+    colorbar(figure, [image], [ax], "PGF (share of the gap to the ceiling closed)")
     abbreviation_key(figure, [*matrix.index, *matrix.columns], data)
     return figure
 
@@ -98,7 +100,7 @@ def pgf_panel(data: ReportData, order: Sequence[str], limit: float, annotate_lim
     models = [data.models[label] for label in data.model_order]
     columns = min(len(models), PANEL_COLUMNS)
     rows = math.ceil(len(models) / columns)
-    width, height = _size(reorder(models[0].pgf_mean, order), data)
+    width, height = matrix_size(reorder(models[0].pgf_mean, order), data)
     figure = Figure(figsize=(width * columns + 1.0, height * rows), layout="constrained")
     axes = figure.subplots(rows, columns, squeeze=False).ravel()
     images, norm = [], pgf_norm(limit)
@@ -121,7 +123,7 @@ def pgf_panel(data: ReportData, order: Sequence[str], limit: float, annotate_lim
             ax.set_ylabel("")
     for ax in axes[len(models) :]:
         ax.set_visible(False)
-    _colorbar(figure, images, list(axes[: len(models)]), "PGF")
+    colorbar(figure, images, list(axes[: len(models)]), "PGF")
     abbreviation_key(figure, [t for m in models for t in (*m.sources, *m.targets)], data)
     return figure
 
@@ -133,7 +135,7 @@ def pgf_std_heatmap(
     matrix = reorder(model.pgf_std, order)
     if not np.isfinite(matrix.to_numpy(dtype=float)).any():
         return None
-    figure = Figure(figsize=_size(matrix, data, extra_width=1.1), layout="constrained")
+    figure = Figure(figsize=matrix_size(matrix, data, extra_width=1.1), layout="constrained")
     ax = figure.add_subplot()
     top = float(np.nanmax(matrix.to_numpy(dtype=float))) or 1.0
     norm = Normalize(vmin=0.0, vmax=top)
@@ -141,7 +143,7 @@ def pgf_std_heatmap(
         ax, matrix, data, colormaps[SEQUENTIAL], norm, annotate_limit=annotate_limit, grey_self=False
     )
     ax.set_title(f"PGF std across {len(model.seeds)} seeds, {model.label}")
-    _colorbar(figure, [image], [ax], "std of PGF (ddof 1)")
+    colorbar(figure, [image], [ax], "std of PGF (ddof 1)")
     abbreviation_key(figure, [*matrix.index, *matrix.columns], data)
     return figure
 
@@ -271,7 +273,7 @@ def _flat(colour: str) -> Colormap:
     return ListedColormap([colour])
 
 
-def _size(matrix: pd.DataFrame, data: ReportData, extra_width: float = 0.0) -> tuple[float, float]:
+def matrix_size(matrix: pd.DataFrame, data: ReportData, extra_width: float = 0.0) -> tuple[float, float]:
     """Figure inches: cells of 0.12-0.34 in (13 tasks fill a column, 100 stay legible), plus room for
     the longest task label, so that long names of unknown tasks do not squeeze the matrix away."""
     cells = max(matrix.shape)
@@ -281,7 +283,7 @@ def _size(matrix: pd.DataFrame, data: ReportData, extra_width: float = 0.0) -> t
     return matrix.shape[1] * cell + margin + extra_width, matrix.shape[0] * cell + margin
 
 
-def _colorbar(figure: Figure, images: list, axes: list[Axes], label: str) -> None:
+def colorbar(figure: Figure, images: list, axes: list[Axes], label: str) -> None:
     """One colorbar for ``images`` (which share a norm), with arrows at ends that values go beyond."""
     if not images:
         return

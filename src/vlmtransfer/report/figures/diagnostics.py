@@ -1,0 +1,126 @@
+"""Figures of why cells transfer: PGF before and after removing the letter prior, the prior shift per
+source, and the similarity of the adapters' weight updates."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+
+import numpy as np
+import pandas as pd
+from matplotlib import colormaps
+from matplotlib.figure import Figure
+
+from vlmtransfer.report.data import DiagnosticsView, ReportData
+from vlmtransfer.report.figures.heatmaps import abbreviation_key, colorbar, draw_matrix, matrix_size, reorder
+from vlmtransfer.report.figures.style import DIVERGING, NEUTRAL, pgf_norm
+
+__all__ = ["prior_matrices_figure", "prior_shift_figure", "similarity_figure"]
+
+
+def prior_matrices_figure(
+    label: str,
+    view: DiagnosticsView,
+    data: ReportData,
+    order: Sequence[str],
+    limit: float,
+    *,
+    annotate_limit: int = 30,
+) -> Figure | None:
+    """Raw PGF beside PGF after each run's letter prior is removed, one colour scale, significant cells
+    framed; None without a prior decomposition."""
+    cells = view.prior_cells
+    if cells is None or cells.empty:
+        return None
+    alpha = float(data.options.get("alpha", 0.05))
+    panels = (
+        ("pgf", "significant", "raw PGF"),
+        ("pgf_corrected", "significant_corrected", "letter prior removed"),
+    )
+    width, height = matrix_size(_pivot(cells, "pgf", order), data)
+    figure = Figure(figsize=(2 * width + 1.0, height), layout="constrained")
+    axes = figure.subplots(1, 2)
+    images = []
+    for ax, (column, flag, title) in zip(axes, panels, strict=True):
+        matrix = _pivot(cells, column, order)
+        flags = _pivot(cells, flag, order).astype(bool)
+        images.append(
+            draw_matrix(
+                ax,
+                matrix,
+                data,
+                colormaps[DIVERGING],
+                pgf_norm(limit),
+                annotate_limit=annotate_limit,
+                significant=flags,
+            )
+        )
+        ax.set_title(f"{title} (framed: q < {alpha:g})")
+    axes[1].set_ylabel("")
+    colorbar(figure, images, list(axes), "PGF")
+    figure.suptitle(f"Transfer before and after removing each run's answer-letter prior, {label}")
+    abbreviation_key(figure, [*cells["source"], *cells["target"]], data)
+    return figure
+
+
+def prior_shift_figure(
+    label: str, view: DiagnosticsView, data: ReportData, order: Sequence[str]
+) -> Figure | None:
+    """Bars: per source, how far finetuning moved the letter prior (total variation from the base)."""
+    shift = view.prior_shift
+    if shift is None or shift.empty:
+        return None
+    rank = {task: i for i, task in enumerate(order)}
+    sources = sorted(shift.index, key=lambda t: rank.get(t, len(rank)))
+    values = shift.reindex(sources).to_numpy(float)
+    figure = Figure(figsize=(max(3.5, 0.4 * len(sources) + 1.5), 2.8), layout="constrained")
+    ax = figure.add_subplot()
+    ax.bar(range(len(sources)), values, color=NEUTRAL)
+    ax.set_xticks(range(len(sources)), [data.abbreviation(s) for s in sources], rotation=90)
+    ax.set_ylabel("letter-prior shift (TV)")
+    ax.set_ylim(0, max(0.05, float(np.nanmax(values)) * 1.15) if np.isfinite(values).any() else 1)
+    ax.set_title(f"How far finetuning moved the answer-letter prior, {label}")
+    abbreviation_key(figure, sources, data)
+    return figure
+
+
+def similarity_figure(
+    label: str, view: DiagnosticsView, data: ReportData, order: Sequence[str], annotate_limit: int = 30
+) -> Figure | None:
+    """Cosine similarity of the adapters' weight updates, sources x sources (diagonal: between seeds),
+    titled with its rank correlation with PGF."""
+    if view.similarity is None or view.similarity.empty:
+        return None
+    matrix = reorder(view.similarity, order)
+    figure = Figure(figsize=matrix_size(matrix, data, extra_width=1.1), layout="constrained")
+    ax = figure.add_subplot()
+    values = matrix.to_numpy(float)
+    top = float(np.nanmax(np.abs(values))) if np.isfinite(values).any() else 1.0
+    image = draw_matrix(
+        ax,
+        matrix,
+        data,
+        colormaps[DIVERGING],
+        pgf_norm(top or 1.0),
+        annotate_limit=annotate_limit,
+        grey_self=False,
+    )
+    ax.set_xlabel("finetuned on")
+    correlation = (
+        f"Spearman with PGF {view.rho:+.2f}, Mantel p {view.mantel_p:.2g}"
+        if math.isfinite(view.rho)
+        else "no correlation with PGF computed"
+    )
+    ax.set_title(f"Similarity of LoRA updates, {label} ({correlation})")
+    colorbar(figure, [image], [ax], "cosine of weight updates")
+    abbreviation_key(figure, [*matrix.index, *matrix.columns], data)
+    return figure
+
+
+def _pivot(cells: pd.DataFrame, column: str, order: Sequence[str]) -> pd.DataFrame:
+    sources = list(dict.fromkeys(cells["source"]))
+    targets = list(dict.fromkeys(cells["target"]))
+    matrix = cells.pivot(index="source", columns="target", values=column).reindex(
+        index=sources, columns=targets
+    )
+    return reorder(matrix.rename_axis(index=None, columns=None), order)
