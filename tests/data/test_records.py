@@ -275,3 +275,20 @@ def test_limited_takes_a_count_or_a_fraction_rounded_up():
     assert limited(records, 0.25) == [0, 1, 2]  # ceil(2.5)
     assert limited(records, 0.01) == [0]  # at least one
     assert limited(records, 50) == records
+
+
+def test_questions_come_from_the_directories_that_have_the_split(tmp_path):
+    """A train-only directory beside an eval one (configs/paper.yaml's BLINK val + BLINK training sets)
+    is skipped for the eval split and vice versa; a split that no directory has is still refused."""
+    from vlmtransfer.data.dataset import collect_questions
+    from vlmtransfer.data.synthetic import generate_suite
+
+    generate_suite(tmp_path / "val", tasks=["Syn_Counting"], n_train=0, n_val=2, seed=0)
+    generate_suite(tmp_path / "train", tasks=["Syn_Jigsaw"], n_train=2, n_val=0, seed=0)
+    roots = [tmp_path / "val", tmp_path / "train"]
+    assert list(collect_questions(roots, "val")) == ["Syn_Counting"]
+    assert list(collect_questions(roots, "train", tasks=["Syn_Jigsaw"])) == ["Syn_Jigsaw"]
+    with pytest.raises(InputError, match="no task folder holds a 'test' split"):
+        collect_questions(roots, "test")
+    with pytest.raises(InputError, match="no task folder holds a 'train' split"):
+        collect_questions(roots[:1], "train")

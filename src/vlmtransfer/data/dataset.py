@@ -165,16 +165,26 @@ def collect_questions(
 ) -> dict[str, list[tuple[MCQRecord, list[Image.Image]]]]:
     """Questions per task from one or more dataset directories (all their tasks with ``split``, or ``tasks``).
 
+    Of several directories, one without ``split`` is skipped: a study's sources and targets may live in
+    separate directories (BLINK's val export and a train-only BLINK training set, as configs/paper.yaml).
+
     Raises:
-        InputError: a directory is missing or has no such split, a requested task is in none of them,
-            or a task is in two of them (which copy to use would be a guess).
+        InputError: a directory is missing, none has such a split (a single one: it has none), a
+            requested task is in none of them, or a task is in two of them (which copy to use would be
+            a guess).
     """
     found: dict[str, Path] = {}
+    several = len(roots) > 1
     for root in roots:
+        if several and Path(root).is_dir() and not any(Path(root).glob(f"*/{split}.jsonl")):
+            continue
         for task in split_tasks(root, split):
             if task in found:
                 raise InputError(f"task {task!r} is in both {found[task]} and {root}", source=root)
             found[task] = Path(root)
+    if not found:
+        where = ", ".join(str(r) for r in roots)
+        raise InputError(f"no task folder holds a {split!r} split ({split}.jsonl)", source=where)
     wanted = list(tasks) if tasks else sorted(found)
     for task in wanted:
         if task not in found:
