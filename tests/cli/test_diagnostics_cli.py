@@ -106,3 +106,25 @@ def test_report_draws_the_diagnostics_and_checks_them(study_dir, tmp_path):
     document["diagnostics"]["similarity"]["tiny"]["cosine"]["values"].pop()
     with pytest.raises(InputError, match=r"diagnostics\.similarity\.tiny\.cosine\.values"):
         parse_report_data(document)
+
+
+def test_predict_scores_the_study_and_predicts_a_new_source(study_dir, tmp_path):
+    generate_suite(tmp_path / "new", tasks=("Syn_Counting",), n_train=6, n_val=2, seed=1)
+    out = invoke(
+        "predict", study_dir, "--questions", "4", "--source-data", tmp_path / "new", "--out", tmp_path / "p"
+    ).output
+    assert "leave one source out" in out
+    assert "Predicted PGF rows" in out
+    document = json.loads((tmp_path / "p" / "predict.json").read_text())
+    assert set(document["predicted"]) == {"Syn_Counting"}
+    assert set(document["predicted"]["Syn_Counting"]) == set(TASKS)
+    assert set(document["quality"]["row_spearman_by_source"]) == set(TASKS)
+    alignment = pd.read_csv(tmp_path / "p" / "alignment.csv", index_col=0)
+    assert alignment.shape == (len(TASKS), len(TASKS))
+    assert ((alignment.to_numpy() >= -1) & (alignment.to_numpy() <= 1)).all()
+
+
+def test_predict_refuses_bad_requests(study_dir, tmp_path):
+    assert "needs --source-data" in invoke("predict", study_dir, "--source", "X", code=2).output
+    assert "no model 'nope'" in invoke("predict", study_dir, "--model", "nope", code=2).output
+    assert "at least 1" in invoke("predict", study_dir, "--questions", "0", code=2).output

@@ -17,6 +17,7 @@ from vlmtransfer.cli import (
     finetune,
     model,
     power,
+    predict,
     report,
     select,
     study,
@@ -59,6 +60,7 @@ app.command(name="report", epilog=report.EXAMPLES)(report.report)
 app.command(name="power", epilog=power.EXAMPLES)(power.power)
 app.command(name="prior", epilog=diagnostics.PRIOR_EXAMPLES)(diagnostics.prior)
 app.command(name="similarity", epilog=diagnostics.SIMILARITY_EXAMPLES)(diagnostics.similarity)
+app.command(name="predict", epilog=predict.EXAMPLES)(predict.predict)
 app.command(name="tasks", epilog=tasks.EXAMPLES)(tasks.tasks)
 app.command(name="finetune", epilog=finetune.EXAMPLES)(finetune.finetune)
 app.command(name="evaluate", epilog=evaluate.EXAMPLES)(evaluate.evaluate)

@@ -38,7 +38,7 @@ from vlmtransfer.models.encoding import (
     pre_encoded_inputs,
 )
 
-__all__ = ["SCHEDULES", "LossPoint", "TrainSettings", "total_steps", "train"]
+__all__ = ["SCHEDULES", "LossPoint", "TrainSettings", "target_loss_sum", "total_steps", "train"]
 
 Schedule = Literal["linear", "constant", "cosine"]
 SCHEDULES: tuple[Schedule, ...] = ("linear", "constant", "cosine")
@@ -166,7 +166,7 @@ def train(
             loss_sum = 0.0
             for batch in micro_batches:
                 features = None if image_features is None else [image_features[i] for i in batch]
-                loss = _target_loss_sum(model, [questions[i] for i in batch], processor, device, features)
+                loss = target_loss_sum(model, [questions[i] for i in batch], processor, device, features)
                 loss = loss / n_targets
                 loss.backward()
                 loss_sum += float(loss.detach())
@@ -220,13 +220,15 @@ def _order(n: int, seed: int) -> Iterator[int]:
         yield from torch.randperm(n, generator=generator).tolist()
 
 
-def _target_loss_sum(
+def target_loss_sum(
     model: Any,
     batch: Sequence[EncodedQuestion],
     processor: Any,
     device: Any,
     features: Sequence[ImageFeatures | None] | None = None,
 ) -> torch.Tensor:
+    """The summed cross-entropy of ``batch``'s answer tokens (only those: the prompt is masked), so a
+    caller can normalise by the answer tokens of a whole step; ``features`` replace the pixels."""
     inputs: dict[str, Any] = collate(batch, processor, pixels=features is None)
     labels = inputs.pop("labels")
     width = max(q.target_length for q in batch)
