@@ -7,7 +7,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 DEMO_OUT ?= demo-out
 
-.PHONY: install test test-slow lint format demo demo-paper bench clean
+.PHONY: install test test-slow lint format demo demo-paper bench readme-numbers clean
 
 # TORCH_INDEX: where torch and torchvision come from. Empty: the registry's default wheels (CUDA builds on
 # Linux, ~5 GB, which run on CPU too). A CPU-only machine can take the ~1 GB CPU builds instead:
@@ -62,6 +62,12 @@ bench: $(STAMP)
 	$(BIN)/python benchmarks/bench_scoring.py
 	HF_HUB_OFFLINE=1 $(BIN)/python benchmarks/eval_throughput.py
 	HF_HUB_OFFLINE=1 $(BIN)/python benchmarks/train_throughput.py
+	HF_HUB_OFFLINE=1 $(BIN)/python benchmarks/bench_encoding.py
+
+# README's benchmark numbers, re-measured together (~5 min on 2 cores) into benchmarks/readme-numbers.json
+# with the machine, and README's marked spans rewritten from it (the demo's own numbers are not among them).
+readme-numbers: $(STAMP)
+	HF_HUB_OFFLINE=1 $(BIN)/python benchmarks/readme_numbers.py
 
 clean:
 	rm -rf $(VENV) $(DEMO_OUT) .pytest_cache .ruff_cache .hypothesis test-artifacts

@@ -83,8 +83,9 @@ def naive_scores(cube: TransferCube) -> tuple[list, list]:
     return transfer, malleable
 
 
-def wilcoxon_rows(cube: TransferCube, cliques: list, repeats: int) -> list[tuple[str, str]]:
-    """Clique tests: one scipy call per clique (the obvious way) vs vlmtransfer's batched test."""
+def wilcoxon_times(cube: TransferCube, cliques: list, repeats: int) -> dict[str, float]:
+    """Clique tests: one scipy call per clique (the obvious way) vs vlmtransfer's batched test, and tied
+    samples: scipy's permutation test vs exact enumeration. Seconds, and the number of cliques."""
     samples = []
     for clique in cliques[:2000]:
         idx = [cube.sources.index(t) for t in clique.tasks]
@@ -109,8 +110,21 @@ def wilcoxon_rows(cube: TransferCube, cliques: list, repeats: int) -> list[tuple
     small = np.round(rng.normal(0.05, 0.1, size=(10, 12)), 2)
     t_small_scipy = median_time(lambda: [stats.wilcoxon(r, alternative="greater") for r in small], 1)
     t_small_ours = median_time(lambda: one_sided_wilcoxon(small, "positive"), repeats)
+    return {
+        "cliques": len(samples),
+        "wilcoxon_scipy_s": t_scipy,
+        "wilcoxon_batched_s": t_batched,
+        "tied_scipy_s": t_small_scipy,
+        "tied_exact_s": t_small_ours,
+    }
+
+
+def wilcoxon_rows(times: dict[str, float]) -> list[tuple[str, str]]:
+    """The printed rows of :func:`wilcoxon_times`."""
+    t_scipy, t_batched = times["wilcoxon_scipy_s"], times["wilcoxon_batched_s"]
+    t_small_scipy, t_small_ours = times["tied_scipy_s"], times["tied_exact_s"]
     return [
-        (f"Wilcoxon tests of {len(samples):,} cliques: one scipy call each", f"{t_scipy:.2f} s"),
+        (f"Wilcoxon tests of {times['cliques']:,} cliques: one scipy call each", f"{t_scipy:.2f} s"),
         ("  ... batched by length (vlmtransfer)", f"{t_batched * 1e3:.1f} ms"),
         ("  ... speed-up", f"{t_scipy / t_batched:.0f}x"),
         ("10 tied samples of 12 (2 seeds, 3-cliques): scipy permutation test", f"{t_small_scipy:.2f} s"),
@@ -128,58 +142,71 @@ def median_time(function: Callable[[], object], repeats: int) -> float:
     return statistics.median(times)
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--repeats", type=int, default=5)
-    args = parser.parse_args()
-    rows: list[tuple[str, str]] = []
-
+def measure(repeats: int = 5) -> dict[str, float]:
+    """Median seconds (of ``repeats`` runs; half as many for the slow ones) of everything the table
+    shows, with the sizes measured on: what ``main`` prints and ``readme_numbers.py`` records."""
     reference_models = load_inputs(REFERENCE, labels=["3B", "7B", "32B"])
     options = AnalysisOptions(model_order=("3B", "7B", "32B"))
-    t_load = median_time(lambda: load_inputs(REFERENCE, labels=["3B", "7B", "32B"]), args.repeats)
-    t_analyze = median_time(lambda: analyze(reference_models, options), args.repeats)
-    rows += [
-        ("reference (3 files, 2,028 rows): load + validate", f"{t_load * 1e3:.1f} ms"),
-        ("reference: analyze (all metrics, cliques, tests)", f"{t_analyze * 1e3:.1f} ms"),
-    ]
-
+    times: dict[str, float] = {
+        "reference_rows": sum(len(pd.read_csv(path)) for path in REFERENCE),
+        "reference_load_s": median_time(lambda: load_inputs(REFERENCE, labels=["3B", "7B", "32B"]), repeats),
+        "reference_analyze_s": median_time(lambda: analyze(reference_models, options), repeats),
+    }
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / "synthetic.csv"
-        n_rows = synthetic_accuracy_table(path)
-        repeats = max(1, args.repeats // 2)
-        t_syn_load = median_time(lambda: load_inputs([path]), repeats)
+        times["synthetic_rows"] = synthetic_accuracy_table(path)
+        half = max(1, repeats // 2)
+        times["synthetic_load_s"] = median_time(lambda: load_inputs([path]), half)
         models = load_inputs([path])
-        t_syn_analyze = median_time(lambda: analyze(models), repeats)
+        times["synthetic_analyze_s"] = median_time(lambda: analyze(models), half)
         result = analyze(models)
-        t_syn_write = median_time(lambda: write_analysis(result, Path(tmp) / "out"), repeats)
-        cliques = sum(len(m.cliques[s]) for m in result.models.values() for s in ("positive", "negative"))
-        rows += [
-            (
-                f"synthetic 100 tasks x 5 seeds x 3 models ({n_rows:,} rows): load + validate",
-                f"{t_syn_load:.2f} s",
-            ),
-            (f"synthetic: analyze ({cliques:,} maximal cliques tested)", f"{t_syn_analyze:.2f} s"),
-            ("synthetic: write analysis.json + CSV tables", f"{t_syn_write:.2f} s"),
-        ]
+        times["synthetic_write_s"] = median_time(lambda: write_analysis(result, Path(tmp) / "out"), half)
+        times["synthetic_cliques"] = sum(
+            len(m.cliques[s]) for m in result.models.values() for s in ("positive", "negative")
+        )
         cube = models[0].pgf
 
         def vectorised() -> None:
             cube.transferability()
             cube.malleability()
 
-        t_fast = median_time(vectorised, args.repeats)
-        t_naive = median_time(lambda: naive_scores(cube), max(1, args.repeats // 2))
+        times["scores_vectorised_s"] = median_time(vectorised, repeats)
+        times["scores_loop_s"] = median_time(lambda: naive_scores(cube), half)
         fast = cube.transferability().positive.reshape(-1)
         slow = np.array([p for p, _ in naive_scores(cube)[0]])
         assert np.allclose(fast, slow), "vectorised and naive transferability disagree"
-        rows += [
-            ("D+/D-/Theta+/Theta- of one 100x100x5 cube: naive Python loops", f"{t_naive * 1e3:.1f} ms"),
-            ("  ... vectorised numpy (vlmtransfer)", f"{t_fast * 1e3:.2f} ms"),
-            ("  ... speed-up (naive / vectorised)", f"{t_naive / t_fast:.0f}x"),
-        ]
+        times |= wilcoxon_times(cube, result.models["M0"].cliques["positive"], repeats)
+    return times
 
-        rows += wilcoxon_rows(cube, result.models["M0"].cliques["positive"], args.repeats)
 
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--repeats", type=int, default=5)
+    args = parser.parse_args()
+    t = measure(args.repeats)
+    rows = [
+        (
+            f"reference (3 files, {t['reference_rows']:,} rows): load + validate",
+            f"{t['reference_load_s'] * 1e3:.1f} ms",
+        ),
+        ("reference: analyze (all metrics, cliques, tests)", f"{t['reference_analyze_s'] * 1e3:.1f} ms"),
+        (
+            f"synthetic 100 tasks x 5 seeds x 3 models ({t['synthetic_rows']:,} rows): load + validate",
+            f"{t['synthetic_load_s']:.2f} s",
+        ),
+        (
+            f"synthetic: analyze ({t['synthetic_cliques']:,} maximal cliques tested)",
+            f"{t['synthetic_analyze_s']:.2f} s",
+        ),
+        ("synthetic: write analysis.json + CSV tables", f"{t['synthetic_write_s']:.2f} s"),
+        (
+            "D+/D-/Theta+/Theta- of one 100x100x5 cube: naive Python loops",
+            f"{t['scores_loop_s'] * 1e3:.1f} ms",
+        ),
+        ("  ... vectorised numpy (vlmtransfer)", f"{t['scores_vectorised_s'] * 1e3:.2f} ms"),
+        ("  ... speed-up (naive / vectorised)", f"{t['scores_loop_s'] / t['scores_vectorised_s']:.0f}x"),
+        *wilcoxon_rows(t),
+    ]
     width = max(len(name) for name, _ in rows)
     for name, value in rows:
         print(f"{name:<{width}}  {value:>10}")

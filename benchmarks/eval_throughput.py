@@ -135,6 +135,38 @@ def agreement(a: list[list[str | None]], b: list[list[str | None]]) -> float:
     return sum(x == y for x, y in pairs) / len(pairs)
 
 
+APPROACHES = (
+    ("obvious", "(a) obvious: reload + merge + generate + parse"),
+    ("loglik", "(b) vlmtransfer loglik (swap, cache, batch)"),
+    ("generate", "(c) vlmtransfer generate (swap, cache, batch)"),
+)
+
+
+def measure(model: str = "tiny", per_task: int = 20, adapters: int = 8) -> dict[str, dict[str, float]]:
+    """Per approach: questions/s (questions x models / wall time), speed-up over the obvious one, peak
+    RSS in MB and agreement of its predictions with the obvious one's (percent). Each approach runs in
+    its own subprocess; ``evaluations`` is the number of (question, model) pairs."""
+    from transformers.utils import logging
+
+    logging.disable_progress_bar()
+    logging.set_verbosity_error()
+    with tempfile.TemporaryDirectory() as tmp:
+        paths = make_adapters(model, Path(tmp), adapters)
+        runs = {name: spawn(name, model, paths, per_task) for name, _ in APPROACHES}
+    n = per_task * len(TASKS) * (adapters + 1)
+    obvious = runs["obvious"]
+    return {
+        name: {
+            "evaluations": n,
+            "questions_per_s": n / run["seconds"],
+            "speedup": obvious["seconds"] / run["seconds"],
+            "rss_mb": run["rss_mb"],
+            "agreement_pct": 100 * agreement(obvious["predictions"], run["predictions"]),
+        }
+        for name, run in runs.items()
+    }
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument(
@@ -148,32 +180,16 @@ def main() -> None:
     if args.approach:
         child(args)
         return
-    from transformers.utils import logging
-
-    logging.disable_progress_bar()
-    logging.set_verbosity_error()
-    with tempfile.TemporaryDirectory() as tmp:
-        adapters = make_adapters(args.model, Path(tmp), args.adapters)
-        runs = {
-            name: spawn(name, args.model, adapters, args.per_task)
-            for name in ("obvious", "loglik", "generate")
-        }
-    n = args.per_task * len(TASKS) * (args.adapters + 1)
+    runs = measure(args.model, args.per_task, args.adapters)
     print(
         f"{len(TASKS)} tasks x {args.per_task} questions x (base + {args.adapters} adapters)"
-        f" = {n} evaluations"
+        f" = {runs['obvious']['evaluations']} evaluations"
     )
-    for name, label in (
-        ("obvious", "(a) obvious: reload + merge + generate + parse"),
-        ("loglik", "(b) vlmtransfer loglik (swap, cache, batch)"),
-        ("generate", "(c) vlmtransfer generate (swap, cache, batch)"),
-    ):
+    for name, label in APPROACHES:
         run = runs[name]
-        speedup = runs["obvious"]["seconds"] / run["seconds"]
         print(
-            f"{label:50s} {n / run['seconds']:8.1f} q/s  {speedup:5.1f}x  "
-            f"peak RSS {run['rss_mb']:.0f} MB  agreement with (a) "
-            f"{100 * agreement(runs['obvious']['predictions'], run['predictions']):.1f} %"
+            f"{label:50s} {run['questions_per_s']:8.1f} q/s  {run['speedup']:5.1f}x  "
+            f"peak RSS {run['rss_mb']:.0f} MB  agreement with (a) {run['agreement_pct']:.1f} %"
         )
 
 
