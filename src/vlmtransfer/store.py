@@ -30,6 +30,8 @@ __all__ = ["STORE_FILE", "RunRecord", "StudyStore", "run_key"]
 
 STORE_FILE = "study.sqlite"
 SCHEMA_VERSION = "1"
+ADDED_PREDICTION_COLUMNS = (("generated", "TEXT"),)
+"""Prediction columns newer than some stores: added on open (``generated``: the parsed greedy answer)."""
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -58,6 +60,7 @@ CREATE TABLE IF NOT EXISTS predictions (
     logprobs TEXT,
     letter_mass REAL,
     text TEXT,
+    generated TEXT,
     PRIMARY KEY (run_id, target, question_id)
 );
 CREATE TABLE IF NOT EXISTS accuracies (
@@ -80,7 +83,7 @@ class RunRecord:
     """A finished run, ready to be stored.
 
     ``predictions`` are mappings with the keys of :class:`vlmtransfer.evaluate.QuestionResult`
-    (``id, task, answer, predicted, correct, logprobs, letter_mass, text``).
+    (``id, task, answer, predicted, correct, logprobs, letter_mass, text, generated``).
     """
 
     model: str
@@ -157,6 +160,14 @@ class StudyStore:
             for statement in _statements(_SCHEMA):  # not executescript(), which commits on its own
                 self._db.execute(statement)
             self._db.execute("INSERT OR IGNORE INTO meta VALUES ('schema_version', ?)", (SCHEMA_VERSION,))
+            self._add_missing_columns()
+
+    def _add_missing_columns(self) -> None:
+        """Columns added since a store was created (nullable, so old rows read as unknown)."""
+        present = {row[1] for row in self._db.execute("PRAGMA table_info(predictions)")}
+        for column, kind in ADDED_PREDICTION_COLUMNS:
+            if column not in present:
+                self._db.execute(f"ALTER TABLE predictions ADD COLUMN {column} {kind}")
 
     def close(self) -> None:
         self._db.close()
@@ -217,7 +228,8 @@ class StudyStore:
             )
             run_id = cursor.lastrowid
             self._db.executemany(
-                "INSERT INTO predictions VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                "INSERT INTO predictions (run_id, target, question_id, answer, predicted, correct, logprobs,"
+                " letter_mass, text, generated) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 [
                     (
                         run_id,
@@ -229,6 +241,7 @@ class StudyStore:
                         None if p.get("logprobs") is None else json.dumps(list(p["logprobs"])),
                         p.get("letter_mass"),
                         p.get("text"),
+                        p.get("generated"),
                     )
                     for p in run.predictions
                 ],
@@ -279,7 +292,8 @@ class StudyStore:
         selection, are not part of the transfer matrix and analysis skips them)."""
         return pd.read_sql_query(
             "SELECT r.model, r.seed, r.source, p.target, p.question_id, p.answer, p.predicted, p.correct,"
-            " p.logprobs, p.letter_mass, p.text, r.kind FROM predictions p JOIN runs r ON r.id = p.run_id"
+            " p.logprobs, p.letter_mass, p.text, p.generated, r.kind FROM predictions p"
+            " JOIN runs r ON r.id = p.run_id"
             " ORDER BY r.id, p.target, p.question_id",
             self._db,
         ).astype({"seed": "Int64"})

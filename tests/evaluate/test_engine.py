@@ -147,3 +147,22 @@ def test_accuracy_by_task(loaded, questions):
         rows = [r for r in results if r.task == task]
         assert n == len(rows) == 3
         assert value == pytest.approx(100 * sum(r.correct for r in rows) / 3)
+
+
+def test_both_mode_equals_each_mode_alone_per_question(loaded, questions, adapters):
+    for adapter in (None, adapters[0]):
+        both = Evaluator(loaded, questions, EvalSettings(mode="both", batch_size=5)).run(adapter)
+        scored = Evaluator(loaded, questions, EvalSettings(mode="loglik", batch_size=5)).run(adapter)
+        greedy = Evaluator(loaded, questions, EvalSettings(mode="generate", batch_size=5)).run(adapter)
+        assert [r.predicted for r in both] == [r.predicted for r in scored]
+        assert [r.correct for r in both] == [r.correct for r in scored]
+        for mine, alone in zip(both, scored, strict=True):
+            assert mine.logprobs == pytest.approx(alone.logprobs, abs=1e-5)
+        assert [r.text for r in both] == [r.text for r in greedy]
+        assert [r.generated for r in both] == [r.predicted for r in greedy]
+        assert all(r.generated is None and r.text is None for r in scored)
+
+
+def test_an_unknown_mode_is_refused():
+    with pytest.raises(ValueError, match="mode: must be one of loglik, generate, both"):
+        EvalSettings(mode="beam")

@@ -63,3 +63,23 @@ def test_accuracy_table_puts_the_baseline_first_and_keeps_mixtures_out(tmp_path)
     assert table["source"].tolist() == ["base", "base", "T1", "T1"]
     assert table["seed"].isna().tolist() == [True, True, False, False]
     assert len(everything) == 6
+
+
+def test_a_store_made_before_the_generated_column_gains_it_on_open(tmp_path):
+    import sqlite3
+
+    from vlmtransfer.store import STORE_FILE, StudyStore
+
+    db = sqlite3.connect(tmp_path / STORE_FILE)
+    db.executescript(
+        "CREATE TABLE predictions (run_id INTEGER NOT NULL, target TEXT NOT NULL, question_id TEXT NOT NULL,"
+        " answer TEXT NOT NULL, predicted TEXT, correct INTEGER NOT NULL, logprobs TEXT, letter_mass REAL,"
+        " text TEXT, PRIMARY KEY (run_id, target, question_id));"
+    )
+    db.close()
+    with StudyStore(tmp_path) as store:
+        assert "generated" in store.predictions().columns
+    columns = [
+        row[1] for row in sqlite3.connect(tmp_path / STORE_FILE).execute("PRAGMA table_info(predictions)")
+    ]
+    assert columns[-1] == "generated"

@@ -34,7 +34,7 @@ __all__ = [
 ]
 
 QUESTION_COLUMNS = ("model", "seed", "source", "target", "question_id", "correct")
-QUESTION_OPTIONAL = ("ceiling", "kind", "answer", "predicted", "logprobs", "letter_mass", "text")
+QUESTION_OPTIONAL = ("ceiling", "kind", "answer", "predicted", "logprobs", "letter_mass", "text", "generated")
 """Optional columns: a per-target ceiling, and what the study store's ``predictions.parquet`` adds."""
 BASE_SOURCE = "base"
 EXCLUDED_KINDS = ("mixture",)

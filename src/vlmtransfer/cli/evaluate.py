@@ -69,7 +69,11 @@ def evaluate(
     ] = None,
     skip_base: Annotated[bool, typer.Option("--skip-base", help="Do not evaluate the base model.")] = False,
     mode: Annotated[
-        str, typer.Option("--mode", help="loglik (one forward pass) or generate (greedy + parser).")
+        str,
+        typer.Option(
+            "--mode",
+            help="loglik (one forward pass), generate (greedy + parser) or both (each question both ways).",
+        ),
     ] = "loglik",
     task: Annotated[
         list[str] | None,

@@ -8,13 +8,16 @@
   multimodal input). An adapter that does adapt vision modules is refused while the cache is on, since
   the cached features would then be wrong. Models without pre-encoded input support run uncached.
 - Log-likelihood mode computes vocabulary logits for the answer position only (``logits_to_keep=1``).
+- ``both`` mode scores every question both ways under one adapter attachment (the log-likelihood choice
+  in ``predicted``, the greedy answer in ``text`` and ``generated``), so format effects can be told from
+  perception per question; each protocol keeps its own prompt and batches.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, Literal
 
@@ -34,9 +37,10 @@ from vlmtransfer.models.encoding import (
 )
 from vlmtransfer.models.loading import LoadedModel
 
-__all__ = ["EvalSettings", "Evaluator", "accuracy_by_task", "score_questions"]
+__all__ = ["MODES", "EvalSettings", "Evaluator", "accuracy_by_task", "score_questions"]
 
-Mode = Literal["loglik", "generate"]
+Mode = Literal["loglik", "generate", "both"]
+MODES = ("loglik", "generate", "both")
 
 
 @dataclass(frozen=True)
@@ -44,8 +48,8 @@ class EvalSettings:
     """How to evaluate.
 
     Attributes:
-        mode: ``loglik`` (letter log-probabilities, one forward pass) or ``generate`` (greedy decoding
-            and the answer parser, the paper's protocol).
+        mode: ``loglik`` (letter log-probabilities, one forward pass), ``generate`` (greedy decoding
+            and the answer parser, the paper's protocol) or ``both`` (each question scored both ways).
         batch_size: questions per forward pass.
         max_new_tokens: generation budget in generate mode.
         cache_vision: compute each question's vision features once and reuse them for every adapter.
@@ -57,8 +61,8 @@ class EvalSettings:
     cache_vision: bool = True
 
     def __post_init__(self) -> None:
-        if self.mode not in {"loglik", "generate"}:
-            raise ValueError(f"mode: must be 'loglik' or 'generate', got {self.mode!r}")
+        if self.mode not in MODES:
+            raise ValueError(f"mode: must be one of {', '.join(MODES)}, got {self.mode!r}")
         if self.batch_size < 1:
             raise ValueError(f"batch_size: must be >= 1, got {self.batch_size}")
         if self.max_new_tokens < 1:
@@ -100,13 +104,17 @@ class Evaluator:
         self.settings = settings or EvalSettings()
         self.records = [record for record, _ in questions]
         self._cache = self.settings.cache_vision and supports_pre_encoded_images(loaded.model)
-        encoded = [
-            encode_question(r, images, loaded.processor, suffix=self._suffix(r)) for r, images in questions
-        ]
-        self._batches = list(self._plan(encoded))
+        self._plans: dict[str, list[_Batch]] = {}
+        for protocol in ("loglik", "generate"):
+            if self.settings.mode in (protocol, "both"):
+                encoded = [
+                    encode_question(r, images, loaded.processor, suffix=self._suffix(r, protocol))
+                    for r, images in questions
+                ]
+                self._plans[protocol] = list(self._plan(encoded))
 
-    def _suffix(self, record: MCQRecord) -> str:
-        if self.settings.mode == "generate":
+    def _suffix(self, record: MCQRecord, protocol: str) -> str:
+        if protocol == "generate":
             return ""
         return answer_position(self.loaded.processor.tokenizer, record.letters).prefix
 
@@ -123,17 +131,28 @@ class Evaluator:
                 before it touches the model).
             ValueError: the adapter adapts modules outside the language model while the vision cache is on.
         """
-        results: list[QuestionResult | None] = [None] * len(self.records)
+        per_protocol: dict[str, list[QuestionResult | None]] = {}
         with self._activated(adapter) as model:
-            for batch in self._batches:
-                for index, result in zip(batch.indices, self._evaluate_batch(model, batch), strict=True):
-                    results[index] = result
-        return [result for result in results if result is not None]
+            for protocol, batches in self._plans.items():
+                results: list[QuestionResult | None] = [None] * len(self.records)
+                for batch in batches:
+                    evaluated = self._evaluate_batch(model, batch, protocol)
+                    for index, result in zip(batch.indices, evaluated, strict=True):
+                        results[index] = result
+                per_protocol[protocol] = results
+        if self.settings.mode != "both":
+            return [r for r in per_protocol[self.settings.mode] if r is not None]
+        return [
+            replace(scored, text=greedy.text, generated=greedy.generated)
+            for scored, greedy in zip(per_protocol["loglik"], per_protocol["generate"], strict=True)
+            if scored is not None and greedy is not None
+        ]
 
     def close(self) -> None:
         """Free the cached vision features (the model itself never keeps an adapter between runs)."""
-        for batch in self._batches:
-            batch.features = None
+        for batches in self._plans.values():
+            for batch in batches:
+                batch.features = None
 
     def _plan(self, encoded: list[EncodedQuestion]) -> Iterator[_Batch]:
         order = sorted(range(len(encoded)), key=lambda i: (encoded[i].length, i))
@@ -165,12 +184,12 @@ class Evaluator:
             detach_lora(peft_model, flags)
 
     @torch.inference_mode()
-    def _evaluate_batch(self, model: Any, batch: _Batch) -> list[QuestionResult]:
+    def _evaluate_batch(self, model: Any, batch: _Batch, protocol: str) -> list[QuestionResult]:
         device = self.loaded.device
         inputs = {key: value.to(device) for key, value in batch.inputs.items()}
         inputs.update(self._vision_inputs(batch))
         records = [self.records[i] for i in batch.indices]
-        if self.settings.mode == "generate":
+        if protocol == "generate":
             return self._generate(model, inputs, records)
         logits = model(**inputs, logits_to_keep=1, use_cache=False).logits[:, -1, :].float()
         logprobs = torch.log_softmax(logits, dim=-1)

@@ -44,7 +44,10 @@ class QuestionResult:
             (log-likelihood mode; None in generate mode).
         letter_mass: total probability on the valid letters; low values mean the model wanted to say
             something else, which accuracy alone hides (log-likelihood mode).
-        text: the generated answer (generate mode).
+        text: the generated answer (generate and both modes).
+        generated: the letter parsed from ``text`` (None when it commits to no single option). In
+            ``both`` mode ``predicted`` is the log-likelihood choice and ``generated`` the generated one,
+            from the same evaluation of the same run, so the two protocols can be compared per question.
     """
 
     id: str
@@ -55,6 +58,7 @@ class QuestionResult:
     logprobs: tuple[float, ...] | None = None
     letter_mass: float | None = None
     text: str | None = None
+    generated: str | None = None
 
 
 @dataclass(frozen=True)
@@ -125,5 +129,11 @@ def from_text(record: MCQRecord, text: str) -> QuestionResult:
     """The result from a generated answer, parsed (None when it commits to no single option)."""
     predicted = parse_choice(text, list(record.choices))
     return QuestionResult(
-        record.id, record.task, record.answer, predicted, predicted == record.answer, text=text
+        record.id,
+        record.task,
+        record.answer,
+        predicted,
+        predicted == record.answer,
+        text=text,
+        generated=predicted,
     )

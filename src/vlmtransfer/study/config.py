@@ -63,7 +63,7 @@ class TrainConfig(_Frozen):
 
 
 class EvalConfig(_Frozen):
-    mode: Literal["loglik", "generate"] = "loglik"
+    mode: Literal["loglik", "generate", "both"] = "loglik"
     batch_size: Annotated[int, Field(strict=True, ge=1)] = 16
     max_new_tokens: Annotated[int, Field(strict=True, ge=1)] = 16
 
