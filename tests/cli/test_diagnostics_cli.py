@@ -29,7 +29,7 @@ def study_dir(tmp_path_factory):
         "data": {"dirs": [str(root / "data")]},
         "seeds": [0, 1],
         "train": {"learning_rate": 5e-3, "max_steps": 3, "batch_size": 4},
-        "eval": {"batch_size": 16},
+        "eval": {"batch_size": 16, "mode": "both", "max_new_tokens": 4},
     }
     (root / "study.yaml").write_text(yaml.safe_dump(config))
     invoke("run", root / "study.yaml")
@@ -46,6 +46,7 @@ def test_analyze_writes_diagnostics_that_match_the_schema_and_the_verbs(study_di
     out = invoke("analyze", study_dir, "--bootstrap", "200", "--out", tmp_path / "a").output
     assert "Why it transfers" in out
     assert "Spearman with PGF" in out
+    assert "answer format: unparsed greedy answers" in out
     document = json.loads((tmp_path / "a" / "analysis.json").read_text())
     jsonschema.validate(document, analysis_schema())
     diagnostics = document["diagnostics"]
@@ -55,6 +56,7 @@ def test_analyze_writes_diagnostics_that_match_the_schema_and_the_verbs(study_di
     assert similarity["cosine"]["sources"] == sorted(TASKS)
     assert similarity["pgf_correlation"]["permutations"] == 6  # 3 tasks: every relabelling
     assert all(similarity["cosine"]["values"][i][i] is not None for i in range(len(TASKS)))
+    assert len(diagnostics["format"]["models"]["tiny"]["cells"]) == len(TASKS) ** 2
     table = pd.read_csv(tmp_path / "a" / "diagnostics" / "prior_cells.csv")
     assert set(table["model"]) == {"tiny"}
 
@@ -96,13 +98,14 @@ def test_report_draws_the_diagnostics_and_checks_them(study_dir, tmp_path):
     invoke("analyze", study_dir, "--bootstrap", "200", "--out", tmp_path / "a", "-q")
     invoke("report", tmp_path / "a", "--out", tmp_path / "r")
     names = {path.stem for path in (tmp_path / "r" / "figures").glob("*.png")}
-    assert {"prior_pgf_tiny", "prior_shift_tiny", "adapter_similarity_tiny"} <= names
+    assert {"prior_pgf_tiny", "prior_shift_tiny", "format_pgf_tiny", "adapter_similarity_tiny"} <= names
     html = (tmp_path / "r" / "report.html").read_text()
     assert "PGF without the answer-letter prior" in html
     document = json.loads((tmp_path / "a" / "analysis.json").read_text())
     view = parse_report_data(document).diagnostics["tiny"]
     assert view.similarity.shape == (len(TASKS), len(TASKS))
     assert len(view.prior_cells) == len(TASKS) ** 2
+    assert len(view.format_cells) == len(TASKS) ** 2
     document["diagnostics"]["similarity"]["tiny"]["cosine"]["values"].pop()
     with pytest.raises(InputError, match=r"diagnostics\.similarity\.tiny\.cosine\.values"):
         parse_report_data(document)

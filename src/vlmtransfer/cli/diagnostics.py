@@ -21,6 +21,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from vlmtransfer.analysis import AnalysisOptions
+from vlmtransfer.analysis.answer_format import FormatDecomposition
 from vlmtransfer.analysis.diagnostics import Diagnostics
 from vlmtransfer.analysis.prior import PriorDecomposition, decompose_prior, prior_to_dict, read_predictions
 from vlmtransfer.analysis.similarity import (
@@ -152,6 +153,9 @@ def print_diagnostics(diagnostics: Diagnostics, console: Console) -> None:
     console.rule("[bold]Why it transfers[/bold]")
     if diagnostics.prior is not None:
         print_prior(diagnostics.prior, console)
+    if diagnostics.answer_format is not None:
+        for line in format_lines(diagnostics.answer_format):
+            console.print(line)
     for label, result in diagnostics.similarity.items():
         console.print(f"[bold]{escape(label)}[/bold] adapter similarity: " + similarity_line(result))
     for part, reason in diagnostics.skipped.items():
@@ -198,6 +202,30 @@ def _cell_change(row: Any, with_share: bool) -> str:
         f"{short_task(row.source)}->{short_task(row.target)}"
         f" {compact_number(row.pgf)} -> {compact_number(row.pgf_corrected)}{share}"
     )
+
+
+def format_lines(decomposition: FormatDecomposition) -> list[str]:
+    """Per model: the unparsed greedy answers of the base model and the finetunes, and (both protocols)
+    the significant cells by protocol and the format-only ones."""
+    lines = []
+    by_source = decomposition.unparsed_by_source()
+    for label in dict.fromkeys(by_source["model"]):
+        rows = by_source[by_source["model"] == label].set_index("source")["unparsed"]
+        base = rows.get("base", math.nan)
+        tuned = rows.drop("base", errors="ignore")
+        text = f"[bold]{escape(str(label))}[/bold] answer format: unparsed greedy answers {base:.1%} (base)"
+        if len(tuned):
+            text += f", {tuned.min():.1%} to {tuned.max():.1%} after finetuning"
+        cells = decomposition.cells.get(label)
+        if cells is not None:
+            off = cells[cells["source"] != cells["target"]]
+            text += (
+                f"; significant off-diagonal cells {int(off['significant_loglik'].sum())} by log-likelihood,"
+                f" {int(off['significant_generated'].sum())} by generation,"
+                f" {int(cells['format_only'].sum())} only by generation (format)"
+            )
+        lines.append(text + ".")
+    return lines
 
 
 def similarity_line(result: SimilarityResult) -> str:

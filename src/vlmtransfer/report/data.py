@@ -124,12 +124,14 @@ class DiagnosticsView:
     """One model's diagnostics (``analysis.json`` key ``diagnostics``), where computed.
 
     ``prior_cells`` has one row per source and target (raw and prior-corrected PGF, their flags);
+    ``format_cells`` the same for PGF by log-likelihood and by generation (``eval.mode both``);
     ``prior_shift`` the letter-prior shift per source; ``similarity`` the sources x sources cosine of
     adapter updates, with ``rho``, ``mantel_p`` and ``permutations`` of its correlation with PGF.
     """
 
     prior_cells: pd.DataFrame | None = None
     prior_shift: pd.Series | None = None
+    format_cells: pd.DataFrame | None = None
     similarity: pd.DataFrame | None = None
     rho: float = math.nan
     mantel_p: float = math.nan
@@ -137,6 +139,14 @@ class DiagnosticsView:
 
 
 PRIOR_CELL_COLUMNS = ("source", "target", "pgf", "pgf_corrected", "significant", "significant_corrected")
+FORMAT_CELL_COLUMNS = (
+    "source",
+    "target",
+    "pgf_loglik",
+    "pgf_generated",
+    "significant_loglik",
+    "significant_generated",
+)
 
 
 @dataclass(frozen=True)
@@ -236,8 +246,14 @@ def _diagnostics(reader: _Reader, doc: Any) -> dict[str, DiagnosticsView]:
         else {}
     )
     similarity = reader.mapping(doc.get("similarity") or {}, "diagnostics.similarity")
+    answer_format = doc.get("format")
+    format_models = (
+        reader.mapping(reader.get(answer_format, "models", "diagnostics.format"), "diagnostics.format.models")
+        if answer_format
+        else {}
+    )
     views = {}
-    for label in dict.fromkeys([*prior_models, *similarity]):
+    for label in dict.fromkeys([*prior_models, *similarity, *format_models]):
         parts: dict[str, Any] = {}
         if label in prior_models:
             where = f"diagnostics.prior.models.{label}"
@@ -249,6 +265,10 @@ def _diagnostics(reader: _Reader, doc: Any) -> dict[str, DiagnosticsView]:
                 reader.get(entry, "prior_shift_by_source", where), f"{where}.prior_shift_by_source"
             )
             parts["prior_shift"] = pd.Series(shift, dtype=float)
+        format_entry = reader.mapping(format_models.get(label, {}), f"diagnostics.format.models.{label}")
+        if "cells" in format_entry:
+            where = f"diagnostics.format.models.{label}.cells"
+            parts["format_cells"] = reader.records(format_entry["cells"], where, FORMAT_CELL_COLUMNS)
         if label in similarity:
             where = f"diagnostics.similarity.{label}"
             entry = reader.mapping(similarity[label], where)

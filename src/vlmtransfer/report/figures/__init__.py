@@ -15,6 +15,7 @@ from matplotlib.figure import Figure
 from vlmtransfer.fsutil import unique_names
 from vlmtransfer.report.data import ModelView, ReportData
 from vlmtransfer.report.figures.diagnostics import (
+    format_matrices_figure,
     prior_matrices_figure,
     prior_shift_figure,
     similarity_figure,
@@ -155,6 +156,15 @@ def _diagnostic_specs(
             "Total-variation distance between the finetuned and the base model's mean probability of"
             " each answer letter, averaged over targets and seeds.",
             lambda: prior_shift_figure(label, view, data, order),
+            label,
+        ),
+        FigureSpec(
+            f"format_pgf_{slug}",
+            f"PGF by scoring protocol, {label}",
+            "Left: PGF from the letters' log-likelihood (needs no answer format). Right: PGF from greedy"
+            " answers through the parser (the paper's protocol); a cell significant only on the right is"
+            " the model learning to say its answer.",
+            lambda: format_matrices_figure(label, view, data, order, limit, annotate_limit=annotate),
             label,
         ),
         FigureSpec(

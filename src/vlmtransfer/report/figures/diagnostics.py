@@ -15,7 +15,13 @@ from vlmtransfer.report.data import DiagnosticsView, ReportData
 from vlmtransfer.report.figures.heatmaps import abbreviation_key, colorbar, draw_matrix, matrix_size, reorder
 from vlmtransfer.report.figures.style import DIVERGING, NEUTRAL, pgf_norm
 
-__all__ = ["prior_matrices_figure", "prior_shift_figure", "similarity_figure"]
+__all__ = [
+    "format_matrices_figure",
+    "paired_matrices_figure",
+    "prior_matrices_figure",
+    "prior_shift_figure",
+    "similarity_figure",
+]
 
 
 def prior_matrices_figure(
@@ -27,21 +33,58 @@ def prior_matrices_figure(
     *,
     annotate_limit: int = 30,
 ) -> Figure | None:
-    """Raw PGF beside PGF after each run's letter prior is removed, one colour scale, significant cells
-    framed; None without a prior decomposition."""
-    cells = view.prior_cells
-    if cells is None or cells.empty:
-        return None
-    alpha = float(data.options.get("alpha", 0.05))
+    """Raw PGF beside PGF after each run's letter prior is removed; None without a prior decomposition."""
     panels = (
         ("pgf", "significant", "raw PGF"),
         ("pgf_corrected", "significant_corrected", "letter prior removed"),
     )
-    width, height = matrix_size(_pivot(cells, "pgf", order), data)
+    title = f"Transfer before and after removing each run's answer-letter prior, {label}"
+    return paired_matrices_figure(
+        view.prior_cells, panels, title, data, order, limit=limit, annotate_limit=annotate_limit
+    )
+
+
+def format_matrices_figure(
+    label: str,
+    view: DiagnosticsView,
+    data: ReportData,
+    order: Sequence[str],
+    limit: float,
+    *,
+    annotate_limit: int = 30,
+) -> Figure | None:
+    """PGF by log-likelihood beside PGF by greedy generation; None without ``both``-mode results."""
+    panels = (
+        ("pgf_loglik", "significant_loglik", "log-likelihood"),
+        ("pgf_generated", "significant_generated", "greedy generation"),
+    )
+    title = f"Transfer by scoring protocol (the difference is answer format), {label}"
+    return paired_matrices_figure(
+        view.format_cells, panels, title, data, order, limit=limit, annotate_limit=annotate_limit
+    )
+
+
+def paired_matrices_figure(
+    cells: pd.DataFrame | None,
+    panels: Sequence[tuple[str, str, str]],
+    title: str,
+    data: ReportData,
+    order: Sequence[str],
+    *,
+    limit: float,
+    annotate_limit: int = 30,
+) -> Figure | None:
+    """Two PGF matrices from one cell table side by side, one colour scale, significant cells framed.
+
+    ``panels`` are ``(value column, significance column, panel title)``; None when ``cells`` is empty."""
+    if cells is None or cells.empty:
+        return None
+    alpha = float(data.options.get("alpha", 0.05))
+    width, height = matrix_size(_pivot(cells, panels[0][0], order), data)
     figure = Figure(figsize=(2 * width + 1.0, height), layout="constrained")
     axes = figure.subplots(1, 2)
     images = []
-    for ax, (column, flag, title) in zip(axes, panels, strict=True):
+    for ax, (column, flag, panel_title) in zip(axes, panels, strict=True):
         matrix = _pivot(cells, column, order)
         flags = _pivot(cells, flag, order).astype(bool)
         images.append(
@@ -55,10 +98,10 @@ def prior_matrices_figure(
                 significant=flags,
             )
         )
-        ax.set_title(f"{title} (framed: q < {alpha:g})")
+        ax.set_title(f"{panel_title} (framed: q < {alpha:g})")
     axes[1].set_ylabel("")
     colorbar(figure, images, list(axes), "PGF")
-    figure.suptitle(f"Transfer before and after removing each run's answer-letter prior, {label}")
+    figure.suptitle(title)
     abbreviation_key(figure, [*cells["source"], *cells["target"]], data)
     return figure
 
