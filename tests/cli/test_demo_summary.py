@@ -67,3 +67,31 @@ def test_the_summary_reads_what_ran_baselines_matrix_own_task_effects_what_to_lo
     assert "significant transfers (finetuned on -> evaluated on):" in look
     assert "Syn_Counting -> Syn_Jigsaw +0." in look
     assert str(Path(tmp_path / "analysis" / "report.html")) in text
+
+
+def test_the_summary_says_which_own_task_gains_are_letter_prior(tmp_path):
+    questions = question_table(TASKS, 3, 150, flip_rate=0.15, planted=PLANTED, rng=np.random.default_rng(1))
+    path = tmp_path / "questions.csv"
+    questions.to_csv(path, index=False)
+    result = analyze([path], out=str(tmp_path / "analysis"), quiet=True, bootstrap=1000)
+    config = SimpleNamespace(
+        output=tmp_path / "study",
+        seeds=[0, 1, 2],
+        lora=SimpleNamespace(rank=16),
+        train=SimpleNamespace(max_steps=192),
+    )
+    prior = {(t, t): (0.01, False) for t in TASKS} | {("Syn_Jigsaw", "Syn_Jigsaw"): (0.3, True)}
+    summary = DemoSummary(
+        config, _accuracy_table(questions), result, tmp_path / "analysis", tmp_path, prior=prior
+    )
+    console = Console(record=True, width=400)
+    summary.print(console, seconds=1.0)
+    text = console.export_text()
+    own = text.split("Finetuned on a task, evaluated on that task")[1].split("mean own-task PGF")[0]
+    assert "without letter prior" in own
+    rows = {line.split("│")[1].strip(): line for line in own.splitlines() if line.startswith("│ Syn_")}
+    assert "+0.30*" in rows["Syn_Jigsaw"]
+    assert "+0.01 " in rows["Syn_Counting"]
+    look = text.split("What to look at")[1].split("Next steps")[0]
+    significant = sum("*" in rows[t].split("│")[5] for t in rows)  # the q column's star
+    assert f"{significant - 1} of the {significant} significant own-task gains vanish" in look

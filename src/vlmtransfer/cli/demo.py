@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import math
 import time
 from pathlib import Path
@@ -49,7 +50,7 @@ def demo(
     report(analysis_dir)
     with StudyStore(config.output) as store:
         table = store.accuracy_table()
-    summary = DemoSummary(config, table, result, analysis_dir, out)
+    summary = DemoSummary(config, table, result, analysis_dir, out, prior=prior_cells(analysis_dir))
     summary.print(Console(), seconds=time.perf_counter() - started)
 
 
@@ -57,8 +58,18 @@ class DemoSummary:
     """What `make demo` prints when it is done, top to bottom: what ran, the baselines, the PGF matrix
     with its significant cells, each task's own-task effect, what to look at, and next steps."""
 
-    def __init__(self, config: Any, table: Any, analysis: Any, analysis_dir: Path, out: Path) -> None:
+    def __init__(
+        self,
+        config: Any,
+        table: Any,
+        analysis: Any,
+        analysis_dir: Path,
+        out: Path,
+        *,
+        prior: dict[tuple[str, str], tuple[float, bool]] | None = None,
+    ) -> None:
         self.config, self.table, self.analysis_dir, self.out = config, table, analysis_dir, out
+        self.prior = prior or {}
         self.label, self.model = next(iter(analysis.models.items()))
         self.alpha = analysis.options.alpha
         cube = self.model.data.pgf
@@ -119,16 +130,21 @@ class DemoSummary:
             title="Finetuned on a task, evaluated on that task (seed-mean PGF, 95 % interval, q)",
             title_justify="left",
         )
-        for column in ("task", "PGF", "interval", "q", ""):
+        columns = ["task", "PGF", "interval", "q", ""] + (["without letter prior"] if self.prior else [])
+        for column in columns:
             table.add_column(column, justify="left" if column == "task" else "right")
         for i, j in self._diagonal():
-            table.add_row(
+            row = [
                 escape(self.targets[j]),
                 _signed(self.mean[i, j]),
                 f"[{cells.ci_low[i, j]:+.2f}, {cells.ci_high[i, j]:+.2f}]",
                 f"{cells.q[i, j]:.3f}",
                 "*" if cells.significant[i, j] else "",
-            )
+            ]
+            if self.prior:
+                corrected, significant = self.prior.get((self.sources[i], self.targets[j]), (math.nan, False))
+                row.append(f"{corrected:+.2f}{'*' if significant else ' '}")
+            table.add_row(*row)
         return table
 
     def _diagonal(self) -> list[tuple[int, int]]:
@@ -166,6 +182,7 @@ class DemoSummary:
                 f"none of the {len(off)} off-diagonal cells is significant: the transfers in the matrix are"
                 f" within noise at these sizes (the smallest p: {self._cell_text(i, j)})."
             )
+        lines += self._prior_lines()
         floor = [float(v) for v in self.model.detectable if math.isfinite(v)]
         if floor:
             lines.append(
@@ -173,6 +190,21 @@ class DemoSummary:
                 " target (the noise floor table of `vlmtransfer analyze`; `vlmtransfer power` plans more)."
             )
         return lines
+
+    def _prior_lines(self) -> list[str]:
+        """How many significant own-task gains are a shift of the answer-letter prior."""
+        if not self.prior:
+            return []
+        gains = [
+            (i, j) for i, j in self._diagonal() if self.model.cells.significant[i, j] and self.mean[i, j] > 0
+        ]
+        kept = [c for c in gains if self.prior.get((self.sources[c[0]], self.targets[c[1]]), (0.0, False))[1]]
+        return [
+            f"{len(gains) - len(kept)} of the {len(gains)} significant own-task gains vanish once each"
+            " run's answer-letter prior is removed (last column above: a shift of which letter the model"
+            f" says, not of what it sees; vlmtransfer prior {escape(str(self.config.output))},"
+            " docs/why-transfer.md)."
+        ]
 
     def _cell_text(self, i: int, j: int) -> str:
         cells = self.model.cells
@@ -195,6 +227,26 @@ class DemoSummary:
             "your own model and tasks: copy configs/demo.yaml, set models and data, then"
             " vlmtransfer run STUDY.yaml (docs/study.md)",
         ]
+
+
+def prior_cells(analysis_dir: Path) -> dict[tuple[str, str], tuple[float, bool]]:
+    """Per (source, target) of the first model: PGF without the letter prior and whether it is
+    significant, from ``analysis.json``'s diagnostics (empty when there are none)."""
+    try:
+        document = json.loads((analysis_dir / "analysis.json").read_text())
+        models = (document.get("diagnostics") or {}).get("prior", {}).get("models", {})
+    except (OSError, ValueError, AttributeError):
+        return {}
+    if not models:
+        return {}
+    cells = next(iter(models.values()))["cells"]
+    return {
+        (c["source"], c["target"]): (
+            math.nan if c["pgf_corrected"] is None else c["pgf_corrected"],
+            c["significant_corrected"],
+        )
+        for c in cells
+    }
 
 
 def _signed(value: float) -> str:
