@@ -72,6 +72,7 @@ def test_evaluate_base_and_adapter_writes_records_and_an_accuracy_table(
                 "logprobs",
                 "letter_mass",
                 "text",
+                "generated",
             }
             assert q["correct"] == (q["predicted"] == q["answer"])
         for task, cell in run_record["accuracy"].items():

@@ -17,10 +17,12 @@ from vlmtransfer.cli import (
     analyze,
     data,
     demo,
+    diagnostics,
     evaluate,
     finetune,
     model,
     power,
+    predict,
     report,
     select,
     study,
@@ -35,6 +37,8 @@ HELP_TEXTS = {
     "model": "\n".join(getattr(model, name) for name in dir(model) if name.endswith("EXAMPLES")),
     "power": power.EXAMPLES, "report": report.EXAMPLES, "select": select.EXAMPLES,
     "run": study.RUN_EXAMPLES, "status": study.STATUS_EXAMPLES, "tasks": tasks.EXAMPLES,
+    "prior": diagnostics.PRIOR_EXAMPLES, "similarity": diagnostics.SIMILARITY_EXAMPLES,
+    "predict": predict.EXAMPLES,
 }  # fmt: skip
 
 
@@ -88,3 +92,14 @@ def test_a_broken_example_is_caught():
         parse("vlmtransfer select --model 7B --target Counting")
     with pytest.raises(Exception, match="No such command 'analyse'"):
         parse("vlmtransfer analyse x.csv")
+
+
+def test_every_command_with_examples_is_covered():
+    """A new verb's --help examples are parsed and run too: its epilog must be in HELP_TEXTS."""
+    command = typer.main.get_command(app)
+    with_examples = {
+        name
+        for name, sub in command.commands.items()
+        if "vlmtransfer " in (getattr(sub, "epilog", None) or "")
+    }
+    assert with_examples <= set(HELP_TEXTS)

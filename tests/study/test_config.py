@@ -81,7 +81,7 @@ def test_results_hash_ignores_seeds_and_sources_but_not_training(study_dir):
         ({"seeds": None}, "seeds", "Field required"),
         ({"modles": []}, "modles", "unknown key"),
         ({"train": {"learning_rate": 0}}, "train.learning_rate", "greater than 0"),
-        ({"eval": {"mode": "vote"}}, "eval.mode", "'loglik' or 'generate'"),
+        ({"eval": {"mode": "vote"}}, "eval.mode", "'loglik', 'generate' or 'both'"),
         ({"executor": {"kind": "slurm"}}, "executor.kind", "'local' or 'ray'"),
         ({"models": [{"name": "a"}, {"name": "a"}]}, "(top level)", "labels must be distinct"),
     ],

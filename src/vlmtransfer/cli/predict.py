@@ -38,7 +38,8 @@ EXAMPLES = """[bold]Examples[/bold]
 
   [dim]# the predicted row of a task the study never finetuned on, from its training split[/dim]
 
-  vlmtransfer predict demo-out/study --source-data data/my-tasks --source My_Task --out out/predict
+  vlmtransfer predict demo-out/study --source-data data/synthetic --source Syn_Spatial_Relation \\
+      --out out/predict
 """
 
 
