@@ -63,6 +63,7 @@ bench: $(STAMP)
 	HF_HUB_OFFLINE=1 $(BIN)/python benchmarks/eval_throughput.py
 	HF_HUB_OFFLINE=1 $(BIN)/python benchmarks/train_throughput.py
 	HF_HUB_OFFLINE=1 $(BIN)/python benchmarks/bench_encoding.py
+	HF_HUB_OFFLINE=1 $(BIN)/python benchmarks/bench_predict.py
 
 # README's benchmark numbers, re-measured together (~5 min on 2 cores) into benchmarks/readme-numbers.json
 # with the machine, and README's marked spans rewritten from it (the demo's own numbers are not among them).
