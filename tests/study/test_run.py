@@ -57,7 +57,8 @@ def table(study_dir):
 
 def test_a_study_runs_resumes_and_is_idempotent(tmp_path, data_dir):
     config = study(tmp_path, data_dir)
-    run("run", config)
+    log = run("run", config)
+    assert "[5/5] tiny " in log.output  # no terminal here: a plain line per finished job
     out = tmp_path / "study"
     first = table(out)
     assert len(first) == len(TASKS) * (1 + 2 * 2)

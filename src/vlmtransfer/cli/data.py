@@ -185,6 +185,10 @@ def build(
 
     if max_side and max_side < 64:
         raise InputError(f"must be 0 or at least 64 pixels, not {max_side}", source="--max-side")
+    # Absolute from here on: builders join image paths read from the source's own files to the source
+    # folder, which a relative --source would prefix twice (DIW/DIW/...).
+    source = source.expanduser().absolute()
+    blink = blink.expanduser().absolute() if blink else None
     options = BuildOptions(
         n=n, seed=seed, blink=blink, image_format=image_format.lower(), max_side=max_side or None
     )

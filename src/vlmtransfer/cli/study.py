@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
@@ -97,11 +98,16 @@ def execute_study(config: StudyConfig, config_path: Path, *, reset_changed: bool
             check_hub_access(model.name, source=f"{config_path}: models.{position}.name")
     quiet_ml_libraries()
     console = Console(stderr=True)
+    started = time.perf_counter()
     with step_progress(console) as progress:
         bar = progress.add_task("study", total=len(plan.jobs), completed=len(plan.done), status="")
 
         def on_result(run: RunRecord, finished: int, total: int) -> None:
             progress.update(bar, completed=finished, status=_describe(run))
+            if not console.is_terminal:  # no live bar in CI logs or through a pipe: one plain line a job
+                elapsed = time.perf_counter() - started
+                line = f"[{finished}/{total}] {_describe(run)} ({elapsed:.0f} s)"
+                console.print(line, markup=False, highlight=False)
 
         run_study(config, config_path, reset_changed=reset_changed, on_result=on_result)
     console.print(f"study complete: {escape(str(config.output))}")

@@ -194,6 +194,14 @@ def test_cli_builds_and_summarises(tmp_path):
     assert sorted(p.suffix for p in (out / "Relative_Depth" / "images").iterdir()) == [".jpg"] * 4
 
 
+def test_cli_builds_from_relative_paths(tmp_path, monkeypatch):
+    _diw(tmp_path / "DIW")
+    monkeypatch.chdir(tmp_path)
+    result = run("data", "build", "Relative_Depth", "--source", "DIW", "--out", "out", "--n", 4, "--seed", 1)
+    assert result.exit_code == 0, result.stderr
+    assert run("data", "validate", "out").exit_code == 0
+
+
 def test_cli_reports_bad_input_in_one_line(tmp_path):
     missing = run("data", "build", "Relative_Depth", "--source", tmp_path / "none", "--out", tmp_path / "o")
     assert missing.exit_code == 2
