@@ -59,9 +59,9 @@ def test_the_summary_reads_what_ran_baselines_matrix_own_task_effects_what_to_lo
     assert "each model evaluated on 600 questions of 4 tasks" in text
     # the planted self-transfers are starred, and the planted transfer is listed as a significant one
     own = text.split("Finetuned on a task, evaluated on that task")[1].split("mean own-task PGF")[0]
-    rows = {line.split("│")[1].strip(): line for line in own.splitlines() if line.startswith("│ Syn_")}
-    assert "*" in rows["Syn_Counting"]
-    assert "*" in rows["Syn_Jigsaw"]
+    rows = {line.split("│")[1].strip(): line for line in own.splitlines() if line.startswith("│ s")}
+    assert "*" in rows["sCN"]
+    assert "*" in rows["sJG"]
     assert "tasks significantly improved by finetuning on themselves (q < 0.05)" in text
     look = text.split("What to look at")[1].split("Next steps")[0]
     assert "significant transfers (finetuned on -> evaluated on):" in look
@@ -88,10 +88,10 @@ def test_the_summary_says_which_own_task_gains_are_letter_prior(tmp_path):
     summary.print(console, seconds=1.0)
     text = console.export_text()
     own = text.split("Finetuned on a task, evaluated on that task")[1].split("mean own-task PGF")[0]
-    assert "without letter prior" in own
-    rows = {line.split("│")[1].strip(): line for line in own.splitlines() if line.startswith("│ Syn_")}
-    assert "+0.30*" in rows["Syn_Jigsaw"]
-    assert "+0.01 " in rows["Syn_Counting"]
+    assert "w/o prior" in own
+    rows = {line.split("│")[1].strip(): line for line in own.splitlines() if line.startswith("│ s")}
+    assert "+0.30*" in rows["sJG"]
+    assert "+0.01 " in rows["sCN"]
     look = text.split("What to look at")[1].split("Next steps")[0]
     significant = sum("*" in rows[t].split("│")[5] for t in rows)  # the q column's star
     assert f"{significant - 1} of the {significant} significant own-task gains vanish" in look

@@ -14,6 +14,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from vlmtransfer.cli.errors import reports_input_errors
+from vlmtransfer.cli.summary import short_task
 
 __all__ = ["EXAMPLES", "demo"]
 
@@ -127,15 +128,18 @@ class DemoSummary:
     def _own_task_effects(self) -> Table:
         cells = self.model.cells
         table = Table(
-            title="Finetuned on a task, evaluated on that task (seed-mean PGF, 95 % interval, q)",
+            title="Finetuned on a task, evaluated on that task (seed-mean PGF, 95 % interval, q;"
+            " w/o prior: once each run's answer-letter prior is removed)"
+            if self.prior
+            else "Finetuned on a task, evaluated on that task (seed-mean PGF, 95 % interval, q)",
             title_justify="left",
         )
-        columns = ["task", "PGF", "interval", "q", ""] + (["without letter prior"] if self.prior else [])
+        columns = ["task", "PGF", "interval", "q", ""] + (["w/o prior"] if self.prior else [])
         for column in columns:
             table.add_column(column, justify="left" if column == "task" else "right")
         for i, j in self._diagonal():
             row = [
-                escape(self.targets[j]),
+                escape(short_task(self.targets[j])),
                 _signed(self.mean[i, j]),
                 f"[{cells.ci_low[i, j]:+.2f}, {cells.ci_high[i, j]:+.2f}]",
                 f"{cells.q[i, j]:.3f}",
@@ -201,7 +205,7 @@ class DemoSummary:
         kept = [c for c in gains if self.prior.get((self.sources[c[0]], self.targets[c[1]]), (0.0, False))[1]]
         return [
             f"{len(gains) - len(kept)} of the {len(gains)} significant own-task gains vanish once each"
-            " run's answer-letter prior is removed (last column above: a shift of which letter the model"
+            " run's answer-letter prior is removed (w/o prior above: a shift of which letter the model"
             f" says, not of what it sees; vlmtransfer prior {escape(str(self.config.output))},"
             " docs/why-transfer.md)."
         ]
