@@ -131,3 +131,23 @@ def test_predict_refuses_bad_requests(study_dir, tmp_path):
     assert "needs --source-data" in invoke("predict", study_dir, "--source", "X", code=2).output
     assert "no model 'nope'" in invoke("predict", study_dir, "--model", "nope", code=2).output
     assert "at least 1" in invoke("predict", study_dir, "--questions", "0", code=2).output
+
+
+def test_the_study_report_shows_its_prediction(study_dir, tmp_path):
+    from vlmtransfer.errors import InputError
+    from vlmtransfer.report.data import load_prediction, load_report_data
+
+    invoke("predict", study_dir, "--questions", "4", "-q")
+    prediction = study_dir / "prediction" / "predict.json"
+    assert prediction.is_file()
+    invoke("analyze", study_dir, "--bootstrap", "200", "-q")
+    data = load_report_data(study_dir / "analysis")
+    assert data.prediction is not None
+    assert list(data.prediction.alignment.index) == sorted(TASKS)
+    invoke("report", study_dir / "analysis", "--out", tmp_path / "r")
+    assert (tmp_path / "r" / "figures" / "prediction.png").is_file()
+    broken = json.loads(prediction.read_text())
+    del broken["alignment"]["values"]
+    (tmp_path / "bad.json").write_text(json.dumps(broken))
+    with pytest.raises(InputError, match=r"alignment\.values"):
+        load_prediction(tmp_path / "bad.json")

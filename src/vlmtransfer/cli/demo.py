@@ -32,6 +32,7 @@ def demo(
 ) -> None:
     """The whole system on the tiny Qwen2.5-VL and the synthetic suite, from data to report."""
     from vlmtransfer.cli.analyze import analyze  # noqa: PLC0415
+    from vlmtransfer.cli.predict import predict  # noqa: PLC0415
     from vlmtransfer.cli.report import report  # noqa: PLC0415
     from vlmtransfer.cli.study import execute_study  # noqa: PLC0415
     from vlmtransfer.store import StudyStore  # noqa: PLC0415
@@ -48,6 +49,7 @@ def demo(
     # The study's own analysis folder, the one `analyze STUDY_DIR`, `report STUDY_DIR` and `select` use.
     analysis_dir = config.output / "analysis"
     result = analyze([config.output], out=str(analysis_dir), quiet=True)
+    predict(config.output, quiet=True)  # gradient alignment, scored on the study: a figure of the report
     report(analysis_dir)
     with StudyStore(config.output) as store:
         table = store.accuracy_table()

@@ -28,7 +28,10 @@ from vlmtransfer.cli.summary import compact_number, short_task
 from vlmtransfer.errors import InputError
 from vlmtransfer.fsutil import publish_directory
 
-__all__ = ["EXAMPLES", "predict"]
+__all__ = ["EXAMPLES", "PREDICTION_DIR", "predict"]
+
+PREDICTION_DIR = "prediction"
+"""Where ``predict`` writes by default, beside the study's ``analysis`` folder (the report looks there)."""
 
 EXAMPLES = """[bold]Examples[/bold]
 
@@ -72,8 +75,15 @@ def predict(
     ] = None,
     seed: Annotated[int, typer.Option("--seed", help="Seed of the LoRA initialisation.")] = 0,
     out: Annotated[
-        Path | None, typer.Option("--out", "-o", help="Write predict.json and CSV tables here.")
+        Path | None,
+        typer.Option(
+            "--out",
+            "-o",
+            help="Write predict.json and CSV tables here (default: STUDY_DIR/prediction, which the study's"
+            " report shows).",
+        ),
     ] = None,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Print nothing but errors.")] = False,
 ) -> None:
     """Predict PGF rows from gradient alignment at the base model, scored on the study itself."""
     from vlmtransfer.analysis import load_inputs  # noqa: PLC0415
@@ -98,7 +108,7 @@ def predict(
         raise InputError(f"has no results for model {label!r} yet (run the study first)", source=study)
     pgf = measured[label]
     tasks = resolve_tasks(config, study / CONFIG_COPY)
-    console = Console()
+    console = Console(quiet=quiet)
     console.print(
         f"Taking LoRA gradients of {len(tasks.sources)} sources and {len(tasks.targets)} targets"
         f" ({questions} questions each) at the base model {escape(chosen.name)} ..."
@@ -120,9 +130,9 @@ def predict(
     )
     finetune_seconds = _mean_finetune_seconds(study, label)
     _print(console, quality, predicted, seconds, finetune_seconds, len(tasks.targets))
-    if out is not None:
-        _write(out, label, signal, quality, predicted, seconds, finetune_seconds, questions)
-        console.print(f"Wrote predict.json and tables to [bold]{escape(str(out))}[/bold].")
+    out = out if out is not None else study / PREDICTION_DIR
+    _write(out, label, signal, quality, predicted, seconds, finetune_seconds, questions)
+    console.print(f"Wrote predict.json and tables to [bold]{escape(str(out))}[/bold].")
 
 
 def _model(config: Any, label: str | None) -> Any:
@@ -242,6 +252,13 @@ def _write(
             "finetune_mean": finetune_seconds if math.isfinite(finetune_seconds) else None,
         },
         "predicted": None if predicted is None else _nested(predicted),
+        "alignment": {
+            "sources": [str(v) for v in signal.index],
+            "targets": [str(v) for v in signal.columns],
+            "values": [
+                [float(v) if math.isfinite(v) else None for v in row] for row in signal.to_numpy(float)
+            ],
+        },
     }
     files = {"predict.json": (json.dumps(document, indent=2, allow_nan=False) + "\n").encode()}
     files["alignment.csv"] = csv_text(signal, index=True).encode()

@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 import math
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -26,13 +26,18 @@ __all__ = [
     "Clique",
     "DiagnosticsView",
     "ModelView",
+    "PredictionView",
     "ReportData",
     "TaskInfo",
+    "load_prediction",
     "load_report_data",
     "parse_report_data",
 ]
 
 ANALYSIS_FILE = "analysis.json"
+PREDICTION_DIR = "prediction"
+PREDICTION_FILE = "predict.json"
+"""A study's prediction (``vlmtransfer predict``), found beside its ``analysis`` folder by the report."""
 SCHEMA_VERSION = 2
 SCORE_COLUMNS = ("positive", "negative", "positive_std", "negative_std")
 PERSONA_COLUMNS = (
@@ -150,6 +155,22 @@ FORMAT_CELL_COLUMNS = (
 
 
 @dataclass(frozen=True)
+class PredictionView:
+    """What ``vlmtransfer predict`` measured on a study (its ``prediction/predict.json``).
+
+    ``alignment`` is the sources x targets cosine of LoRA gradients at the base model; ``row_spearman``
+    per source the leave-one-source-out rank correlation of predicted and measured rows.
+    """
+
+    model: str
+    alignment: pd.DataFrame
+    row_spearman: pd.Series
+    mean_row_spearman: float
+    top3_recovery: float
+    top3_chance: float
+
+
+@dataclass(frozen=True)
 class ReportData:
     """Everything a report shows, from one ``analysis.json``.
 
@@ -167,6 +188,7 @@ class ReportData:
     persona_tests: pd.DataFrame
     scale: pd.DataFrame
     diagnostics: Mapping[str, DiagnosticsView] = field(default_factory=dict)
+    prediction: PredictionView | None = None
 
     def task(self, name: str) -> TaskInfo:
         """Metadata of ``name``; a task the file does not describe gets its name and no category."""
@@ -201,7 +223,41 @@ def load_report_data(path: str | Path) -> ReportData:
         document = json.loads(text)
     except json.JSONDecodeError as exc:
         raise InputError(f"not valid JSON: {exc.msg}", source=path, where=f"line {exc.lineno}") from None
-    return parse_report_data(document, path)
+    data = parse_report_data(document, path)
+    prediction = path.parent.parent / PREDICTION_DIR / PREDICTION_FILE
+    return replace(data, prediction=load_prediction(prediction)) if prediction.is_file() else data
+
+
+def load_prediction(path: str | Path) -> PredictionView:
+    """Read and check a ``predict.json`` (written by ``vlmtransfer predict`` beside a study's analysis).
+
+    Raises:
+        InputError: unreadable, not JSON, or missing what the report draws (naming the JSON path).
+    """
+    path = Path(path)
+    try:
+        document = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise InputError(f"cannot read: {exc}", source=path) from None
+    reader = _Reader(path)
+    root = reader.mapping(document, "")
+    alignment = reader.mapping(reader.get(root, "alignment", ""), "alignment")
+    sources = reader.strings(reader.get(alignment, "sources", "alignment"), "alignment.sources")
+    targets = reader.strings(reader.get(alignment, "targets", "alignment"), "alignment.targets")
+    quality = reader.mapping(reader.get(root, "quality", ""), "quality")
+    by_source = reader.mapping(
+        reader.get(quality, "row_spearman_by_source", "quality"), "quality.row_spearman_by_source"
+    )
+    return PredictionView(
+        model=str(reader.get(root, "model", "")),
+        alignment=reader.matrix(
+            reader.get(alignment, "values", "alignment"), "alignment.values", sources, targets
+        ),
+        row_spearman=pd.Series({k: _number(v) for k, v in by_source.items()}, dtype=float),
+        mean_row_spearman=_number(quality.get("row_spearman")),
+        top3_recovery=_number(quality.get("top3_recovery")),
+        top3_chance=_number(quality.get("top3_chance")),
+    )
 
 
 def parse_report_data(document: Any, path: str | Path = ANALYSIS_FILE) -> ReportData:

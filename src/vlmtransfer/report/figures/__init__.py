@@ -16,6 +16,7 @@ from vlmtransfer.fsutil import unique_names
 from vlmtransfer.report.data import ModelView, ReportData
 from vlmtransfer.report.figures.diagnostics import (
     format_matrices_figure,
+    prediction_figure,
     prior_matrices_figure,
     prior_shift_figure,
     similarity_figure,
@@ -191,6 +192,13 @@ def _summary_specs(data: ReportData, order: list[str]) -> list[FigureSpec]:
             "Task personas",
             "Donors, pirates, sponges and sieves in every model.",
             lambda: persona_figure(data),
+        ),
+        FigureSpec(
+            "prediction",
+            "Predicting transfer before finetuning",
+            "From vlmtransfer predict (the study's prediction folder): the gradient cosine it maps to PGF,"
+            " and how well each source's row is predicted from the other sources' fits.",
+            lambda: prediction_figure(data, order),
         ),
         FigureSpec(
             "baseline_accuracy",

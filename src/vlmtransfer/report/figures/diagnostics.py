@@ -18,6 +18,7 @@ from vlmtransfer.report.figures.style import DIVERGING, NEUTRAL, pgf_norm
 __all__ = [
     "format_matrices_figure",
     "paired_matrices_figure",
+    "prediction_figure",
     "prior_matrices_figure",
     "prior_shift_figure",
     "similarity_figure",
@@ -167,3 +168,46 @@ def _pivot(cells: pd.DataFrame, column: str, order: Sequence[str]) -> pd.DataFra
         index=sources, columns=targets
     )
     return reorder(matrix.rename_axis(index=None, columns=None), order)
+
+
+def prediction_figure(data: ReportData, order: Sequence[str], annotate_limit: int = 30) -> Figure | None:
+    """Left: the cosine of LoRA gradients at the base model (sources x targets), the signal
+    ``vlmtransfer predict`` maps to PGF. Right: per source, the leave-one-source-out rank correlation of
+    its predicted and measured row (chance 0). None without a prediction."""
+    view = data.prediction
+    if view is None:
+        return None
+    matrix = reorder(view.alignment, order)
+    width, height = matrix_size(matrix, data)
+    figure = Figure(figsize=(2 * width + 1.0, height), layout="constrained")
+    left, right = figure.subplots(1, 2)
+    values = matrix.to_numpy(float)
+    top = float(np.nanmax(np.abs(values))) if np.isfinite(values).any() else 1.0
+    image = draw_matrix(
+        left,
+        matrix,
+        data,
+        colormaps[DIVERGING],
+        pgf_norm(top or 1.0),
+        annotate_limit=annotate_limit,
+        grey_self=False,
+    )
+    left.set_title("cosine of LoRA gradients at the base model")
+    colorbar(figure, [image], [left], "cosine")
+    rank = {task: i for i, task in enumerate(order)}
+    sources = sorted(view.row_spearman.index, key=lambda t: rank.get(t, len(rank)))
+    rho = view.row_spearman.reindex(sources).to_numpy(float)
+    right.barh(range(len(sources)), np.nan_to_num(rho), color=NEUTRAL)
+    right.axvline(0.0, color="#444444", linewidth=0.8)
+    right.set_yticks(range(len(sources)), [data.abbreviation(s) for s in sources])
+    right.invert_yaxis()
+    right.set_xlim(-1, 1)
+    right.set_xlabel("Spearman, predicted vs measured row")
+    right.set_ylabel("held-out source")
+    right.set_title(
+        f"leave one source out: mean {view.mean_row_spearman:+.2f}; top-3 donors"
+        f" {view.top3_recovery:.0%} (chance {view.top3_chance:.0%})"
+    )
+    figure.suptitle(f"Predicting transfer before finetuning, {view.model}")
+    abbreviation_key(figure, [*matrix.index, *matrix.columns], data)
+    return figure
