@@ -31,6 +31,10 @@ class LoadOptions:
             it changes accuracy.
         min_pixels: floor on pixels per image.
         revision: hub revision (default: the preset's, else ``main``).
+        random_weights: build the preset's real architecture with random weights instead of loading
+            it (no hub; for benchmarks and tests; see :mod:`vlmtransfer.models.architectures`).
+        num_layers, vision_depth: with ``random_weights``, fewer language-model layers / vision blocks
+            than the real model (widths unchanged).
     """
 
     dtype: str = "auto"
@@ -39,6 +43,9 @@ class LoadOptions:
     max_pixels: int | None = None
     min_pixels: int | None = None
     revision: str | None = None
+    random_weights: bool = False
+    num_layers: int | None = None
+    vision_depth: int | None = None
 
 
 @dataclass(frozen=True, eq=False)
@@ -101,6 +108,10 @@ def load_model(name: str, options: LoadOptions | None = None) -> LoadedModel:
     from transformers import AutoModelForImageTextToText  # noqa: PLC0415 - heavy import
 
     options = options or LoadOptions()
+    if options.random_weights:
+        return _random_model(name, options)
+    if options.num_layers is not None or options.vision_depth is not None:
+        raise InputError("num_layers and vision_depth apply to random weights only", source="--model")
     source, revision = _resolve(name, options.revision)
     device = pick_device(options.device)
     dtype = pick_dtype(options.dtype, device)
@@ -112,6 +123,29 @@ def load_model(name: str, options: LoadOptions | None = None) -> LoadedModel:
 
     model = _loading(source, load).to(device).eval()
     return LoadedModel(model, load_processor(name, options), source, device, dtype)
+
+
+def _random_model(name: str, options: LoadOptions) -> LoadedModel:
+    """The preset's real architecture with random weights, and the processor it runs with."""
+    from vlmtransfer.models.architectures import ARCHITECTURES, random_model, random_processor  # noqa: PLC0415
+
+    preset = find_preset(name)
+    if preset is None or preset.name not in ARCHITECTURES:
+        known = ", ".join(ARCHITECTURES)
+        raise InputError(
+            f"random weights need an architecture preset ({known}), not {name!r}", source="--model"
+        )
+    device = pick_device(options.device)
+    dtype = pick_dtype(options.dtype, device)
+    processor = random_processor(options.max_pixels, options.min_pixels)
+    try:
+        model = random_model(
+            preset.name, processor, num_layers=options.num_layers, vision_depth=options.vision_depth
+        )
+    except ValueError as exc:
+        raise InputError(str(exc), source="--model") from None
+    model = model.to(device=device, dtype=dtype).eval()
+    return LoadedModel(model, processor, f"random:{preset.name}", device, dtype)
 
 
 def _loading(source: str, load: Any) -> Any:
