@@ -7,7 +7,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 DEMO_OUT ?= demo-out
 
-.PHONY: install test test-slow lint format demo demo-paper bench readme-numbers clean
+.PHONY: install test test-slow lint format demo demo-paper bench bench-gpu readme-numbers clean
 
 # TORCH_INDEX: where torch and torchvision come from. Empty: the registry's default wheels (CUDA builds on
 # Linux, ~5 GB, which run on CPU too). A CPU-only machine can take the ~1 GB CPU builds instead:
@@ -64,6 +64,11 @@ bench: $(STAMP)
 	HF_HUB_OFFLINE=1 $(BIN)/python benchmarks/train_throughput.py
 	HF_HUB_OFFLINE=1 $(BIN)/python benchmarks/bench_encoding.py
 	HF_HUB_OFFLINE=1 $(BIN)/python benchmarks/bench_predict.py
+
+# The real-width benchmark at full depth in bf16 on a GPU (Qwen2.5-VL 3B, then 7B; random weights, no hub).
+bench-gpu: $(STAMP)
+	HF_HUB_OFFLINE=1 $(BIN)/python benchmarks/real_size.py --device cuda --layers 0 --vision-depth 0 --questions 32 --adapters 4
+	HF_HUB_OFFLINE=1 $(BIN)/python benchmarks/real_size.py --device cuda --layers 0 --vision-depth 0 --questions 32 --adapters 4 --preset qwen2.5-vl-7b
 
 # README's benchmark numbers, re-measured together (~5 min on 2 cores) into benchmarks/readme-numbers.json
 # with the machine, and README's marked spans rewritten from it (the demo's own numbers are not among them).
