@@ -166,3 +166,36 @@ def test_both_mode_equals_each_mode_alone_per_question(loaded, questions, adapte
 def test_an_unknown_mode_is_refused():
     with pytest.raises(ValueError, match="mode: must be one of loglik, generate, both"):
         EvalSettings(mode="beam")
+
+
+def test_a_small_cache_budget_gives_the_same_answers_within_its_budget(loaded, questions, adapters, tmp_path):
+    unbounded = Evaluator(loaded, questions, EvalSettings(batch_size=3))
+    expected = [unbounded.run(adapter) for adapter in (None, *adapters)]
+    one_batch = max(unbounded.features.resident_bytes // 4, 1)  # about one of the four batches
+    for directory in (None, tmp_path / "cache"):
+        settings = EvalSettings(batch_size=3, cache_budget_bytes=one_batch, cache_dir=directory)
+        bounded = Evaluator(loaded, questions, settings)
+        got = [bounded.run(adapter) for adapter in (None, *adapters)]
+        assert [[r.predicted for r in run] for run in got] == [[r.predicted for r in run] for run in expected]
+        for run_a, run_b in zip(got, expected, strict=True):
+            for a, b in zip(run_a, run_b, strict=True):
+                assert a.logprobs == pytest.approx(b.logprobs, abs=1e-5)
+        assert bounded.features.peak_bytes <= one_batch
+        if directory is not None:
+            assert bounded.features.disk_reads > 0
+            assert list(directory.glob("*.pt"))  # what did not fit was spilled
+
+
+def test_spilled_shards_are_reused_by_a_later_run_and_a_corrupt_one_is_recomputed(
+    loaded, questions, tmp_path
+):
+    settings = EvalSettings(batch_size=3, cache_budget_bytes=0, cache_dir=tmp_path)
+    first = Evaluator(loaded, questions, settings).run()
+    shards = sorted(tmp_path.glob("*.pt"))
+    assert len(shards) == 4
+    shards[0].write_bytes(b"truncated")
+    later = Evaluator(loaded, questions, settings)
+    again = later.run()
+    assert [r.predicted for r in again] == [r.predicted for r in first]
+    assert later.features.disk_reads == 3  # the corrupt shard was recomputed, not trusted
+    assert shards[0].stat().st_size > 100

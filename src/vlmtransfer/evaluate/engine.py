@@ -24,10 +24,10 @@ from typing import Any, Literal
 import torch
 
 from vlmtransfer.data.records import MCQRecord
+from vlmtransfer.evaluate.feature_cache import FeatureCache, batch_key
 from vlmtransfer.evaluate.scoring import QuestionResult, answer_position, from_logprobs, from_text
 from vlmtransfer.models.encoding import (
     EncodedQuestion,
-    ImageFeatures,
     collate,
     encode_images,
     encode_question,
@@ -53,12 +53,17 @@ class EvalSettings:
         batch_size: questions per forward pass.
         max_new_tokens: generation budget in generate mode.
         cache_vision: compute each question's vision features once and reuse them for every adapter.
+        cache_budget_bytes: RAM the cached features may hold (None: unbounded); batches past it are
+            spilled to ``cache_dir`` or, without one, recomputed when needed.
+        cache_dir: where spilled features go (content-keyed shards, reused by later runs).
     """
 
     mode: Mode = "loglik"
     batch_size: int = 8
     max_new_tokens: int = 16
     cache_vision: bool = True
+    cache_budget_bytes: int | None = None
+    cache_dir: str | Path | None = None
 
     def __post_init__(self) -> None:
         if self.mode not in MODES:
@@ -67,6 +72,8 @@ class EvalSettings:
             raise ValueError(f"batch_size: must be >= 1, got {self.batch_size}")
         if self.max_new_tokens < 1:
             raise ValueError(f"max_new_tokens: must be >= 1, got {self.max_new_tokens}")
+        if self.cache_budget_bytes is not None and self.cache_budget_bytes < 0:
+            raise ValueError(f"cache_budget_bytes: must be >= 0, got {self.cache_budget_bytes}")
 
 
 @dataclass(eq=False)
@@ -77,7 +84,7 @@ class _Batch:
     indices: list[int]
     questions: list[EncodedQuestion]
     inputs: dict[str, torch.Tensor]
-    features: list[ImageFeatures | None] | None = None
+    key: str = ""
 
 
 class Evaluator:
@@ -104,6 +111,9 @@ class Evaluator:
         self.settings = settings or EvalSettings()
         self.records = [record for record, _ in questions]
         self._cache = self.settings.cache_vision and supports_pre_encoded_images(loaded.model)
+        self.features = FeatureCache(self.settings.cache_budget_bytes, self.settings.cache_dir)
+        size = getattr(loaded.processor, "image_processor", None)
+        self._identity = f"{loaded.source}|{loaded.dtype}|{getattr(size, 'size', None)}"
         self._plans: dict[str, list[_Batch]] = {}
         for protocol in ("loglik", "generate"):
             if self.settings.mode in (protocol, "both"):
@@ -149,17 +159,17 @@ class Evaluator:
         ]
 
     def close(self) -> None:
-        """Free the cached vision features (the model itself never keeps an adapter between runs)."""
-        for batches in self._plans.values():
-            for batch in batches:
-                batch.features = None
+        """Free the cached vision features in RAM (the model never keeps an adapter between runs;
+        shards spilled to disk stay for later runs)."""
+        self.features.clear()
 
     def _plan(self, encoded: list[EncodedQuestion]) -> Iterator[_Batch]:
         order = sorted(range(len(encoded)), key=lambda i: (encoded[i].length, i))
         for start in range(0, len(order), self.settings.batch_size):
             indices = order[start : start + self.settings.batch_size]
             questions = [encoded[i] for i in indices]
-            yield _Batch(indices, questions, collate(questions, self.loaded.processor, pixels=False))
+            key = batch_key(self._identity, questions) if self._cache else ""
+            yield _Batch(indices, questions, collate(questions, self.loaded.processor, pixels=False), key)
 
     @contextmanager
     def _activated(self, adapter: str | Path | None) -> Iterator[Any]:
@@ -209,12 +219,14 @@ class Evaluator:
                 key: value.to(device)
                 for key, value in pixel_inputs(batch.questions, self.loaded.processor).items()
             }
-        if batch.features is None:
+        features = self.features.get(batch.key)
+        if features is None:
             # An attached adapter is language-only (checked), so these are the base model's features.
-            batch.features = encode_images(
+            features = encode_images(
                 self.loaded.model, batch.questions, self.loaded.processor, batch_size=len(batch.questions)
             )
-        return pre_encoded_inputs(batch.features, device)
+            self.features.put(batch.key, features)
+        return pre_encoded_inputs(features, device)
 
     def _generate(self, model: Any, inputs: dict[str, Any], records: list[MCQRecord]) -> list[QuestionResult]:
         tokenizer = self.loaded.processor.tokenizer

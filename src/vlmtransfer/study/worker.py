@@ -22,7 +22,10 @@ from vlmtransfer.store import RunRecord
 from vlmtransfer.study.config import ModelConfig, StudyConfig
 from vlmtransfer.study.plan import Job, StudyTasks, job_results_hash, training_dir
 
-__all__ = ["ModelWorker", "adapter_dir", "package_versions"]
+__all__ = ["VISION_CACHE", "ModelWorker", "adapter_dir", "package_versions"]
+
+VISION_CACHE = "vision-cache"
+"""Where a study's evaluation spills the vision features that do not fit its RAM budget."""
 
 
 def adapter_dir(study_dir: Path, job: Job) -> Path:
@@ -50,6 +53,7 @@ class ModelWorker:
     def __init__(self, config: StudyConfig, model: ModelConfig, tasks: StudyTasks) -> None:
         from vlmtransfer.data.dataset import collect_questions  # noqa: PLC0415
         from vlmtransfer.evaluate.engine import EvalSettings, Evaluator  # noqa: PLC0415
+        from vlmtransfer.evaluate.feature_cache import default_budget_bytes  # noqa: PLC0415
         from vlmtransfer.models.loading import LoadOptions, load_model  # noqa: PLC0415
 
         self.config = config
@@ -68,6 +72,10 @@ class ModelWorker:
             mode=config.eval.mode,
             batch_size=config.eval.batch_size,
             max_new_tokens=config.eval.max_new_tokens,
+            # features past a quarter of this machine's memory spill to the study (a full-resolution
+            # BLINK grid's would not fit beside a large model); resumed runs read the shards back
+            cache_budget_bytes=default_budget_bytes(),
+            cache_dir=config.output / VISION_CACHE,
         )
         self.evaluator = Evaluator(
             self.loaded, [q for task in tasks.targets for q in questions[task]], settings
