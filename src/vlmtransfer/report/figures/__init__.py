@@ -193,12 +193,18 @@ def _summary_specs(data: ReportData, order: list[str]) -> list[FigureSpec]:
             "Donors, pirates, sponges and sieves in every model.",
             lambda: persona_figure(data),
         ),
-        FigureSpec(
-            "prediction",
-            "Predicting transfer before finetuning",
-            "From vlmtransfer predict (the study's prediction folder): the gradient cosine it maps to PGF,"
-            " and how well each source's row is predicted from the other sources' fits.",
-            lambda: prediction_figure(data, order),
+        *(
+            [
+                FigureSpec(
+                    "prediction",
+                    "Predicting transfer before finetuning",
+                    "From vlmtransfer predict (the study's prediction folder): the gradient cosine it maps to"
+                    " PGF, and how well each source's row is predicted from the other sources' fits.",
+                    lambda: prediction_figure(data, order),
+                )
+            ]
+            if data.prediction is not None
+            else []
         ),
         FigureSpec(
             "baseline_accuracy",
