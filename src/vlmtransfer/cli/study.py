@@ -63,6 +63,10 @@ def run(
         from vlmtransfer.cli.power import print_study_noise_floor  # noqa: PLC0415
 
         print_study_noise_floor(config, plan.tasks.targets, Console())
+        if not missing_data_dirs(config):
+            from vlmtransfer.cli.cache_estimate import print_vision_cache_estimate  # noqa: PLC0415
+
+            print_vision_cache_estimate(config, plan.tasks.targets, Console())
         return
     execute_study(config, config_path, reset_changed=reset_changed)
 
