@@ -15,6 +15,9 @@ from typing import Any
 
 from PIL import Image
 from rich.console import Console
+from rich.markup import escape
+
+from vlmtransfer.errors import InputError
 
 __all__ = ["model_vision_shape", "print_vision_cache_estimate", "vision_tokens"]
 
@@ -71,7 +74,11 @@ def print_vision_cache_estimate(config: Any, targets: Sequence[str], console: Co
     from vlmtransfer.evaluate.feature_cache import default_budget_bytes  # noqa: PLC0415
     from vlmtransfer.study.worker import VISION_CACHE  # noqa: PLC0415
 
-    sizes = list(_image_sizes(config, targets))
+    try:
+        sizes = list(_image_sizes(config, targets))
+    except (InputError, OSError, ValueError) as exc:  # an estimate never stops a dry run
+        console.print(f"[dim]vision cache: not estimated ({escape(str(exc))})[/dim]")
+        return
     budget = default_budget_bytes()
     for model in config.models:
         shape = model_vision_shape(model.name)
