@@ -18,16 +18,7 @@ import tempfile
 import time
 from pathlib import Path
 
-TARGETS = (
-    "Syn_Counting",
-    "Syn_Forensic_Detection",
-    "Syn_Jigsaw",
-    "Syn_Multi-view_Reasoning",
-    "Syn_Object_Localization",
-    "Syn_Relative_Depth",
-    "Syn_Relative_Reflectance",
-    "Syn_Visual_Similarity",
-)
+from vlmtransfer.study.demo import DEMO_TASKS as TARGETS  # the demo's eight targets
 
 
 def main() -> None:

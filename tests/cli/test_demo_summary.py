@@ -27,7 +27,8 @@ def _accuracy_table(questions: pd.DataFrame) -> pd.DataFrame:
     return table.reset_index()
 
 
-def test_the_summary_reads_what_ran_baselines_matrix_own_task_effects_what_to_look_at_next_steps(tmp_path):
+def _planted_study(tmp_path):
+    """A demo-shaped config, the accuracy table and the analysis of a planted per-question study."""
     questions = question_table(TASKS, 3, 150, flip_rate=0.15, planted=PLANTED, rng=np.random.default_rng(1))
     path = tmp_path / "questions.csv"
     questions.to_csv(path, index=False)
@@ -38,7 +39,12 @@ def test_the_summary_reads_what_ran_baselines_matrix_own_task_effects_what_to_lo
         lora=SimpleNamespace(rank=16),
         train=SimpleNamespace(max_steps=192),
     )
-    summary = DemoSummary(config, _accuracy_table(questions), result, tmp_path / "analysis", tmp_path)
+    return config, _accuracy_table(questions), result
+
+
+def test_the_summary_reads_what_ran_baselines_matrix_own_task_effects_what_to_look_at_next_steps(tmp_path):
+    config, table, result = _planted_study(tmp_path)
+    summary = DemoSummary(config, table, result, tmp_path / "analysis", tmp_path)
     console = Console(record=True, width=400)
     summary.print(console, seconds=12.0)
     text = console.export_text()
@@ -70,20 +76,9 @@ def test_the_summary_reads_what_ran_baselines_matrix_own_task_effects_what_to_lo
 
 
 def test_the_summary_says_which_own_task_gains_are_letter_prior(tmp_path):
-    questions = question_table(TASKS, 3, 150, flip_rate=0.15, planted=PLANTED, rng=np.random.default_rng(1))
-    path = tmp_path / "questions.csv"
-    questions.to_csv(path, index=False)
-    result = analyze([path], out=str(tmp_path / "analysis"), quiet=True, bootstrap=1000)
-    config = SimpleNamespace(
-        output=tmp_path / "study",
-        seeds=[0, 1, 2],
-        lora=SimpleNamespace(rank=16),
-        train=SimpleNamespace(max_steps=192),
-    )
+    config, table, result = _planted_study(tmp_path)
     prior = {(t, t): (0.01, False) for t in TASKS} | {("Syn_Jigsaw", "Syn_Jigsaw"): (0.3, True)}
-    summary = DemoSummary(
-        config, _accuracy_table(questions), result, tmp_path / "analysis", tmp_path, prior=prior
-    )
+    summary = DemoSummary(config, table, result, tmp_path / "analysis", tmp_path, prior=prior)
     console = Console(record=True, width=400)
     summary.print(console, seconds=1.0)
     text = console.export_text()

@@ -121,7 +121,7 @@ class Evaluator:
                     encode_question(r, images, loaded.processor, suffix=self._suffix(r, protocol))
                     for r, images in questions
                 ]
-                self._plans[protocol] = list(self._plan(encoded))
+                self._plans[protocol] = list(self._plan(encoded, protocol))
 
     def _suffix(self, record: MCQRecord, protocol: str) -> str:
         if protocol == "generate":
@@ -163,13 +163,20 @@ class Evaluator:
         shards spilled to disk stay for later runs)."""
         self.features.clear()
 
-    def _plan(self, encoded: list[EncodedQuestion]) -> Iterator[_Batch]:
+    def _plan(self, encoded: list[EncodedQuestion], protocol: str) -> Iterator[_Batch]:
         order = sorted(range(len(encoded)), key=lambda i: (encoded[i].length, i))
         for start in range(0, len(order), self.settings.batch_size):
             indices = order[start : start + self.settings.batch_size]
             questions = [encoded[i] for i in indices]
-            key = batch_key(self._identity, questions) if self._cache else ""
+            key = self._key(questions, f"{protocol}:{start}")
             yield _Batch(indices, questions, collate(questions, self.loaded.processor, pixels=False), key)
+
+    def _key(self, questions: list[EncodedQuestion], position: str) -> str:
+        """A batch's cache key: its images' content hash where shards on disk outlive this evaluator
+        (hashing every image's pixels is not free), else its place in this evaluator's plan."""
+        if not self._cache:
+            return ""
+        return batch_key(self._identity, questions) if self.settings.cache_dir is not None else position
 
     @contextmanager
     def _activated(self, adapter: str | Path | None) -> Iterator[Any]:
