@@ -122,21 +122,48 @@ def test_generate_mode_parses_text_and_agrees_with_and_without_cache(loaded, que
         plain.close()
 
 
-def test_an_adapter_on_the_vision_tower_is_refused_while_caching(loaded, questions, tmp_path):
-    from peft import LoraConfig, get_peft_model
+@pytest.fixture(scope="module")
+def vision_adapter(loaded, tmp_path_factory):
+    """An adapter on the vision tower and merger as well as the language model, trained hard enough
+    that its image features differ from the base model's."""
+    items = generate_examples("Syn_Counting", "train", 8, seed=3)
+    encoded = [encode_question(r, images, loaded.processor, with_answer=True) for r, images in items]
+    out = tmp_path_factory.mktemp("vision") / "adapter"
+    finetune_lora(
+        loaded.model,
+        encoded,
+        out,
+        lora=LoraSettings(vision=True),
+        settings=TrainSettings(learning_rate=3e-2, max_steps=4, batch_size=4, warmup_ratio=0.0),
+        processor=loaded.processor,
+    )
+    return out
 
-    peft_model = get_peft_model(loaded.model, LoraConfig(r=2, target_modules=["qkv"]))  # vision attention
-    peft_model.save_pretrained(tmp_path / "vision")
-    peft_model.unload()
-    evaluator = Evaluator(loaded, questions[:2])
+
+def test_an_adapter_on_the_vision_tower_is_evaluated_on_its_own_features(loaded, questions, vision_adapter):
+    cached = Evaluator(loaded, questions, EvalSettings(batch_size=5))
+    plain = Evaluator(loaded, questions, EvalSettings(batch_size=3, cache_vision=False))
     try:
-        with pytest.raises(ValueError, match="outside the language model"):
-            evaluator.run(tmp_path / "vision")
+        base = cached.run()
+        tuned, again, reference = (
+            cached.run(vision_adapter),
+            cached.run(vision_adapter),
+            plain.run(vision_adapter),
+        )
+        assert cached.pixels.resident_bytes > 0  # the preprocessed pixels are kept for the next adapter
+        for mine, theirs in zip(tuned, reference, strict=True):
+            assert mine.logprobs == pytest.approx(theirs.logprobs, abs=1e-4)
+        assert _logprobs(again) == _logprobs(tuned)
+        assert _logprobs(cached.run()) == _logprobs(base)  # the base's cached features are untouched
+        moved = max(
+            abs(a - b)
+            for mine, other in zip(tuned, base, strict=True)
+            for a, b in zip(mine.logprobs, other.logprobs, strict=True)
+        )
+        assert moved > 1e-3
     finally:
-        evaluator.close()
-    uncached = Evaluator(loaded, questions[:2], EvalSettings(cache_vision=False))
-    assert len(uncached.run(tmp_path / "vision")) == 2
-    uncached.close()
+        cached.close()
+        plain.close()
 
 
 def test_accuracy_by_task(loaded, questions):

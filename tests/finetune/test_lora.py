@@ -18,10 +18,12 @@ from vlmtransfer.finetune.lora import (
     finetune_lora,
     read_loss_curve,
     training_image_features,
+    training_vision_inputs,
+    vision_linear_layers,
 )
 from vlmtransfer.finetune.trainer import TrainSettings, total_steps, train
 from vlmtransfer.models import load_model
-from vlmtransfer.models.encoding import encode_question
+from vlmtransfer.models.encoding import ImagePixels, encode_question
 
 FAST = TrainSettings(learning_rate=5e-3, max_steps=6, batch_size=4, warmup_ratio=0.0)
 
@@ -213,3 +215,61 @@ def test_image_features_must_match_the_questions_and_come_from_the_base_model(lo
             training_image_features(peft_model, questions, loaded.processor)
     finally:
         peft_model.unload()
+
+
+def test_vision_lora_adapts_the_vision_tower_and_merger_too(loaded):
+    vision = vision_linear_layers(loaded.model)
+    # the tiny model's 2 vision blocks x (qkv, proj, gate, up, down) and the merger's two layers
+    assert len(vision) == 2 * 5 + 2
+    assert all(name.startswith("model.visual.") for name in vision)
+    peft_model = attach_lora(loaded.model, LoraSettings(vision=True), seed=0)
+    try:
+        adapted = {name for name, m in peft_model.get_base_model().named_modules() if hasattr(m, "lora_A")}
+        assert set(vision) <= adapted
+        assert len(adapted) == len(vision) + 2 * 7
+        assert not any("lm_head" in name for name in adapted)
+    finally:
+        peft_model.unload()
+
+
+def test_vision_lora_trains_from_preprocessed_pixels_as_from_images(loaded, questions, tmp_path):
+    """Pixels preprocessed once give the loss and weights that the images give every step, the vision
+    part of the adapter is trained, and encoded features are refused (they would be the frozen tower's)."""
+    lora = LoraSettings(vision=True)
+    pixels = training_vision_inputs(loaded.model, questions, loaded.processor, lora)
+    assert pixels is not None
+    assert all(isinstance(p, ImagePixels) for p in pixels)
+    assert [len(p.grid) for p in pixels] == [len(q.images) for q in questions]
+    once = finetune_lora(
+        loaded.model, questions, tmp_path / "once", lora=lora, settings=FAST, processor=loaded.processor
+    )
+    every = finetune_lora(
+        loaded.model,
+        questions,
+        tmp_path / "every",
+        lora=lora,
+        settings=FAST,
+        processor=loaded.processor,
+        cache_vision=False,
+    )
+    assert [p.loss for p in once.curve] == pytest.approx([p.loss for p in every.curve], rel=1e-4)
+    first = load_file(tmp_path / "once" / "adapter_model.safetensors")
+    second = load_file(tmp_path / "every" / "adapter_model.safetensors")
+    assert first.keys() == second.keys()
+    for key, value in first.items():
+        torch.testing.assert_close(value, second[key], rtol=1e-3, atol=1e-5)
+    visual_b = [value for key, value in first.items() if "visual" in key and "lora_B" in key]
+    assert len(visual_b) == 12
+    assert all(value.abs().max() > 0 for value in visual_b)
+    features = training_image_features(loaded.model, questions, loaded.processor)
+    with pytest.raises(ValueError, match="image_features: encoded features go stale"):
+        finetune_lora(
+            loaded.model,
+            questions,
+            tmp_path / "stale",
+            lora=lora,
+            settings=FAST,
+            processor=loaded.processor,
+            image_features=features,
+        )
+    assert not (tmp_path / "stale").exists()

@@ -71,6 +71,17 @@ def test_results_hash_ignores_seeds_and_sources_but_not_training(study_dir):
     assert base.results_hash(model, list(TASKS)) != base.results_hash(model, ["Syn_Counting"])
 
 
+def test_vision_lora_is_in_the_hashes_only_when_set(study_dir):
+    """Studies made before ``lora.vision`` existed keep their hashes (and so their stored runs)."""
+    base = load_study_config(write(study_dir))
+    off = load_study_config(write(study_dir, lora={"vision": False}))
+    on = load_study_config(write(study_dir, lora={"vision": True}))
+    model = base.models[0]
+    assert "vision" not in base.lora.hashed()
+    assert base.training_hash(model) == off.training_hash(model) != on.training_hash(model)
+    assert base.results_hash(model, list(TASKS)) != on.results_hash(model, list(TASKS))
+
+
 @pytest.mark.parametrize(
     ("changes", "where", "problem"),
     [

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import sqlite3
@@ -85,6 +86,33 @@ def test_a_study_runs_resumes_and_is_idempotent(tmp_path, data_dir):
 
     analysis = run("analyze", out, "--quiet")
     assert (out / "analysis" / "analysis.json").is_file(), analysis.output
+
+
+def test_a_study_with_vision_lora_scores_each_adapter_with_its_own_vision_tower(tmp_path, data_dir):
+    """The worker shares preprocessed pixels between seeds and adapters; the stored answers must be
+    those of a plain evaluation (images encoded by the adapted tower, nothing cached)."""
+    from safetensors.torch import load_file
+
+    from vlmtransfer.data.dataset import load_questions
+    from vlmtransfer.evaluate import EvalSettings, Evaluator
+    from vlmtransfer.models import load_model
+
+    out = tmp_path / "study"
+    run("run", study(tmp_path, data_dir, seeds=[0], lora={"vision": True}))
+    with StudyStore(out) as store:
+        runs = store.runs()
+        predictions = store.predictions()
+    tuned = runs[runs["source"] == TASKS[0]].iloc[0]
+    adapter = out / tuned["adapter"]
+    weights = load_file(adapter / "adapter_model.safetensors")
+    assert any("visual" in key for key in weights)
+    questions = [item for task in TASKS for item in load_questions(data_dir, task, "val")]
+    expected = Evaluator(load_model("tiny"), questions, EvalSettings(cache_vision=False)).run(adapter)
+    stored = predictions[predictions["source"] == TASKS[0]].set_index(["target", "question_id"])
+    for result in expected:
+        row = stored.loc[(result.task, result.id)]
+        assert row["predicted"] == result.predicted
+        assert json.loads(row["logprobs"]) == pytest.approx(list(result.logprobs), abs=1e-4)
 
 
 def test_a_changed_setting_is_refused_then_redone_reusing_nothing_stale(tmp_path, data_dir):

@@ -58,6 +58,13 @@ def finetune(
     rank: Annotated[int, typer.Option("--rank", help="LoRA rank.")] = 8,
     alpha: Annotated[float, typer.Option("--alpha", help="LoRA alpha.")] = 16,
     dropout: Annotated[float, typer.Option("--dropout", help="LoRA dropout.")] = 0.05,
+    vision: Annotated[
+        bool,
+        typer.Option(
+            "--vision/--language-only",
+            help="Also adapt the vision tower and merger (images are then encoded at every step).",
+        ),
+    ] = False,
     lr: Annotated[float, typer.Option("--lr", help="Peak learning rate.")] = 2e-4,
     epochs: Annotated[float, typer.Option("--epochs", help="Passes over the data.")] = 1.0,
     max_steps: Annotated[
@@ -71,7 +78,8 @@ def finetune(
         str, typer.Option("--dtype", help="auto (bf16 on GPU, fp32 on CPU) or a dtype.")
     ] = "auto",
 ) -> None:
-    """Train a LoRA adapter (language model only, loss on the answer) and save it in PEFT's format."""
+    """Train a LoRA adapter (on the language model, or with --vision on the vision tower too; loss on the
+    answer) and save it in PEFT's format."""
     from vlmtransfer.cli.progress import quiet_ml_libraries, step_progress, training_callback  # noqa: PLC0415
     from vlmtransfer.data.dataset import collect_questions  # noqa: PLC0415
     from vlmtransfer.devices import check_device  # noqa: PLC0415
@@ -81,7 +89,7 @@ def finetune(
     from vlmtransfer.models.encoding import encode_question  # noqa: PLC0415
     from vlmtransfer.models.loading import LoadOptions, load_model  # noqa: PLC0415
 
-    lora = _settings(LoraSettings, rank=rank, alpha=alpha, dropout=dropout)
+    lora = _settings(LoraSettings, rank=rank, alpha=alpha, dropout=dropout, vision=vision)
     settings = _settings(
         TrainSettings,
         learning_rate=lr,

@@ -177,7 +177,7 @@ def _gradients(
         key: [encode_question(r, images, loaded.processor, with_answer=True) for r, images in found]
         for key, found in items.items()
     }
-    lora = LoraSettings(rank=config.lora.rank, alpha=config.lora.alpha, dropout=config.lora.dropout)
+    lora = LoraSettings(**config.lora.model_dump())
     started = time.perf_counter()
     gradients = lora_gradients(
         loaded.model, encoded, loaded.processor, lora, seed=seed, batch_size=config.train.batch_size

@@ -33,7 +33,9 @@ from vlmtransfer.models.encoding import (
     encode_question,
     pixel_inputs,
     pre_encoded_inputs,
+    preprocess_images,
     supports_pre_encoded_images,
+    vision_inputs,
 )
 from vlmtransfer.models.loading import LoadedModel
 
@@ -112,6 +114,7 @@ class Evaluator:
         self.records = [record for record, _ in questions]
         self._cache = self.settings.cache_vision and supports_pre_encoded_images(loaded.model)
         self.features = FeatureCache(self.settings.cache_budget_bytes, self.settings.cache_dir)
+        self.pixels = FeatureCache(self.settings.cache_budget_bytes)  # for vision adapters; never spilled
         size = getattr(loaded.processor, "image_processor", None)
         self._identity = f"{loaded.source}|{loaded.dtype}|{getattr(size, 'size', None)}"
         self._plans: dict[str, list[_Batch]] = {}
@@ -139,14 +142,17 @@ class Evaluator:
         Raises:
             InputError: the adapter directory is incomplete, corrupt or made for another model (checked
                 before it touches the model).
-            ValueError: the adapter adapts modules outside the language model while the vision cache is on.
+
+        An adapter that also adapts the vision tower or merger (``LoraSettings(vision=True)``) changes
+        the image features, so its run encodes every image afresh; with the cache on, the images'
+        preprocessed pixels are what is kept and reused.
         """
         per_protocol: dict[str, list[QuestionResult | None]] = {}
-        with self._activated(adapter) as model:
+        with self._activated(adapter) as (model, adapts_vision):
             for protocol, batches in self._plans.items():
                 results: list[QuestionResult | None] = [None] * len(self.records)
                 for batch in batches:
-                    evaluated = self._evaluate_batch(model, batch, protocol)
+                    evaluated = self._evaluate_batch(model, batch, protocol, adapts_vision)
                     for index, result in zip(batch.indices, evaluated, strict=True):
                         results[index] = result
                 per_protocol[protocol] = results
@@ -159,9 +165,10 @@ class Evaluator:
         ]
 
     def close(self) -> None:
-        """Free the cached vision features in RAM (the model never keeps an adapter between runs;
-        shards spilled to disk stay for later runs)."""
+        """Free the cached vision features and pixels in RAM (the model never keeps an adapter between
+        runs; shards spilled to disk stay for later runs)."""
         self.features.clear()
+        self.pixels.clear()
 
     def _plan(self, encoded: list[EncodedQuestion], protocol: str) -> Iterator[_Batch]:
         order = sorted(range(len(encoded)), key=lambda i: (encoded[i].length, i))
@@ -179,10 +186,11 @@ class Evaluator:
         return batch_key(self._identity, questions) if self.settings.cache_dir is not None else position
 
     @contextmanager
-    def _activated(self, adapter: str | Path | None) -> Iterator[Any]:
-        """The base model, or the base with ``adapter`` attached for the duration (then detached)."""
+    def _activated(self, adapter: str | Path | None) -> Iterator[tuple[Any, bool]]:
+        """The base model, or the base with ``adapter`` attached for the duration (then detached), and
+        whether the adapter changes anything outside the language model (the image features)."""
         if adapter is None:
-            yield self.loaded.model
+            yield self.loaded.model, False
             return
         from peft import PeftModel  # noqa: PLC0415 - heavy import
 
@@ -194,17 +202,17 @@ class Evaluator:
         with quiet_peft():
             peft_model = PeftModel.from_pretrained(self.loaded.model, str(adapter)).eval()
         try:
-            if self._cache:
-                _check_language_only(peft_model, Path(adapter))
-            yield peft_model
+            yield peft_model, bool(_adapted_outside_language_model(peft_model))
         finally:
             detach_lora(peft_model, flags)
 
     @torch.inference_mode()
-    def _evaluate_batch(self, model: Any, batch: _Batch, protocol: str) -> list[QuestionResult]:
+    def _evaluate_batch(
+        self, model: Any, batch: _Batch, protocol: str, adapts_vision: bool
+    ) -> list[QuestionResult]:
         device = self.loaded.device
         inputs = {key: value.to(device) for key, value in batch.inputs.items()}
-        inputs.update(self._vision_inputs(batch))
+        inputs.update(self._vision_inputs(batch, adapts_vision))
         records = [self.records[i] for i in batch.indices]
         if protocol == "generate":
             return self._generate(model, inputs, records)
@@ -216,8 +224,9 @@ class Evaluator:
             for row, record in enumerate(records)
         ]
 
-    def _vision_inputs(self, batch: _Batch) -> dict[str, Any]:
-        """Pixels, or (with the cache) the vision features, computed by the first run that needs them."""
+    def _vision_inputs(self, batch: _Batch, adapts_vision: bool) -> dict[str, Any]:
+        """Pixels, or (with the cache) the base model's vision features, computed by the first run that
+        needs them; for an adapter that changes the vision tower, the cached preprocessed pixels."""
         if not any(q.images for q in batch.questions):
             return {}
         device = self.loaded.device
@@ -226,9 +235,15 @@ class Evaluator:
                 key: value.to(device)
                 for key, value in pixel_inputs(batch.questions, self.loaded.processor).items()
             }
+        if adapts_vision:
+            pixels = self.pixels.get(batch.key)
+            if pixels is None:
+                pixels = preprocess_images(batch.questions, self.loaded.processor)
+                self.pixels.put(batch.key, pixels)
+            return vision_inputs(pixels, device)
         features = self.features.get(batch.key)
         if features is None:
-            # An attached adapter is language-only (checked), so these are the base model's features.
+            # The attached adapter (if any) leaves the vision tower alone: these are the base's features.
             features = encode_images(
                 self.loaded.model, batch.questions, self.loaded.processor, batch_size=len(batch.questions)
             )
@@ -248,26 +263,20 @@ class Evaluator:
         return [from_text(record, text) for record, text in zip(records, texts, strict=True)]
 
 
-def _check_language_only(peft_model: Any, adapter: Path) -> None:
-    """Every module the adapter changes (any PEFT tuner layer, or a fully trained ``modules_to_save``
-    copy) must lie inside the language model, or cached vision features would be wrong."""
+def _adapted_outside_language_model(peft_model: Any) -> list[str]:
+    """The modules an adapter changes (any PEFT tuner layer, or a fully trained ``modules_to_save``
+    copy) outside the language model: where it does, the base model's image features are not its own."""
     from peft.tuners.tuners_utils import BaseTunerLayer  # noqa: PLC0415
     from peft.utils import ModulesToSaveWrapper  # noqa: PLC0415
 
     from vlmtransfer.finetune.lora import language_model_path  # noqa: PLC0415
 
     prefix = language_model_path(peft_model.get_base_model())
-    adapted = [
-        module_name
-        for module_name, module in peft_model.get_base_model().named_modules()
-        if isinstance(module, (BaseTunerLayer, ModulesToSaveWrapper))
+    return [
+        name
+        for name, module in peft_model.get_base_model().named_modules()
+        if isinstance(module, (BaseTunerLayer, ModulesToSaveWrapper)) and not name.startswith(prefix + ".")
     ]
-    outside = [m for m in adapted if not m.startswith(prefix + ".")]
-    if outside:
-        raise ValueError(
-            f"adapter {adapter} adapts modules outside the language model ({outside[0]}); "
-            "its vision features differ from the base model's, so evaluate it with the vision cache off"
-        )
 
 
 def accuracy_by_task(results: Sequence[QuestionResult]) -> dict[str, tuple[float, int]]:

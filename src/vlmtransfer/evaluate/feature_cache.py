@@ -21,11 +21,13 @@ from typing import Any
 
 import torch
 
-from vlmtransfer.models.encoding import EncodedQuestion, ImageFeatures
+from vlmtransfer.models.encoding import EncodedQuestion, ImageFeatures, ImagePixels
 
 __all__ = ["FeatureCache", "batch_key", "default_budget_bytes"]
 
-Features = list[ImageFeatures | None]
+Features = list[ImageFeatures | None] | list[ImagePixels | None]
+"""A batch's vision inputs, one entry per question; only features are ever spilled to disk (a cache of
+preprocessed pixels is made without a directory)."""
 DEFAULT_RAM_SHARE = 0.25
 """Share of the machine's physical memory the cache may hold by default."""
 

@@ -17,7 +17,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from vlmtransfer.finetune.lora import LoraSettings, attach_lora, detach_lora, training_image_features
+from vlmtransfer.finetune.lora import LoraSettings, attach_lora, detach_lora, training_vision_inputs
 from vlmtransfer.finetune.trainer import target_loss_sum
 from vlmtransfer.models.encoding import EncodedQuestion
 
@@ -71,10 +71,11 @@ def lora_gradients(
     batch_size: int = 8,
 ) -> dict[str, np.ndarray]:
     """Per task (key), its gradient w.r.t. one LoRA attachment (``lora``, initialised from ``seed``) to
-    ``model``; the model is returned to its base state afterwards. Image features are computed once from
-    the base model (LoRA adapts only the language model)."""
+    ``model``; the model is returned to its base state afterwards. What stands in for the images is
+    computed once per task (the base model's features, or preprocessed pixels when ``lora.vision``)."""
     features = {
-        name: training_image_features(model, list(questions), processor) for name, questions in tasks.items()
+        name: training_vision_inputs(model, list(questions), processor, lora)
+        for name, questions in tasks.items()
     }
     peft_model = attach_lora(model, lora, seed)
     try:

@@ -1,11 +1,16 @@
-"""LoRA finetuning of a VLM's language model (PEFT), saved as a standard PEFT adapter.
+"""LoRA finetuning of a VLM (PEFT), saved as a standard PEFT adapter.
 
-Only the language model is adapted: the adapter's target modules are matched by a regular expression
-anchored at the language model's own module path (found through ``get_decoder()``), because vision
-towers reuse the same projection names (Qwen2.5-VL's vision MLP also has ``gate_proj``/``up_proj``).
+By default only the language model is adapted: the adapter's target modules are matched by a regular
+expression anchored at the language model's own module path (found through ``get_decoder()``), because
+vision towers reuse the same projection names (Qwen2.5-VL's vision MLP also has ``gate_proj``/``up_proj``).
 Keeping the vision tower and merger frozen is what lets evaluation encode each question's images once
 for the base model and every adapter, and training encode each training question's images once for
 every step, epoch and seed (``image_features``) instead of once per step.
+
+``LoraSettings(vision=True)`` also adapts every linear layer of the vision tower and merger (everything
+outside the language model and the output head), as finetuning recipes that tune the vision encoder do.
+The images are then preprocessed once (``preprocess_images``) and encoded at every step and, in
+evaluation, for every adapter.
 
 The base model is left as it was found: the adapter is attached, trained, saved and unloaded, so a
 study can finetune many adapters on one loaded base.
@@ -32,7 +37,9 @@ from vlmtransfer.fsutil import staged_directory
 from vlmtransfer.models.encoding import (
     EncodedQuestion,
     ImageFeatures,
+    VisionInput,
     encode_images,
+    preprocess_images,
     supports_pre_encoded_images,
 )
 
@@ -51,6 +58,8 @@ __all__ = [
     "restore_trainable_flags",
     "trainable_flags",
     "training_image_features",
+    "training_vision_inputs",
+    "vision_linear_layers",
 ]
 
 ADAPTER_CONFIG = "adapter_config.json"
@@ -63,7 +72,8 @@ class LoraSettings:
     """LoRA hyperparameters; defaults are the paper's (rank 8, alpha 16) and the usual dropout.
 
     ``target_modules`` are leaf names of the language model's linear layers (all attention and MLP
-    projections by default).
+    projections by default). ``vision`` also adapts every linear layer outside the language model and
+    the output head (for Qwen2.5-VL: the vision blocks' projections and the merger), at the same rank.
     """
 
     rank: int = 8
@@ -78,6 +88,7 @@ class LoraSettings:
         "up_proj",
         "down_proj",
     )
+    vision: bool = False
 
     def __post_init__(self) -> None:
         if self.rank < 1:
@@ -112,8 +123,21 @@ def language_model_path(model: Any) -> str:
     raise ValueError(f"cannot find the language model of {type(model).__name__} (no get_decoder())")
 
 
+def vision_linear_layers(model: Any) -> list[str]:
+    """Dotted names of the model's linear layers outside its language model and output head: what
+    ``LoraSettings(vision=True)`` adapts besides the language model."""
+    prefix = language_model_path(model)
+    output = model.get_output_embeddings() if hasattr(model, "get_output_embeddings") else None
+    return [
+        name
+        for name, module in model.named_modules()
+        if isinstance(module, torch.nn.Linear) and module is not output and not name.startswith(prefix + ".")
+    ]
+
+
 def attach_lora(model: Any, settings: LoraSettings, seed: int) -> Any:
-    """Wrap ``model`` in a PEFT LoRA model adapting only its language model; initialisation from ``seed``.
+    """Wrap ``model`` in a PEFT LoRA model adapting its language model (and, with ``settings.vision``, its
+    vision tower and merger); initialisation from ``seed``.
 
     Raises:
         ValueError: no module matched, or anything outside the language model became trainable.
@@ -126,6 +150,11 @@ def attach_lora(model: Any, settings: LoraSettings, seed: int) -> Any:
         )
     prefix = language_model_path(model)
     pattern = rf"^{re.escape(prefix)}\..*\.({'|'.join(settings.target_modules)})$"
+    vision = vision_linear_layers(model) if settings.vision else []
+    if settings.vision and not vision:
+        raise ValueError(f"vision: {type(model).__name__} has no linear layers outside its language model")
+    if vision:
+        pattern = rf"{pattern}|^({'|'.join(re.escape(name) for name in vision)})$"
     config = LoraConfig(
         r=settings.rank,
         lora_alpha=settings.alpha,
@@ -143,14 +172,15 @@ def attach_lora(model: Any, settings: LoraSettings, seed: int) -> Any:
         raise ValueError(
             f"LoRA target modules {settings.target_modules} not found under {prefix}: {exc}"
         ) from None
+    allowed = [prefix, *vision]
     stray = [
         name
         for name, parameter in peft_model.named_parameters()
-        if parameter.requires_grad and f".{prefix}." not in f".{name}"
+        if parameter.requires_grad and not any(f".{part}." in f".{name}" for part in allowed)
     ]
     if stray:
         detach_lora(peft_model, flags)
-        raise ValueError(f"LoRA would train parameters outside the language model: {stray[:3]}")
+        raise ValueError(f"LoRA would train parameters outside the modules it adapts: {stray[:3]}")
     peft_model.vlmtransfer_trainable_flags = flags
     return peft_model
 
@@ -196,7 +226,7 @@ def finetune_lora(
     processor: Any,
     provenance: dict[str, Any] | None = None,
     on_step: Callable[[LossPoint, int], None] | None = None,
-    image_features: Sequence[ImageFeatures | None] | None = None,
+    image_features: Sequence[VisionInput | None] | None = None,
     cache_vision: bool = True,
 ) -> FinetuneResult:
     """Train a LoRA adapter on ``questions`` and save it to ``out_dir`` (all or nothing).
@@ -205,13 +235,24 @@ def finetune_lora(
     ``PeftModel.from_pretrained`` loads it), ``training.json`` (settings, data fingerprint, versions,
     ``provenance``) and ``loss_curve.csv``. ``model`` is returned to its original state afterwards.
 
-    The adapter never touches the vision tower, so each question's image features are computed once
-    up front (``cache_vision``; models without pre-encoded input support train from pixels) or taken
-    from ``image_features`` (:func:`training_image_features` of the same questions, e.g. shared by
-    the seeds of one source).
+    What stands in for the images is computed once up front (``cache_vision``) or taken from
+    ``image_features`` (:func:`training_vision_inputs` of the same questions, e.g. shared by the seeds
+    of one source): the base model's image features when the vision tower stays frozen, the
+    preprocessed pixels when ``lora.vision`` adapts it. Models without pre-encoded input support train
+    from the images.
+
+    Raises:
+        ValueError: ``image_features`` holds encoded features while ``lora.vision`` trains the tower
+            (they would be the frozen tower's, not the one being trained).
     """
     if image_features is None and cache_vision:
-        image_features = training_image_features(model, questions, processor)
+        image_features = training_vision_inputs(model, questions, processor, lora)
+    stale = image_features is not None and any(isinstance(f, ImageFeatures) for f in image_features)
+    if lora.vision and stale:
+        raise ValueError(
+            "image_features: encoded features go stale while LoRA trains the vision tower; "
+            "pass preprocessed pixels (training_vision_inputs)"
+        )
     peft_model = attach_lora(model, lora, settings.seed)
     try:
         trainable = sum(p.numel() for p in peft_model.parameters() if p.requires_grad)
@@ -238,6 +279,20 @@ def finetune_lora(
     finally:
         detach_lora(peft_model)
     return FinetuneResult(out_dir, curve, trainable)
+
+
+def training_vision_inputs(
+    model: Any, questions: Sequence[EncodedQuestion], processor: Any, lora: LoraSettings
+) -> list[VisionInput | None] | None:
+    """What :func:`finetune_lora` with ``lora`` uses in place of the questions' images, computed once
+    (and shareable by several runs on the same questions): the base model's image features when only
+    the language model is adapted, the preprocessed pixels when ``lora.vision`` adapts the tower too;
+    None when the model takes neither (it then trains from the images) or no question has images."""
+    if not lora.vision:
+        return training_image_features(model, questions, processor)
+    if not supports_pre_encoded_images(model) or not any(q.images for q in questions):
+        return None
+    return list(preprocess_images(questions, processor))
 
 
 def training_image_features(

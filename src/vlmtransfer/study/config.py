@@ -51,6 +51,12 @@ class LoraConfig(_Frozen):
     rank: Annotated[int, Field(strict=True, ge=1)] = 8
     alpha: Annotated[float, Field(strict=True, gt=0)] = 16
     dropout: Annotated[float, Field(strict=True, ge=0, lt=1)] = 0.05
+    vision: Annotated[bool, Field(strict=True)] = False
+
+    def hashed(self) -> dict[str, object]:
+        """What goes into the study's hashes: ``vision`` only when set, so that studies made before it
+        existed (language-model adapters, the same training) keep their hashes and results."""
+        return self.model_dump(mode="json", exclude={"vision"} if not self.vision else None)
 
 
 class TrainConfig(_Frozen):
@@ -128,7 +134,7 @@ class StudyConfig(_Frozen):
                 "dirs": [str(d) for d in self.data.dirs],
                 "split": self.data.train_split,
                 "limit": self.data.train_limit,
-                "lora": self.lora.model_dump(mode="json"),
+                "lora": self.lora.hashed(),
                 "train": self.train.model_dump(mode="json"),
                 "max_pixels": self.max_pixels,
             }

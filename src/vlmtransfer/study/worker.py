@@ -144,7 +144,7 @@ class ModelWorker:
             self.loaded.model,
             encoded,
             out,
-            lora=LoraSettings(rank=lora.rank, alpha=lora.alpha, dropout=lora.dropout),
+            lora=LoraSettings(**lora.model_dump()),
             settings=TrainSettings(**train.model_dump(), seed=job.seed),
             processor=self.loaded.processor,
             image_features=features,
@@ -161,9 +161,10 @@ class ModelWorker:
         return out, result.curve[-1].seconds, result.curve[-1].loss
 
     def _training_questions(self, job: Job) -> tuple[list[Any], list[Any] | None]:
-        """The job's encoded training questions and their image features, shared by the seeds of a
-        source (a mixture's draw depends on the seed, so mixtures are encoded per job)."""
-        from vlmtransfer.finetune.lora import training_image_features  # noqa: PLC0415
+        """The job's encoded training questions and what stands in for their images (features, or
+        preprocessed pixels when LoRA adapts the vision tower), shared by the seeds of a source (a
+        mixture's draw depends on the seed, so mixtures are encoded per job)."""
+        from vlmtransfer.finetune.lora import LoraSettings, training_vision_inputs  # noqa: PLC0415
         from vlmtransfer.models.encoding import encode_question  # noqa: PLC0415
 
         if not job.mixture and self._training_data and self._training_data[0] == job.source:
@@ -172,7 +173,8 @@ class ModelWorker:
         items = self._mixture_items(job) if job.mixture else self._task_items(job.source)
         processor = self.loaded.processor
         encoded = [encode_question(r, images, processor, with_answer=True) for r, images in items]
-        features = training_image_features(self.loaded.model, encoded, processor)
+        lora = LoraSettings(**self.config.lora.model_dump())
+        features = training_vision_inputs(self.loaded.model, encoded, processor, lora)
         if not job.mixture:
             self._training_data = (job.source, encoded, features)
         return encoded, features
