@@ -295,8 +295,16 @@ def _run_record(
         "seed": _adapter_seed(path),
         "seconds": round(seconds, 3),
         "accuracy": {task: {"accuracy": round(acc, 4), "n": n} for task, (acc, n) in accuracy.items()},
-        "questions": [asdict(answer) for answer in answers],
+        "questions": [_question_record(answer) for answer in answers],
     }
+
+
+def _question_record(answer: Any) -> dict[str, Any]:
+    """A question's result as JSON; ``score`` (mean relative accuracy) only for numeric questions."""
+    record = asdict(answer)
+    if record.get("score") is None:
+        record.pop("score", None)
+    return record
 
 
 def _adapter_seed(path: Path | None) -> int | None:
