@@ -14,6 +14,9 @@ synthetic suite. What is substituted, and nothing else (:data:`SUBSTITUTIONS` on
   none, takes visual correspondence's). ``data blink --revision main`` reads it through a faked hub
   (revision resolution and ``datasets.load_dataset`` of BLINK-Benchmark/BLINK), ``--source`` reads it
   directly; ``data/blink`` is its export.
+- VSI-Bench -> ``home/snapshots/VSI-Bench``, the loader tests' small copy in the hub's layout (its
+  parquet and zipped mp4s); ``data vsibench --revision main`` reads it through a faked hub (revision
+  resolution and the download of each file).
 - The user's source datasets (``~/data/DIW``, ``~/data/tallyqa``) -> the builder tests' miniature DIW and
   TallyQA in their real file formats; ``~`` -> the workspace's ``home`` folder, ``/tmp/demo`` ->
   ``demo-tmp``.
@@ -166,6 +169,17 @@ def fake_blink_hub(snapshot: Path) -> Iterator[None]:
         yield
 
 
+@contextlib.contextmanager
+def fake_vsi_hub(snapshot: Path) -> Iterator[None]:
+    """nyu-visionx/VSI-Bench on the hub served from the local ``snapshot`` (revisions resolve to a fixed
+    commit, as BLINK's in :func:`fake_blink_hub`, which must be active too)."""
+    from vlmtransfer.data import vsibench
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(vsibench, "_hub_file", lambda name, revision, cache_dir: snapshot / name)
+        yield
+
+
 # --- the workspace --------------------------------------------------------------------------------
 
 
@@ -266,6 +280,9 @@ def build_workspace(root: Path) -> None:
     with contextlib.chdir(root), small_sizes():
         run_ok(substitute("vlmtransfer data synth --out data/synthetic --train 1000 --val 200 --seed 0"))
         blink_snapshot(root / "data" / "synthetic", root / "home" / "snapshots" / "BLINK")
+        from tests.data.test_vsibench import vsi_copy
+
+        vsi_copy(root / "home" / "snapshots" / "VSI-Bench", zipped=("scannet", "arkitscenes"))
         with fake_blink_hub(root / "home" / "snapshots" / "BLINK"):
             run_ok("vlmtransfer data blink --out data/blink --revision main")
         for task, source in (("Relative_Depth", "DIW --blink ~/snapshots/BLINK"), ("Counting", "tallyqa")):
@@ -356,7 +373,8 @@ def run_example(line: str, root: Path) -> Result:
         if path.is_dir():
             shutil.rmtree(path)
         path.unlink(missing_ok=True)
-    with small_sizes(), fake_blink_hub(root / "home" / "snapshots" / "BLINK"):
+    snapshots = root / "home" / "snapshots"
+    with small_sizes(), fake_blink_hub(snapshots / "BLINK"), fake_vsi_hub(snapshots / "VSI-Bench"):
         return run_ok(line)
 
 

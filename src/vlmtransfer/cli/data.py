@@ -1,7 +1,9 @@
-"""``vlmtransfer data``: export BLINK, build BLINK training sets, generate the synthetic suite, validate."""
+"""``vlmtransfer data``: export BLINK and VSI-Bench, build BLINK training sets, generate the synthetic suite,
+validate."""
 
 from __future__ import annotations
 
+import re
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -35,7 +37,8 @@ T = TypeVar("T")
 
 app = typer.Typer(
     name="data",
-    help="MCQ datasets: export BLINK, build its training sets, generate the synthetic suite, validate.",
+    help="MCQ datasets: export BLINK and VSI-Bench, build BLINK's training sets, generate the synthetic"
+    " suite, validate.",
     no_args_is_help=True,
     rich_markup_mode="rich",
 )
@@ -56,6 +59,22 @@ BLINK_EXAMPLES = """[bold]Examples[/bold]
   [dim]# offline, from a downloaded snapshot (<dir>/<Task>/val-00000-of-00001.parquet)[/dim]
 
   vlmtransfer data blink --out data/blink --source ~/snapshots/BLINK --tasks Counting --tasks Jigsaw
+"""
+
+VSIBENCH_EXAMPLES = """[bold]Examples[/bold]
+
+  [dim]# the paper's five video tasks, from the Hugging Face hub, pinned to a revision[/dim]
+
+  vlmtransfer data vsibench --out data/vsibench --revision main
+
+  [dim]# offline, from a copy in the hub's layout (test-00000-of-00001.parquet, <dataset>.zip)[/dim]
+
+  vlmtransfer data vsibench --out data/vsibench --source ~/snapshots/VSI-Bench
+
+  [dim]# other question types (numeric ones are scored by mean relative accuracy)[/dim]
+
+  vlmtransfer data vsibench --out data/vsi-sizes --source ~/snapshots/VSI-Bench \\
+      --question-types object_size_estimation,room_size_estimation
 """
 
 BUILD_EXAMPLES = """[bold]Examples[/bold]
@@ -145,6 +164,64 @@ def blink(
     with Console().status(f"Exporting {len(chosen)} BLINK task(s)..."):
         counts = _writing(
             out, lambda: export_blink(out, chosen, split, BlinkSource(source, revision, cache_dir))
+        )
+    _report(counts, out, started)
+
+
+@app.command("vsibench", epilog=VSIBENCH_EXAMPLES)
+@reports_input_errors
+def vsibench(
+    out: Annotated[Path, typer.Option("--out", "-o", help="Output dataset directory.")],
+    source: Annotated[
+        Path | None,
+        typer.Option(
+            "--source",
+            help="Local copy laid out like the hub repository (the config's parquet, <dataset>.zip"
+            " archives or their extracted <dataset>/ folders): offline.",
+        ),
+    ] = None,
+    config: Annotated[str, typer.Option("--config", help="full, or debiased (VSI-Bench-Debiased).")] = "full",
+    question_types: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--question-types",
+            help="VSI-Bench question types (default: the paper's five; object_rel_direction is its three"
+            " difficulties). Repeatable or comma-separated.",
+            callback=comma_values,
+        ),
+    ] = None,
+    split: Annotated[
+        str, typer.Option("--split", help="Name of the JSONL written per task (val: what evaluate reads).")
+    ] = "val",
+    revision: Annotated[
+        str, typer.Option("--revision", help="Hub branch, tag or commit (resolved and recorded).")
+    ] = "main",
+    cache_dir: Annotated[str | None, typer.Option("--cache-dir", help="Hub cache directory.")] = None,
+) -> None:
+    """Export VSI-Bench (HF dataset nyu-visionx/VSI-Bench) as video questions with their videos, recording
+    the dataset revision."""
+    from vlmtransfer.data import vsibench as vsi  # noqa: PLC0415 - keeps `vlmtransfer --help` fast
+
+    if source is not None and not _is_dir(source):
+        raise InputError(f"{source} is not a directory", source="--source")
+    if not re.fullmatch(r"[A-Za-z0-9_]+", split):
+        raise InputError(f"{split!r} is not a split name", source="--split")
+    chosen = vsi.question_types(question_types)
+    if source is None:
+        from vlmtransfer.hub import prepare_hub_access  # noqa: PLC0415
+
+        note = prepare_hub_access(vsi.VSI_DATASET, repo_type="dataset", revision=revision, source="--source")
+        if note:
+            typer.echo(f"note: {note}", err=True)
+    started = time.perf_counter()
+    with Console(stderr=True).status(
+        f"Exporting {len(chosen)} VSI-Bench question type(s) with their videos..."
+    ):
+        counts = _writing(
+            out,
+            lambda: vsi.export_vsibench(
+                out, vsi.VsiSource(source, revision, config, cache_dir), types=chosen, split=split
+            ),
         )
     _report(counts, out, started)
 

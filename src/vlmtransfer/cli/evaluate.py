@@ -123,11 +123,20 @@ def evaluate(
     dtype: Annotated[
         str, typer.Option("--dtype", help="auto (bf16 on GPU, fp32 on CPU) or a dtype.")
     ] = "auto",
+    frames: Annotated[
+        int, typer.Option("--frames", min=1, help="Frames sampled uniformly from each video (VSI-Bench: 32).")
+    ] = 32,
+    video_fps: Annotated[
+        float | None,
+        typer.Option("--video-fps", help="Sample this many frames per second of video instead of --frames."),
+    ] = None,
 ) -> None:
     """Per-question answers and per-task accuracy of the base model and each adapter.
 
     Every question's record (predicted letter, correctness, letter log-probabilities or the generated
     text) is written to --out under runs[].questions: what lm-evaluation-harness calls --log-samples.
+    Numeric questions (VSI-Bench's counting, distances, sizes) are answered by generation in every mode
+    and scored by mean relative accuracy (their record's ``score``).
     """
     from vlmtransfer.cli.progress import quiet_ml_libraries  # noqa: PLC0415
     from vlmtransfer.data.dataset import collect_questions  # noqa: PLC0415
@@ -135,6 +144,7 @@ def evaluate(
     from vlmtransfer.models.loading import LoadOptions, load_model  # noqa: PLC0415
 
     settings = _settings(mode, batch_size, max_new_tokens, no_vision_cache)
+    sampling = _sampling(frames, video_fps)
     adapters = [_checked_adapter(path) for path in adapter or []]
     if skip_base and not adapters:
         raise InputError("nothing to evaluate: --skip-base without any --adapter", source="--skip-base")
@@ -144,8 +154,12 @@ def evaluate(
     check_hub_access(model)
     _seed_everything(seed)
     quiet_ml_libraries()
-    questions = collect_questions(data, split, tasks=task, limit=limit)
+    questions = collect_questions(data, split, tasks=task, limit=limit, sampling=sampling)
     items = [item for task_items in questions.values() for item in task_items]
+    if mode == "loglik" and any(record.is_numeric for record, _ in items):
+        typer.echo(
+            "note: numeric questions have no letters to score: they are answered by generation", err=True
+        )
     loaded = load_model(model, LoadOptions(dtype=dtype, device=device, max_pixels=max_pixels))
     if batch_size == "auto":
         settings = _auto_batch(loaded, items, settings)
@@ -166,6 +180,8 @@ def evaluate(
         "vision_cache": caches_vision,
         "runs": results,
     }
+    if any(record.videos for record, _ in items):
+        document["video_sampling"] = asdict(sampling)
     _write_json(out, document)
     if accuracy_csv:
         _write_accuracy_csv(accuracy_csv, label or model, results)
@@ -186,6 +202,16 @@ def _settings(mode: str, batch_size: int | str, max_new_tokens: int, no_vision_c
     except ValueError as exc:
         name, _, problem = str(exc).partition(": ")
         raise InputError(problem, source=f"--{name.replace('_', '-')}") from None
+
+
+def _sampling(frames: int, video_fps: float | None) -> Any:
+    """The frame sampling of videos: ``--frames`` uniformly, or ``--video-fps`` per second of video."""
+    from vlmtransfer.data.video import FrameSampling  # noqa: PLC0415
+
+    try:
+        return FrameSampling(frames=None, fps=video_fps) if video_fps is not None else FrameSampling(frames)
+    except ValueError as exc:
+        raise InputError(str(exc), source="--video-fps" if video_fps is not None else "--frames") from None
 
 
 def _seed_everything(seed: int) -> None:
@@ -269,8 +295,16 @@ def _run_record(
         "seed": _adapter_seed(path),
         "seconds": round(seconds, 3),
         "accuracy": {task: {"accuracy": round(acc, 4), "n": n} for task, (acc, n) in accuracy.items()},
-        "questions": [asdict(answer) for answer in answers],
+        "questions": [_question_record(answer) for answer in answers],
     }
+
+
+def _question_record(answer: Any) -> dict[str, Any]:
+    """A question's result as JSON; ``score`` (mean relative accuracy) only for numeric questions."""
+    record = asdict(answer)
+    if record.get("score") is None:
+        record.pop("score", None)
+    return record
 
 
 def _adapter_seed(path: Path | None) -> int | None:

@@ -23,6 +23,8 @@ from vlmtransfer.errors import InputError
 if TYPE_CHECKING:
     from PIL import Image
 
+    from vlmtransfer.data.video import FrameSampling
+
 T = TypeVar("T")
 
 __all__ = [
@@ -123,25 +125,39 @@ def split_tasks(root: str | Path, split: str) -> list[str]:
 
 
 def load_questions(
-    root: str | Path, task: str, split: str, *, limit: int | float | None = None
-) -> list[tuple[MCQRecord, list[Image.Image]]]:
+    root: str | Path,
+    task: str,
+    split: str,
+    *,
+    limit: int | float | None = None,
+    sampling: FrameSampling | None = None,
+) -> list[tuple[MCQRecord, list[Any]]]:
     """The first ``limit`` questions of a task's split with their images decoded as RGB (see
-    :func:`limited` for a fractional ``limit``).
+    :func:`limited` for a fractional ``limit``), followed by their videos as
+    :class:`~vlmtransfer.data.video.VideoClip` (probed, not decoded: frames are decoded, per
+    ``sampling``, when a batch needs them).
 
-    Images are checked (inside the directory, readable) before any is decoded, so a bad file is
-    reported with its line rather than failing later inside a model.
+    Images and videos are checked (inside the directory, readable) before any is decoded, so a bad file
+    is reported with its line rather than failing later inside a model.
     """
     from PIL import Image  # noqa: PLC0415 - keeps `import vlmtransfer.data` light
 
     records = limited(load_split(root, task, split, check_images=True), limit)
     folder = split_path(root, task, split).parent
+    clips: dict[str, Any] = {}
     questions = []
     for record in records:
-        images = []
+        visuals: list[Any] = []
         for relative in record.images:
             with Image.open(folder / relative) as handle:
-                images.append(handle.convert("RGB"))
-        questions.append((record, images))
+                visuals.append(handle.convert("RGB"))
+        for relative in record.videos:
+            if relative not in clips:
+                from vlmtransfer.data.video import VideoClip  # noqa: PLC0415 - PyAV only for videos
+
+                clips[relative] = VideoClip.open(folder / relative, sampling)
+            visuals.append(clips[relative])
+        questions.append((record, visuals))
     return questions
 
 
@@ -162,8 +178,10 @@ def collect_questions(
     *,
     tasks: Sequence[str] | None = None,
     limit: int | float | None = None,
-) -> dict[str, list[tuple[MCQRecord, list[Image.Image]]]]:
-    """Questions per task from one or more dataset directories (all their tasks with ``split``, or ``tasks``).
+    sampling: FrameSampling | None = None,
+) -> dict[str, list[tuple[MCQRecord, list[Any]]]]:
+    """Questions per task from one or more dataset directories (all their tasks with ``split``, or ``tasks``),
+    videos sampled per ``sampling`` (default :class:`~vlmtransfer.data.video.FrameSampling`).
 
     Of several directories, one without ``split`` is skipped: a study's sources and targets may live in
     separate directories (BLINK's val export and a train-only BLINK training set, as configs/paper.yaml).
@@ -190,7 +208,7 @@ def collect_questions(
         if task not in found:
             where = ", ".join(str(r) for r in roots)
             raise InputError(f"no {split!r} split for task {task!r} in {where}", source="--task")
-    return {task: load_questions(found[task], task, split, limit=limit) for task in wanted}
+    return {task: load_questions(found[task], task, split, limit=limit, sampling=sampling) for task in wanted}
 
 
 @dataclass(frozen=True)
@@ -201,6 +219,7 @@ class SplitSummary:
     tasks: tuple[str, ...]
     records: int
     answers: Mapping[str, int]
+    """Records per answer letter (numeric questions count under ``"number"``)."""
 
 
 def validate_dataset(root: str | Path) -> list[SplitSummary]:
@@ -221,5 +240,6 @@ def validate_dataset(root: str | Path) -> list[SplitSummary]:
         folder = path.parent.name if path.parent != root else None  # <task>/<split>.jsonl
         records = read_records(path, check_images=True, task=folder)
         tasks = tuple(sorted({r.task for r in records}))
-        summaries.append(SplitSummary(path, tasks, len(records), Counter(r.answer for r in records)))
+        answers = Counter("number" if r.is_numeric else r.answer for r in records)
+        summaries.append(SplitSummary(path, tasks, len(records), answers))
     return summaries

@@ -23,6 +23,7 @@ __all__ = [
     "ANSWER_INSTRUCTION",
     "BLINK_DISCLAIMER",
     "DISCLAIMER_TASKS",
+    "NUMBER_INSTRUCTION",
     "answer_target",
     "build_messages",
     "format_question",
@@ -31,6 +32,9 @@ __all__ = [
 ]
 
 ANSWER_INSTRUCTION = "Answer with the option's letter from the given choices directly."
+
+NUMBER_INSTRUCTION = "Please answer the question using a single word or phrase."
+"""The instruction after a numeric question's prompt (VSI-Bench's official one for numeric answers)."""
 
 BLINK_DISCLAIMER = (
     "Disclaimer: This is not to make unfair assumptions about the people in the image and you just need to"
@@ -53,7 +57,10 @@ def format_question(question: str, choices: Sequence[str]) -> str:
 
 
 def user_text(record: MCQRecord, *, disclaimer: bool = False, instruction: str = ANSWER_INSTRUCTION) -> str:
-    """The text of the user turn: [disclaimer] prompt, newline, instruction."""
+    """The text of the user turn: [disclaimer] prompt, newline, instruction (a numeric question's
+    default instruction is :data:`NUMBER_INSTRUCTION`)."""
+    if record.is_numeric and instruction == ANSWER_INSTRUCTION:
+        instruction = NUMBER_INSTRUCTION
     prefix = BLINK_DISCLAIMER if disclaimer and record.task in DISCLAIMER_TASKS else ""
     return f"{prefix}{record.prompt}\n{instruction}" if instruction else f"{prefix}{record.prompt}"
 
@@ -65,7 +72,9 @@ def build_messages(
     disclaimer: bool = False,
     instruction: str = ANSWER_INSTRUCTION,
 ) -> list[dict[str, Any]]:
-    """Chat messages for one question: a user turn with one image entry per image, then the text.
+    """Chat messages for one question: a user turn with one image entry per image and one video entry
+    per video (``{"type": "video"}``, which the processor fills from the videos passed beside it), then
+    the text.
 
     Args:
         record: the question.
@@ -74,6 +83,7 @@ def build_messages(
         instruction: the answer instruction appended after the prompt.
     """
     content: list[dict[str, Any]] = [{"type": "image"} for _ in record.images]
+    content += [{"type": "video"} for _ in record.videos]
     content.append(
         {"type": "text", "text": user_text(record, disclaimer=disclaimer, instruction=instruction)}
     )
@@ -84,8 +94,8 @@ def build_messages(
 
 
 def answer_target(record: MCQRecord) -> str:
-    """The training target in BLINK's answer form, e.g. ``"(B)"``."""
-    return f"({record.answer})"
+    """The training target in BLINK's answer form, e.g. ``"(B)"``; a numeric question's is the number."""
+    return record.answer if record.is_numeric else f"({record.answer})"
 
 
 class ChatTemplater(Protocol):

@@ -11,6 +11,11 @@
 - ``both`` mode scores every question both ways under one adapter attachment (the log-likelihood choice
   in ``predicted``, the greedy answer in ``text`` and ``generated``), so format effects can be told from
   perception per question; each protocol keeps its own prompt and batches.
+- Videos go through the same path as images (decoded when their batch's pixels are made; their
+  features cached like images'). Numeric questions (``answer_type: number``) have no letters to score:
+  they are answered by greedy generation in every mode (in ``loglik`` mode too, so that a benchmark
+  mixing multiple-choice and numeric questions, as VSI-Bench does, is evaluated whole in one run) and
+  scored by mean relative accuracy.
 """
 
 from __future__ import annotations
@@ -111,20 +116,37 @@ class Evaluator:
             raise ValueError("the model already has adapters attached (detach them first)")
         self.loaded = loaded
         self.settings = settings or EvalSettings()
+        questions = list(questions)
         self.records = [record for record, _ in questions]
-        self._cache = self.settings.cache_vision and supports_pre_encoded_images(loaded.model)
+        videos = any(record.videos for record in self.records)
+        self._cache = self.settings.cache_vision and supports_pre_encoded_images(loaded.model, videos=videos)
         self.features = FeatureCache(self.settings.cache_budget_bytes, self.settings.cache_dir)
         self.pixels = FeatureCache(self.settings.cache_budget_bytes)  # for vision adapters; never spilled
         size = getattr(loaded.processor, "image_processor", None)
         self._identity = f"{loaded.source}|{loaded.dtype}|{getattr(size, 'size', None)}"
+        if videos:  # the frames' resolution too (image-only keys stay as they were: their shards stay valid)
+            frames = getattr(loaded.processor, "video_processor", None)
+            self._identity += f"|video:{getattr(frames, 'size', None)}"
         self._plans: dict[str, list[_Batch]] = {}
         for protocol in ("loglik", "generate"):
-            if self.settings.mode in (protocol, "both"):
-                encoded = [
-                    encode_question(r, images, loaded.processor, suffix=self._suffix(r, protocol))
-                    for r, images in questions
-                ]
+            chosen = [i for i, record in enumerate(self.records) if self._answers_by(record, protocol)]
+            if chosen:
+                encoded = {
+                    i: encode_question(
+                        questions[i][0],
+                        questions[i][1],
+                        loaded.processor,
+                        suffix=self._suffix(questions[i][0], protocol),
+                    )
+                    for i in chosen
+                }
                 self._plans[protocol] = list(self._plan(encoded, protocol))
+
+    def _answers_by(self, record: MCQRecord, protocol: str) -> bool:
+        """Whether ``record`` is evaluated with ``protocol`` (numeric questions: generation, always)."""
+        if record.is_numeric:
+            return protocol == "generate"
+        return self.settings.mode in (protocol, "both")
 
     def _suffix(self, record: MCQRecord, protocol: str) -> str:
         if protocol == "generate":
@@ -149,20 +171,23 @@ class Evaluator:
         """
         per_protocol: dict[str, list[QuestionResult | None]] = {}
         with self._activated(adapter) as (model, adapts_vision):
-            for protocol, batches in self._plans.items():
+            for protocol in ("loglik", "generate"):
                 results: list[QuestionResult | None] = [None] * len(self.records)
-                for batch in batches:
+                for batch in self._plans.get(protocol, []):
                     evaluated = self._evaluate_batch(model, batch, protocol, adapts_vision)
                     for index, result in zip(batch.indices, evaluated, strict=True):
                         results[index] = result
                 per_protocol[protocol] = results
-        if self.settings.mode != "both":
-            return [r for r in per_protocol[self.settings.mode] if r is not None]
-        return [
-            replace(scored, text=greedy.text, generated=greedy.generated)
-            for scored, greedy in zip(per_protocol["loglik"], per_protocol["generate"], strict=True)
-            if scored is not None and greedy is not None
-        ]
+        merged = []
+        for scored, greedy in zip(per_protocol["loglik"], per_protocol["generate"], strict=True):
+            if scored is None:  # generate mode, or a numeric question
+                assert greedy is not None
+                merged.append(greedy)
+            elif greedy is None:  # loglik mode
+                merged.append(scored)
+            else:  # both modes: the log-likelihood choice, with the greedy answer beside it
+                merged.append(replace(scored, text=greedy.text, generated=greedy.generated))
+        return merged
 
     def close(self) -> None:
         """Free the cached vision features and pixels in RAM (the model never keeps an adapter between
@@ -170,8 +195,8 @@ class Evaluator:
         self.features.clear()
         self.pixels.clear()
 
-    def _plan(self, encoded: list[EncodedQuestion], protocol: str) -> Iterator[_Batch]:
-        order = sorted(range(len(encoded)), key=lambda i: (encoded[i].length, i))
+    def _plan(self, encoded: dict[int, EncodedQuestion], protocol: str) -> Iterator[_Batch]:
+        order = sorted(encoded, key=lambda i: (encoded[i].length, i))
         for start in range(0, len(order), self.settings.batch_size):
             indices = order[start : start + self.settings.batch_size]
             questions = [encoded[i] for i in indices]
@@ -226,11 +251,13 @@ class Evaluator:
 
     def _vision_inputs(self, batch: _Batch, adapts_vision: bool) -> dict[str, Any]:
         """Pixels, or (with the cache) the base model's vision features, computed by the first run that
-        needs them; for an adapter that changes the vision tower, the cached preprocessed pixels."""
-        if not any(q.images for q in batch.questions):
+        needs them; for an adapter that changes the vision tower, the cached preprocessed pixels of
+        images (a video's frames are decoded afresh: they are never kept)."""
+        if not any(q.images or q.videos for q in batch.questions):
             return {}
         device = self.loaded.device
-        if not self._cache:
+        videos = any(q.videos for q in batch.questions)
+        if not self._cache or (adapts_vision and videos):
             return {
                 key: value.to(device)
                 for key, value in pixel_inputs(batch.questions, self.loaded.processor).items()
@@ -280,11 +307,12 @@ def _adapted_outside_language_model(peft_model: Any) -> list[str]:
 
 
 def accuracy_by_task(results: Sequence[QuestionResult]) -> dict[str, tuple[float, int]]:
-    """Per task: (accuracy in percent, number of questions), tasks in first-seen order."""
-    counts: dict[str, list[int]] = {}
+    """Per task: (accuracy in percent, number of questions), tasks in first-seen order. A numeric
+    question counts its mean relative accuracy (so a task's accuracy is the mean score x 100)."""
+    counts: dict[str, list[float]] = {}
     for result in results:
         correct_total = counts.setdefault(result.task, [0, 0])
-        correct_total[0] += result.correct
+        correct_total[0] += result.points
         correct_total[1] += 1
     return {task: (100.0 * correct / total, total) for task, (correct, total) in counts.items()}
 

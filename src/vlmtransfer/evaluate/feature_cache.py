@@ -5,9 +5,9 @@ merged tokens x hidden size x 2 bytes: ~12 GB for 3B, ~22 GB for 7B). Batches' f
 bounded by ``budget_bytes``; a batch pushed out (or too big for the budget) is written to ``directory``
 (one file per batch, written to a temporary name and renamed, so a killed process never leaves a partial
 shard) and read back when needed, or recomputed when there is no directory. What fits in RAM is never
-written. A shard that cannot be read (truncated, corrupt) is
-deleted and recomputed. Keys are content hashes (the model, the processor's resolution, every image's
-pixels), so a resumed study, or another worker of the study on the same node, reuses the shards.
+written. A shard that cannot be read (truncated, corrupt) is deleted and recomputed. Keys are content
+hashes (the model, the processor's resolution, every image's pixels, every video's bytes and sampled
+frames), so a resumed study, or another worker of the study on the same node, reuses the shards.
 """
 
 from __future__ import annotations
@@ -41,14 +41,16 @@ def default_budget_bytes(share: float = DEFAULT_RAM_SHARE) -> int | None:
 
 
 def batch_key(model_identity: str, questions: Sequence[EncodedQuestion]) -> str:
-    """What determines a batch's features: the model and processor settings (``model_identity``) and
-    every image's size, mode and pixels, in order."""
+    """What determines a batch's features: the model and processor settings (``model_identity``),
+    every image's size, mode and pixels, and every video's content and sampled frames, in order."""
     digest = hashlib.sha256(model_identity.encode())
     for question in questions:
         digest.update(b"|question|")
         for image in question.images:
             digest.update(f"{image.mode}:{image.size}".encode())
             digest.update(image.tobytes())
+        for video in question.videos:
+            digest.update(f"|video|{video.fingerprint}".encode())
     return digest.hexdigest()
 
 
@@ -108,7 +110,7 @@ class FeatureCache:
         if self.directory is None or self._path(key).is_file():
             return
         self.directory.mkdir(parents=True, exist_ok=True)
-        payload = [None if f is None else {"tokens": list(f.tokens), "grid": f.grid} for f in features]
+        payload = [None if f is None else _entry(f) for f in features]
         temporary = self._path(key).with_suffix(f".tmp-{os.getpid()}")
         torch.save(payload, temporary)
         os.replace(temporary, self._path(key))
@@ -118,10 +120,27 @@ class FeatureCache:
             return None
         try:
             payload: Any = torch.load(self._path(key), weights_only=True)
-            return [
-                None if entry is None else ImageFeatures(tuple(entry["tokens"]), entry["grid"])
-                for entry in payload
-            ]
+            return [None if entry is None else _features(entry) for entry in payload]
         except Exception:
             self._path(key).unlink(missing_ok=True)
             return None
+
+
+def _entry(features: ImageFeatures) -> dict[str, Any]:
+    """A shard's entry for one question (video fields only when it has videos: older shards stay valid)."""
+    entry: dict[str, Any] = {"tokens": list(features.tokens), "grid": features.grid}
+    if features.video_tokens:
+        entry["video_tokens"] = list(features.video_tokens)
+        entry["video_grid"] = features.video_grid
+        entry["second_per_grid_ts"] = features.second_per_grid_ts
+    return entry
+
+
+def _features(entry: dict[str, Any]) -> ImageFeatures:
+    return ImageFeatures(
+        tuple(entry["tokens"]),
+        entry["grid"],
+        tuple(entry.get("video_tokens", ())),
+        entry.get("video_grid"),
+        entry.get("second_per_grid_ts"),
+    )

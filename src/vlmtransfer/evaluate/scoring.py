@@ -5,6 +5,8 @@ followed by whatever BLINK's answer form ``(B)`` starts with before the answers 
 :class:`AnswerPosition`); the model's next-token distribution there, restricted to the choices' tokens,
 is the answer. How the tokenizer splits the answers is derived and checked per tokenizer, not assumed.
 Generate mode: greedy decoding, then the data layer's parser (the paper's protocol).
+Numeric questions (``answer_type: number``) are always answered by generation: the first number of the
+text (``data.numbers.parse_number``), scored by VSI-Bench's mean relative accuracy.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from typing import Any
 
 import torch
 
+from vlmtransfer.data.numbers import format_number, mean_relative_accuracy, parse_number
 from vlmtransfer.data.parsing import parse_choice
 from vlmtransfer.data.records import MCQRecord
 
@@ -25,6 +28,7 @@ __all__ = [
     "QuestionResult",
     "answer_position",
     "from_logprobs",
+    "from_number",
     "from_text",
     "letter_token_ids",
 ]
@@ -48,6 +52,9 @@ class QuestionResult:
         generated: the letter parsed from ``text`` (None when it commits to no single option). In
             ``both`` mode ``predicted`` is the log-likelihood choice and ``generated`` the generated one,
             from the same evaluation of the same run, so the two protocols can be compared per question.
+        score: a numeric question's mean relative accuracy in [0, 1] (None for a multiple-choice one);
+            ``predicted`` and ``generated`` then hold the parsed number as text, ``answer`` the true one,
+            and ``correct`` says whether the number is within 5 % (MRA 1).
     """
 
     id: str
@@ -59,6 +66,12 @@ class QuestionResult:
     letter_mass: float | None = None
     text: str | None = None
     generated: str | None = None
+    score: float | None = None
+
+    @property
+    def points(self) -> float:
+        """What the question adds to its task's accuracy: its MRA for a numeric question, else 0 or 1."""
+        return float(self.correct) if self.score is None else self.score
 
 
 @dataclass(frozen=True)
@@ -126,7 +139,10 @@ def from_logprobs(record: MCQRecord, logprobs: torch.Tensor, ids: Sequence[int])
 
 
 def from_text(record: MCQRecord, text: str) -> QuestionResult:
-    """The result from a generated answer, parsed (None when it commits to no single option)."""
+    """The result from a generated answer, parsed (None when it commits to no single option, or, for a
+    numeric question, states no number)."""
+    if record.is_numeric:
+        return from_number(record, text)
     predicted = parse_choice(text, list(record.choices))
     return QuestionResult(
         record.id,
@@ -136,4 +152,21 @@ def from_text(record: MCQRecord, text: str) -> QuestionResult:
         predicted == record.answer,
         text=text,
         generated=predicted,
+    )
+
+
+def from_number(record: MCQRecord, text: str) -> QuestionResult:
+    """A numeric question's result: the first number of ``text`` and its MRA against the answer."""
+    number = parse_number(text)
+    score = mean_relative_accuracy(number, record.numeric_answer)
+    predicted = None if number is None else format_number(number)
+    return QuestionResult(
+        record.id,
+        record.task,
+        record.answer,
+        predicted,
+        score == 1.0,
+        text=text,
+        generated=predicted,
+        score=score,
     )

@@ -287,10 +287,13 @@ def training_vision_inputs(
     """What :func:`finetune_lora` with ``lora`` uses in place of the questions' images, computed once
     (and shareable by several runs on the same questions): the base model's image features when only
     the language model is adapted, the preprocessed pixels when ``lora.vision`` adapts the tower too;
-    None when the model takes neither (it then trains from the images) or no question has images."""
+    None when the model takes neither (it then trains from the images), no question has images, or (with
+    ``lora.vision``) a question has a video, whose frames are decoded per step rather than kept."""
     if not lora.vision:
         return training_image_features(model, questions, processor)
     if not supports_pre_encoded_images(model) or not any(q.images for q in questions):
+        return None
+    if any(q.videos for q in questions):
         return None
     return list(preprocess_images(questions, processor))
 

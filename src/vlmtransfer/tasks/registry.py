@@ -19,7 +19,7 @@ from vlmtransfer.tasks.spec import TaskSpec
 
 __all__ = ["BUILTIN_SUITES", "TaskRegistry", "default_registry", "load_task_file"]
 
-BUILTIN_SUITES: tuple[str, ...] = ("blink", "synthetic")
+BUILTIN_SUITES: tuple[str, ...] = ("blink", "synthetic", "vsibench")
 _SPEC_FIELDS = set(TaskSpec.__dataclass_fields__)
 
 
@@ -128,7 +128,7 @@ def _spec_from_entry(entry: Any, suite: str, source: str | Path, index: int) -> 
 
 
 def default_registry() -> TaskRegistry:
-    """A fresh registry holding the built-in suites (BLINK and the synthetic suite)."""
+    """A fresh registry holding the built-in suites (BLINK, the synthetic suite and VSI-Bench)."""
     registry = TaskRegistry()
     for suite in BUILTIN_SUITES:
         text = resources.files("vlmtransfer.tasks").joinpath(f"{suite}.yaml").read_text("utf-8")

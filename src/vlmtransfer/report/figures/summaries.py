@@ -289,11 +289,17 @@ def baseline_figure(data: ReportData, order: Sequence[str]) -> Figure | None:
 
 def _chance_lines(ax: Axes, x: np.ndarray, targets: Sequence[str]) -> None:
     """A dotted line across each target's bars at chance accuracy (100 / its number of choices, from the
-    task registry; none for a task it does not know): how much of a bar is above guessing."""
+    task registry; none for a task it does not know, nor for a numeric one, scored by closeness): how
+    much of a bar is above guessing."""
     from vlmtransfer.tasks import default_registry  # noqa: PLC0415
 
     registry = default_registry()
-    chances = [100.0 / spec.choices if (spec := registry.find(t)) else math.nan for t in targets]
+    chances = [
+        100.0 / spec.choices
+        if (spec := registry.find(t)) and spec.extra.get("answer_type") != "number"
+        else math.nan
+        for t in targets
+    ]
     known = [(xi, chance) for xi, chance in zip(x, chances, strict=True) if math.isfinite(chance)]
     if known:
         positions, levels = zip(*known, strict=True)
