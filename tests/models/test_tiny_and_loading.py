@@ -86,3 +86,14 @@ def test_presets_and_unloadable_models(tmp_path, monkeypatch):
     monkeypatch.setattr(huggingface_hub.constants, "HF_HUB_OFFLINE", True)
     with pytest.raises(InputError, match="cannot load hub id or path 'nobody/no-such-model'"):
         load_model("nobody/no-such-model")
+
+
+def test_the_shipped_chat_template_is_the_one_a_rebuild_writes():
+    """``model tiny --rebuild`` writes ``CHAT_TEMPLATE``; the shipped asset must match it (videos too)."""
+    from importlib.resources import files
+
+    from vlmtransfer.models.tiny import CHAT_TEMPLATE
+
+    shipped = files("vlmtransfer").joinpath("assets/tiny-qwen2.5-vl/chat_template.jinja").read_text()
+    assert shipped.strip() == CHAT_TEMPLATE.strip()
+    assert "<|video_pad|>" in CHAT_TEMPLATE

@@ -50,11 +50,14 @@ CHAT_TEMPLATE = (
     "{% endfor %}"
     "{% for part in message['content'] %}"
     "{% if part['type'] == 'image' %}<|vision_start|><|image_pad|><|vision_end|>{% endif %}"
+    "{% endfor %}"
+    "{% for part in message['content'] %}"
+    "{% if part['type'] == 'video' %}<|vision_start|><|video_pad|><|vision_end|>{% endif %}"
     "{% endfor %}{% endif %}<|im_end|>\n{% endfor %}"
     "{% if add_generation_prompt %}<|im_start|>assistant\n{% endif %}"
 )
-"""Qwen's chat format (``<|im_start|>role ... <|im_end|>``, images as vision start/pad/end), with a
-turn's text rendered before its images, whatever their order in the message.
+"""Qwen's chat format (``<|im_start|>role ... <|im_end|>``, images and videos as vision start/pad/end),
+with a turn's text rendered before its images and then its videos, whatever their order in the message.
 
 Why text first, unlike Qwen's own template: in a causal two-layer model an image token can only attend
 to what precedes it, so with the question first every image token can see which colour or shape the
