@@ -154,7 +154,6 @@ def _gradients(
     (``per_source``: one source's gradient, the cost of predicting one new row)."""
     from vlmtransfer.data.dataset import collect_questions, load_questions  # noqa: PLC0415
     from vlmtransfer.finetune.alignment import lora_gradients  # noqa: PLC0415
-    from vlmtransfer.finetune.lora import LoraSettings  # noqa: PLC0415
     from vlmtransfer.models.encoding import encode_question  # noqa: PLC0415
     from vlmtransfer.models.loading import LoadOptions, load_model  # noqa: PLC0415
     from vlmtransfer.study.plan import training_dir  # noqa: PLC0415
@@ -179,7 +178,7 @@ def _gradients(
         key: [encode_question(r, images, loaded.processor, with_answer=True) for r, images in found]
         for key, found in items.items()
     }
-    lora = LoraSettings(rank=config.lora.rank, alpha=config.lora.alpha, dropout=config.lora.dropout)
+    lora = config.lora  # the study's resolved LoRA settings
     started = time.perf_counter()
     gradients = lora_gradients(
         loaded.model, encoded, loaded.processor, lora, seed=seed, batch_size=config.train.batch_size
