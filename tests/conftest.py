@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import os
 from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 
@@ -12,6 +13,22 @@ REPO = Path(__file__).resolve().parents[1]
 SHARED_PGF = REPO.parent / "shared" / "reference" / "paper-pgf"
 EXAMPLE_PGF = REPO / "examples" / "paper-pgf"
 REFERENCE_MODELS = ("3B", "7B", "32B")
+
+
+SHARED = REPO.parent / "shared"
+REQUIRE_SHARED = "VLMTRANSFER_REQUIRE_SHARED"
+"""Set (by .ci/run) where ../shared must be there: its tests then fail, naming it, instead of skipping."""
+
+
+def require_shared(path: Path, what: str) -> None:
+    """Skip a test whose ``path`` under ../shared is missing, or fail it in CI (``REQUIRE_SHARED`` set),
+    where a skip would hide that the test never ran."""
+    if path.exists():
+        return
+    message = f"{what} not found at {path} (needs ../shared beside the checkout)"
+    if os.environ.get(REQUIRE_SHARED) == "1":
+        pytest.fail(f"{message}; CI must check out ../shared (or set VLMTRANSFER_ALLOW_NO_SHARED=1)")
+    pytest.skip(message)
 
 
 @pytest.fixture(scope="session")

@@ -20,18 +20,29 @@ class InputError(ValueError):
 
     Args:
         problem: what is wrong, e.g. ``"accuracy 104 is outside 0-100"``.
-        source: the file (or option) at fault; prefixed to the message when given.
+        source: the file at fault; prefixed to the message when given.
         where: the location inside it, e.g. ``"line 7"`` or ``"column 'accuracy'"``.
+        field: the setting or argument at fault, by its Python name (``learning_rate``). Library code
+            names fields, never CLI flags: the CLI maps a field to its flag (``cli.errors``), a study
+            config to its key. Shown as the location when ``where`` is not given.
     """
 
-    def __init__(self, problem: str, *, source: str | Path | None = None, where: str | None = None):
+    def __init__(
+        self,
+        problem: str,
+        *,
+        source: str | Path | None = None,
+        where: str | None = None,
+        field: str | None = None,
+    ):
         self.problem = " ".join(str(problem).split())
         self.source = " ".join(str(source).split()) if source is not None else None
         self.where = where
+        self.field = field
         super().__init__(self._render())
 
     def _render(self) -> str:
-        prefix = ": ".join(part for part in (self.source, self.where) if part)
+        prefix = ": ".join(part for part in (self.source, self.where or self.field) if part)
         return f"{prefix}: {self.problem}" if prefix else self.problem
 
 

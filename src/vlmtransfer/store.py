@@ -29,9 +29,13 @@ from vlmtransfer.errors import InputError, system_refusal
 __all__ = ["STORE_FILE", "RunRecord", "StudyStore", "run_key"]
 
 STORE_FILE = "study.sqlite"
-SCHEMA_VERSION = "1"
+SCHEMA_VERSION = "2"
+"""2: a run's ``results_hash`` is the content-addressed key of its effective settings (``study.jobs``),
+with the settings themselves in ``spec``; 1: a hash of the study YAML (``study.legacy`` migrates)."""
 ADDED_PREDICTION_COLUMNS = (("generated", "TEXT"),)
 """Prediction columns newer than some stores: added on open (``generated``: the parsed greedy answer)."""
+ADDED_RUN_COLUMNS = (("spec", "TEXT"),)
+"""Run columns newer than some stores (``spec``: the run's effective settings as JSON)."""
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -48,6 +52,7 @@ CREATE TABLE IF NOT EXISTS runs (
     eval_seconds REAL,
     train_loss REAL,
     versions TEXT NOT NULL,
+    spec TEXT,
     finished_at TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%SZ', 'now'))
 );
 CREATE TABLE IF NOT EXISTS predictions (
@@ -98,6 +103,7 @@ class RunRecord:
     eval_seconds: float | None = None
     train_loss: float | None = None
     kind: str = "task"
+    spec: Mapping[str, Any] | None = None
 
     @property
     def key(self) -> str:
@@ -157,17 +163,21 @@ class StudyStore:
         self._db.execute("PRAGMA foreign_keys=ON")
         self._db.execute("PRAGMA synchronous=NORMAL")
         with self._transaction():
+            existing = self._db.execute("SELECT name FROM sqlite_master WHERE name = 'runs'").fetchone()
             for statement in _statements(_SCHEMA):  # not executescript(), which commits on its own
                 self._db.execute(statement)
-            self._db.execute("INSERT OR IGNORE INTO meta VALUES ('schema_version', ?)", (SCHEMA_VERSION,))
+            # a store without a version predates versions: schema 1 (its keys are migrated by the runner)
+            version = SCHEMA_VERSION if existing is None else "1"
+            self._db.execute("INSERT OR IGNORE INTO meta VALUES ('schema_version', ?)", (version,))
             self._add_missing_columns()
 
     def _add_missing_columns(self) -> None:
         """Columns added since a store was created (nullable, so old rows read as unknown)."""
-        present = {row[1] for row in self._db.execute("PRAGMA table_info(predictions)")}
-        for column, kind in ADDED_PREDICTION_COLUMNS:
-            if column not in present:
-                self._db.execute(f"ALTER TABLE predictions ADD COLUMN {column} {kind}")
+        for table, added in (("predictions", ADDED_PREDICTION_COLUMNS), ("runs", ADDED_RUN_COLUMNS)):
+            present = {row[1] for row in self._db.execute(f"PRAGMA table_info({table})")}
+            for column, kind in added:
+                if column not in present:
+                    self._db.execute(f"ALTER TABLE {table} ADD COLUMN {column} {kind}")
 
     def close(self) -> None:
         self._db.close()
@@ -204,6 +214,35 @@ class StudyStore:
         return dict(self._db.execute("SELECT key, results_hash FROM runs"))
 
     @_named
+    def schema_version(self) -> str:
+        """``2`` for keys made from effective settings; ``1`` for a store written before them."""
+        return self.get_meta("schema_version") or "1"
+
+    @_named
+    def specs(self) -> dict[str, dict[str, Any] | None]:
+        """Finished runs: key -> effective settings (None for runs stored before specs were)."""
+        rows = self._db.execute("SELECT key, spec FROM runs")
+        return {key: None if spec is None else json.loads(spec) for key, spec in rows}
+
+    @_named
+    def run_versions(self) -> dict[str, dict[str, Any]]:
+        """Finished runs: key -> the package versions recorded with them."""
+        return {
+            key: json.loads(versions) for key, versions in self._db.execute("SELECT key, versions FROM runs")
+        }
+
+    @_named
+    def migrate_keys(self, keys: Mapping[str, tuple[str, Mapping[str, Any]]], version: str) -> None:
+        """Rewrite runs' keys and specs (``run key -> (results hash, spec)``) and set the schema version,
+        in one transaction."""
+        with self._transaction():
+            self._db.executemany(
+                "UPDATE runs SET results_hash = ?, spec = ? WHERE key = ?",
+                [(value, json.dumps(dict(spec), sort_keys=True), key) for key, (value, spec) in keys.items()],
+            )
+            self._db.execute("INSERT OR REPLACE INTO meta VALUES ('schema_version', ?)", (version,))
+
+    @_named
     def add_run(self, run: RunRecord) -> None:
         """Store a finished run with its predictions and accuracies, all or nothing; replaces an
         earlier run with the same key."""
@@ -211,7 +250,7 @@ class StudyStore:
             self._db.execute("DELETE FROM runs WHERE key = ?", (run.key,))
             cursor = self._db.execute(
                 "INSERT INTO runs (key, model, source, seed, kind, results_hash, adapter, train_seconds,"
-                " eval_seconds, train_loss, versions) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                " eval_seconds, train_loss, versions, spec) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 (
                     run.key,
                     run.model,
@@ -224,6 +263,7 @@ class StudyStore:
                     run.eval_seconds,
                     run.train_loss,
                     json.dumps(dict(run.versions), sort_keys=True),
+                    None if run.spec is None else json.dumps(dict(run.spec), sort_keys=True),
                 ),
             )
             run_id = cursor.lastrowid

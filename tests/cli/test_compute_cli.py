@@ -102,7 +102,7 @@ def test_evaluate_generate_mode_records_text(untrained_tiny, suite, tmp_path):
 @pytest.mark.parametrize(
     ("args", "message"),
     [
-        (("--lr", "-1"), "error: --lr: invalid value -1.0"),
+        (("--lr", "-1"), "error: --lr: must be > 0, got -1.0"),
         (("--rank", "0"), "error: --rank: must be >= 1"),
         (("--task", "Syn_Nope"), "error: --task: no 'train' split for task 'Syn_Nope'"),
         (("--max-examples", "0"), "error: --max-examples: must be >= 1"),

@@ -11,6 +11,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from tests.conftest import require_shared
 from vlmtransfer.data.parsing import parse_choice
 from vlmtransfer.data.records import LETTERS
 
@@ -149,9 +150,9 @@ def _eligible(path: Path) -> list[tuple[str, list[str], str]]:
 
 
 def test_agreement_with_blink_extraction_on_real_outputs() -> None:
-    files = sorted(REFERENCE.glob("*.jsonl")) if REFERENCE.is_dir() else []
-    if not files:
-        pytest.skip(f"reference VLM outputs not found at {REFERENCE} (needs ../shared beside the checkout)")
+    require_shared(REFERENCE, "reference VLM outputs")
+    files = sorted(REFERENCE.glob("*.jsonl"))
+    assert files, f"no reference VLM outputs in {REFERENCE}"
     table, pooled_n, pooled_agree = [], 0, 0
     for path in files:
         rows = _eligible(path)

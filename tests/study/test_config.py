@@ -9,8 +9,10 @@ from typer.testing import CliRunner
 from vlmtransfer.cli.main import app
 from vlmtransfer.data.synthetic import generate_suite
 from vlmtransfer.errors import InputError
+from vlmtransfer.settings import EvalSettings, LoraSettings, TrainSettings
 from vlmtransfer.study.config import load_study_config
-from vlmtransfer.study.plan import BASE, plan_jobs, resolve_tasks
+from vlmtransfer.study.jobs import job_key
+from vlmtransfer.study.plan import BASE, Job, StudyTasks, plan_jobs, resolve_tasks
 
 TASKS = ("Syn_Counting", "Syn_Jigsaw")
 
@@ -58,28 +60,54 @@ def test_plan_has_a_baseline_then_sources_by_seeds(study_dir):
     assert len({j.key for j in jobs}) == 5
 
 
-def test_results_hash_ignores_seeds_and_sources_but_not_training(study_dir):
+def test_job_keys_ignore_seeds_and_sources_but_not_training(study_dir):
     base = load_study_config(write(study_dir))
     more_seeds = load_study_config(write(study_dir, seeds=[0, 1, 2]))
     other_lr = load_study_config(write(study_dir, train={"learning_rate": 1e-3}))
-    model = base.models[0]
-    assert base.results_hash(model, list(TASKS)) == more_seeds.results_hash(model, list(TASKS))
-    assert base.results_hash(model, list(TASKS)) != other_lr.results_hash(model, list(TASKS))
-    assert base.results_hash(model, list(TASKS), baseline=True) == other_lr.results_hash(
-        model, list(TASKS), baseline=True
-    )
-    assert base.results_hash(model, list(TASKS)) != base.results_hash(model, ["Syn_Counting"])
+    tasks = resolve_tasks(base)
+    finetune, baseline = Job("tiny", "Syn_Counting", 0), Job("tiny", BASE, None)
+    assert job_key(base, tasks, finetune) == job_key(more_seeds, tasks, finetune)
+    assert job_key(base, tasks, finetune) != job_key(other_lr, tasks, finetune)
+    assert job_key(base, tasks, baseline) == job_key(other_lr, tasks, baseline)
+    fewer_targets = StudyTasks(["Syn_Counting"], tasks.sources, tasks.data, tasks.models)
+    assert job_key(base, tasks, finetune) != job_key(base, fewer_targets, finetune)
 
 
-def test_vision_lora_is_in_the_hashes_only_when_set(study_dir):
-    """Studies made before ``lora.vision`` existed keep their hashes (and so their stored runs)."""
+def test_every_result_changing_setting_is_settable_and_in_the_key(study_dir):
+    """Issue 29: schedule, weight_decay, max_grad_norm and target_modules could not be set from a study
+    and were not in the results hash."""
     base = load_study_config(write(study_dir))
-    off = load_study_config(write(study_dir, lora={"vision": False}))
-    on = load_study_config(write(study_dir, lora={"vision": True}))
-    model = base.models[0]
-    assert "vision" not in base.lora.hashed()
-    assert base.training_hash(model) == off.training_hash(model) != on.training_hash(model)
-    assert base.results_hash(model, list(TASKS)) != on.results_hash(model, list(TASKS))
+    tasks = resolve_tasks(base)
+    job = Job("tiny", "Syn_Counting", 0)
+    changes = {
+        "lora": {"target_modules": ["q_proj", "v_proj"], "vision": True},
+        "train": {"schedule": "cosine", "weight_decay": 0.1, "max_grad_norm": 0.5},
+        "eval": {"batch_size": 8},
+    }
+    for section, values in changes.items():
+        for key, value in values.items():
+            changed = load_study_config(write(study_dir, **{section: {key: value}}))
+            resolved = getattr(changed, section)
+            assert getattr(resolved, key) == (tuple(value) if isinstance(value, list) else value)
+            assert job_key(changed, tasks, job) != job_key(base, tasks, job), (section, key)
+
+
+def test_the_study_resolves_into_the_library_settings_and_their_defaults(study_dir):
+    config = load_study_config(write(study_dir, lora={"rank": 4, "alpha": 8}))
+    assert config.lora == LoraSettings(rank=4, alpha=8.0)
+    assert config.train == TrainSettings()
+    assert config.eval == EvalSettings()  # one default: a study and `evaluate` use the same batch size
+    assert isinstance(config.lora.alpha, float)
+
+
+def test_a_vision_lora_study_never_reuses_runs_of_an_earlier_vlmtransfer(study_dir):
+    """Schema-1 stores hold language-model adapters only: a study with ``lora.vision`` is not them."""
+    from vlmtransfer.study.jobs import result_versions
+    from vlmtransfer.study.legacy import legacy_compatible
+
+    versions = result_versions()
+    assert legacy_compatible(load_study_config(write(study_dir)), versions)
+    assert not legacy_compatible(load_study_config(write(study_dir, lora={"vision": True})), versions)
 
 
 @pytest.mark.parametrize(
@@ -91,7 +119,16 @@ def test_vision_lora_is_in_the_hashes_only_when_set(study_dir):
         ({"seeds": "zero"}, "seeds", "valid list"),
         ({"seeds": None}, "seeds", "Field required"),
         ({"modles": []}, "modles", "unknown key"),
-        ({"train": {"learning_rate": 0}}, "train.learning_rate", "greater than 0"),
+        ({"train": {"learning_rate": 0}}, "train.learning_rate", "must be > 0, got 0"),
+        ({"train": {"schedule": "step"}}, "train.schedule", "'linear', 'constant' or 'cosine'"),
+        ({"train": {"batch_size": True}}, "train.batch_size", "valid integer"),
+        ({"train": {"seed": 3}}, "train.seed", "top-level seeds"),
+        ({"train": {"lr": 1e-3}}, "train.lr", "unknown key"),
+        ({"lora": {"alpha": "16"}}, "lora.alpha", "valid number"),
+        ({"lora": {"target_modules": []}}, "lora.target_modules", "leaf names"),
+        ({"lora": {"dropout": 1.0}}, "lora.dropout", "in [0, 1)"),
+        ({"eval": {"cache_dir": "/tmp/x"}}, "eval.cache_dir", "set by the study"),
+        ({"eval": {"batch_size": 0}}, "eval.batch_size", "must be >= 1"),
         ({"eval": {"mode": "vote"}}, "eval.mode", "'loglik', 'generate' or 'both'"),
         ({"executor": {"kind": "slurm"}}, "executor.kind", "'local' or 'ray'"),
         ({"models": [{"name": "a"}, {"name": "a"}]}, "(top level)", "labels must be distinct"),

@@ -192,3 +192,36 @@ def test_ray_executor_gives_the_local_table(tmp_path, data_dir):
     ray_study = study(tmp_path, data_dir, name="ray", seeds=[0], executor={"kind": "ray", "workers": 2})
     run("run", ray_study)
     pd.testing.assert_frame_equal(table(tmp_path / "ray"), table(tmp_path / "local"))
+
+
+def _with_default(monkeypatch, kind, name, value):
+    """The library's default of ``kind.name`` becomes ``value`` (as a release changing it would)."""
+    import dataclasses
+
+    names = [f.name for f in dataclasses.fields(kind)]
+    defaults = list(kind.__init__.__defaults__)
+    defaults[names.index(name)] = value
+    monkeypatch.setattr(kind.__init__, "__defaults__", tuple(defaults))
+
+
+def test_a_changed_library_default_makes_the_runs_it_affects_stale(tmp_path, data_dir, monkeypatch):
+    """Issue 29: keys hash the effective settings, so a default the YAML never mentions still counts."""
+    from vlmtransfer.settings import TrainSettings
+
+    config = study(tmp_path, data_dir, seeds=[0])
+    run("run", config)
+    assert "0 to run" in run("run", config, "--dry-run").stdout
+    _with_default(monkeypatch, TrainSettings, "max_grad_norm", 0.5)
+    assert TrainSettings().max_grad_norm == 0.5
+    status = run("status", config).stdout
+    assert "2 to run (2 finetunes)" in status  # the baseline does not train: still done
+    refused = CliRunner().invoke(app, ["run", str(config)])
+    assert refused.exit_code == 2
+    assert "2 stored runs" in refused.stderr
+    assert "training.train.max_grad_norm: 1.0 -> 0.5" in refused.stderr
+    adapter = next((tmp_path / "study" / "adapters").rglob("training.json"))
+    before = adapter.read_text()
+    run("run", config, "--reset-changed")
+    assert adapter.read_text() != before  # retrained under the new default, not reused
+    assert '"max_grad_norm": 0.5' in adapter.read_text()
+    assert "0 to run" in run("run", config, "--dry-run").stdout

@@ -23,12 +23,12 @@ before anything was measured.
 from __future__ import annotations
 
 import math
-
-from scipy import stats
+from statistics import NormalDist
 
 __all__ = ["DEFAULT_POWER", "detectable_pgf", "pgf_power", "questions_needed", "seeds_needed"]
 
 DEFAULT_POWER = 0.8
+_NORMAL = NormalDist()  # the standard normal (the stdlib's: no scipy import for `run --dry-run`)
 _MAX_SEEDS = 1000
 
 
@@ -73,9 +73,9 @@ def pgf_power(
     variance = _variance(delta, a, seeds, flip_rate)
     if variance <= 0:
         return 1.0
-    z = stats.norm.ppf(1 - alpha / 2)
+    z = _NORMAL.inv_cdf(1 - alpha / 2)
     shift = math.sqrt(n_questions) * abs(delta) - z * math.sqrt(variance + delta**2)
-    return float(stats.norm.cdf(shift / math.sqrt(variance)))
+    return float(_NORMAL.cdf(shift / math.sqrt(variance)))
 
 
 def detectable_pgf(
@@ -123,7 +123,7 @@ def questions_needed(
     if delta == 0:
         raise ValueError("pgf must be non-zero")
     variance = _variance(math.copysign(delta, pgf), a, seeds, flip_rate)
-    z_alpha, z_power = stats.norm.ppf(1 - alpha / 2), stats.norm.ppf(power)
+    z_alpha, z_power = _NORMAL.inv_cdf(1 - alpha / 2), _NORMAL.inv_cdf(power)
     root = (z_alpha * math.sqrt(variance + delta**2) + z_power * math.sqrt(variance)) / delta
     return max(1, math.ceil(root**2))
 

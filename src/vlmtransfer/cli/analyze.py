@@ -4,22 +4,20 @@ from __future__ import annotations
 
 import time
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.console import Console
 from rich.markup import escape
 
-from vlmtransfer.analysis import Analysis, AnalysisOptions, load_inputs, write_analysis
-from vlmtransfer.analysis import analyze as run_analysis
-from vlmtransfer.analysis.diagnostics import Diagnostics, study_diagnostics
-from vlmtransfer.analysis.pipeline import registry_categories
-from vlmtransfer.cli.diagnostics import print_diagnostics
 from vlmtransfer.cli.errors import reports_input_errors
 from vlmtransfer.cli.lists import comma_paths, comma_values
-from vlmtransfer.cli.summary import print_summary
 from vlmtransfer.errors import InputError, system_refusal
-from vlmtransfer.tasks import TaskRegistry, default_registry
+
+if TYPE_CHECKING:  # the analysis (pandas, scipy) loads when a command runs, not for --help
+    from vlmtransfer.analysis import Analysis, AnalysisOptions
+    from vlmtransfer.analysis.diagnostics import Diagnostics
+    from vlmtransfer.tasks import TaskRegistry
 
 __all__ = ["EXAMPLES", "analyze", "parse_ceilings", "study_table"]
 
@@ -143,11 +141,18 @@ def analyze(
         ),
     ] = False,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Do not print the summary.")] = False,
-) -> Analysis:
+) -> Any:
     """Analyse transfer: PGF, transferability, malleability, graph, cliques, personas, categories, scale.
 
     Reads accuracy tables or released PGF tables and writes analysis.json and CSV tables to --out.
     """
+    from vlmtransfer.analysis import analyze as run_analysis  # noqa: PLC0415
+    from vlmtransfer.analysis import load_inputs  # noqa: PLC0415
+    from vlmtransfer.analysis.diagnostics import study_diagnostics  # noqa: PLC0415
+    from vlmtransfer.analysis.pipeline import registry_categories  # noqa: PLC0415
+    from vlmtransfer.cli.diagnostics import print_diagnostics  # noqa: PLC0415
+    from vlmtransfer.cli.summary import print_summary  # noqa: PLC0415
+
     started = time.perf_counter()
     options = _options(
         include_self=include_self,
@@ -187,7 +192,8 @@ def analyze(
         f"Wrote {len(files)} files to [bold]{escape(out)}[/bold] in {elapsed:.2f} s"
         " (analysis.json, CSV tables)."
     )
-    return result  # for callers in Python (the demo); Typer ignores it
+    return result  # the Analysis, for callers in Python (the demo); Typer ignores it (and needs an
+    # annotation it can resolve without importing the analysis: hence Any)
 
 
 def _study_inputs(inputs: list[Path], out: str | None) -> tuple[list[Path], str]:
@@ -234,6 +240,8 @@ def study_table(study: Path) -> Path:
 
 
 def _options(**values: object) -> AnalysisOptions:
+    from vlmtransfer.analysis import AnalysisOptions  # noqa: PLC0415
+
     order = values.pop("model_order")
     try:
         return AnalysisOptions(**values, model_order=tuple(_split_order(order)))  # type: ignore[arg-type]
@@ -242,6 +250,8 @@ def _options(**values: object) -> AnalysisOptions:
 
 
 def _registry(task_files: list[Path]) -> TaskRegistry:
+    from vlmtransfer.tasks import default_registry  # noqa: PLC0415
+
     registry = default_registry()
     for task_file in task_files:
         registry.add_file(task_file, replace=True)
@@ -254,6 +264,8 @@ def _check_labels(labels: list[str]) -> None:
 
 
 def _write(result: Analysis, out: str, registry: TaskRegistry, diagnostics: Diagnostics | None) -> list[str]:
+    from vlmtransfer.analysis import write_analysis  # noqa: PLC0415
+
     if not out.strip():
         raise InputError("the output directory is empty", source="--out")
     try:

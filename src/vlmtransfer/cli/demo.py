@@ -14,7 +14,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from vlmtransfer.cli.errors import reports_input_errors
-from vlmtransfer.cli.summary import short_task
+from vlmtransfer.cli.labels import short_task
 
 __all__ = ["EXAMPLES", "demo"]
 

@@ -10,33 +10,27 @@ import json
 import math
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
-import numpy as np
-import pandas as pd
 import typer
 from rich import box
 from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from vlmtransfer.analysis import AnalysisOptions
-from vlmtransfer.analysis.answer_format import FormatDecomposition
-from vlmtransfer.analysis.diagnostics import Diagnostics
-from vlmtransfer.analysis.prior import PriorDecomposition, decompose_prior, prior_to_dict, read_predictions
-from vlmtransfer.analysis.similarity import (
-    SimilarityResult,
-    similarity_matrix,
-    similarity_to_dict,
-    study_adapters,
-)
-from vlmtransfer.analysis.table import csv_text
 from vlmtransfer.cli.errors import reports_input_errors
+from vlmtransfer.cli.labels import compact_number, short_task
 from vlmtransfer.cli.lists import comma_values
-from vlmtransfer.cli.summary import compact_number, short_task
 from vlmtransfer.errors import InputError
-from vlmtransfer.fsutil import publish_directory
-from vlmtransfer.tasks import default_registry
+
+if TYPE_CHECKING:  # numpy, pandas and the analysis load when a command runs, not for --help
+    import pandas as pd
+
+    from vlmtransfer.analysis import AnalysisOptions
+    from vlmtransfer.analysis.answer_format import FormatDecomposition
+    from vlmtransfer.analysis.diagnostics import Diagnostics
+    from vlmtransfer.analysis.prior import PriorDecomposition
+    from vlmtransfer.analysis.similarity import SimilarityResult
 
 __all__ = ["PRIOR_EXAMPLES", "SIMILARITY_EXAMPLES", "print_diagnostics", "prior", "similarity"]
 
@@ -90,7 +84,10 @@ def prior(
     random_state: Annotated[int, typer.Option("--random-state", help="Seed of the draws.")] = 0,
 ) -> None:
     """Answer-prior decomposition: PGF before and after removing each run's letter prior."""
+    from vlmtransfer.analysis.diagnostics import Diagnostics  # noqa: PLC0415
+    from vlmtransfer.analysis.prior import decompose_prior, prior_to_dict, read_predictions  # noqa: PLC0415
     from vlmtransfer.cli.analyze import parse_ceilings  # noqa: PLC0415 - analyze imports this module
+    from vlmtransfer.tasks import default_registry  # noqa: PLC0415
 
     options = _options(alpha, bootstrap, random_state)
     predictions = read_predictions(_exported(source))
@@ -123,7 +120,11 @@ def similarity(
     random_state: Annotated[int, typer.Option("--random-state", help="Seed of the permutations.")] = 0,
 ) -> None:
     """Adapter similarity: cosine of LoRA weight updates per task pair, and its correlation with PGF."""
+    import pandas as pd  # noqa: PLC0415
+
     from vlmtransfer.analysis import load_inputs  # noqa: PLC0415
+    from vlmtransfer.analysis.similarity import similarity_matrix, similarity_to_dict, study_adapters  # noqa: PLC0415
+    from vlmtransfer.tasks import default_registry  # noqa: PLC0415
 
     if permutations < 1:
         raise InputError(f"must be at least 1, got {permutations}", source="--permutations")
@@ -230,6 +231,8 @@ def format_lines(decomposition: FormatDecomposition) -> list[str]:
 
 def similarity_line(result: SimilarityResult) -> str:
     """Seed agreement, cross-task range and the Mantel-tested correlation with PGF, in one line."""
+    import numpy as np  # noqa: PLC0415
+
     values = result.cosine.to_numpy(float)
     diagonal = np.diag(values)
     off = values[~np.eye(len(values), dtype=bool)]
@@ -294,6 +297,9 @@ def _exported(source: Path) -> Path:
 
 
 def _publish(out: Path, marker: str, document: object, tables: dict[str, pd.DataFrame]) -> None:
+    from vlmtransfer.analysis.table import csv_text  # noqa: PLC0415
+    from vlmtransfer.fsutil import publish_directory  # noqa: PLC0415
+
     files = {marker: (json.dumps(document, indent=2, allow_nan=False) + "\n").encode()}
     for name, table in tables.items():
         files[Path(name).name] = csv_text(table).encode()
@@ -301,6 +307,8 @@ def _publish(out: Path, marker: str, document: object, tables: dict[str, pd.Data
 
 
 def _options(alpha: float, bootstrap: int, random_state: int) -> AnalysisOptions:
+    from vlmtransfer.analysis import AnalysisOptions  # noqa: PLC0415
+
     try:
         return AnalysisOptions(alpha=alpha, n_resamples=bootstrap, random_state=random_state)
     except ValueError as exc:

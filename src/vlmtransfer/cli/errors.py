@@ -4,14 +4,14 @@ no traceback."""
 from __future__ import annotations
 
 import functools
-from collections.abc import Callable
-from typing import ParamSpec, TypeVar
+from collections.abc import Callable, Mapping
+from typing import Any, ParamSpec, TypeVar
 
 import typer
 
 from vlmtransfer.errors import InputError, SystemRefusalError, system_refusal
 
-__all__ = ["EXIT_BAD_INPUT", "EXIT_ENVIRONMENT", "check_hub_access", "reports_input_errors"]
+__all__ = ["EXIT_BAD_INPUT", "EXIT_ENVIRONMENT", "check_hub_access", "flag_for", "reports_input_errors"]
 
 EXIT_BAD_INPUT = 2
 EXIT_ENVIRONMENT = 3
@@ -19,20 +19,39 @@ P = ParamSpec("P")
 R = TypeVar("R")
 
 
-def reports_input_errors(command: Callable[P, R]) -> Callable[P, R]:
+def flag_for(field: str, flags: Mapping[str, str] | None = None) -> str:
+    """The command-line flag of a library field: ``flags[field]`` where a command names it otherwise
+    (``learning_rate`` is ``--lr``), else ``--`` and the field with dashes (``--max-steps``)."""
+    return (flags or {}).get(field) or "--" + field.replace("_", "-")
+
+
+def _for_cli(exc: InputError, flags: Mapping[str, str] | None) -> InputError:
+    """A library error naming a field (and no file) is shown naming the flag that sets it."""
+    if exc.field and exc.source is None and exc.where is None:
+        return InputError(exc.problem, source=flag_for(exc.field, flags))
+    return exc
+
+
+def reports_input_errors(
+    command: Callable[P, R] | None = None, *, flags: Mapping[str, str] | None = None
+) -> Any:
     """Wrap a CLI command so that :class:`InputError` becomes ``error: <message>`` and exit 2, and the
     machine refusing (:class:`SystemRefusalError`, a full disk, a denied permission) ``error: <message>``
-    and exit 3.
+    and exit 3. An error naming a library field is shown with the command's flag for it (``flags``
+    overrides :func:`flag_for`'s default): library code never names flags.
 
     Printed with ``typer.echo``, not rich, so the message is never wrapped onto several lines.
+    Use bare (``@reports_input_errors``) or with flags (``@reports_input_errors(flags={...})``).
     """
+    if command is None:
+        return functools.partial(reports_input_errors, flags=flags)
 
     @functools.wraps(command)
     def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
         try:
             return command(*args, **kwargs)
         except InputError as exc:
-            typer.echo(f"error: {exc}", err=True)
+            typer.echo(f"error: {_for_cli(exc, flags)}", err=True)
             raise typer.Exit(EXIT_BAD_INPUT) from None
         except SystemRefusalError as exc:
             typer.echo(f"error: {exc}", err=True)

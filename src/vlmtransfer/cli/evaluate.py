@@ -16,9 +16,9 @@ from rich.table import Table
 from vlmtransfer.cli.errors import check_hub_access, reports_input_errors
 from vlmtransfer.cli.lists import batch_size_value, comma_paths, comma_values, question_limit
 from vlmtransfer.errors import InputError
+from vlmtransfer.settings import EvalSettings
 
 if TYPE_CHECKING:
-    from vlmtransfer.evaluate.engine import EvalSettings
     from vlmtransfer.models.loading import LoadedModel
 
 __all__ = ["EXAMPLES", "evaluate"]
@@ -74,7 +74,7 @@ def evaluate(
             "--mode",
             help="loglik (one forward pass), generate (greedy + parser) or both (each question both ways).",
         ),
-    ] = "loglik",
+    ] = EvalSettings.mode,
     task: Annotated[
         list[str] | None,
         typer.Option(
@@ -99,7 +99,7 @@ def evaluate(
             callback=batch_size_value,
             metavar="<int|auto>",
         ),
-    ] = "8",
+    ] = str(EvalSettings.batch_size),
     seed: Annotated[
         int, typer.Option("--seed", help="Seed of Python's, NumPy's and torch's random generators.")
     ] = 0,
@@ -110,7 +110,9 @@ def evaluate(
             help="Accepted as in lm-evaluation-harness; the per-question records are always written.",
         ),
     ] = False,
-    max_new_tokens: Annotated[int, typer.Option("--max-new-tokens", help="Generation budget.")] = 16,
+    max_new_tokens: Annotated[
+        int, typer.Option("--max-new-tokens", help="Generation budget.")
+    ] = EvalSettings.max_new_tokens,
     no_vision_cache: Annotated[
         bool, typer.Option("--no-vision-cache", help="Recompute vision features for every adapter.")
     ] = False,
@@ -190,18 +192,12 @@ def evaluate(
 
 def _settings(mode: str, batch_size: int | str, max_new_tokens: int, no_vision_cache: bool) -> EvalSettings:
     """The evaluation settings; ``auto`` batches start at 1 until :func:`_auto_batch` measures them."""
-    from vlmtransfer.evaluate.engine import EvalSettings  # noqa: PLC0415
-
-    try:
-        return EvalSettings(
-            mode=mode,  # type: ignore[arg-type] - validated by EvalSettings
-            batch_size=1 if batch_size == "auto" else int(batch_size),
-            max_new_tokens=max_new_tokens,
-            cache_vision=not no_vision_cache,
-        )
-    except ValueError as exc:
-        name, _, problem = str(exc).partition(": ")
-        raise InputError(problem, source=f"--{name.replace('_', '-')}") from None
+    return EvalSettings(  # an invalid value names its field; reports_input_errors shows its flag
+        mode=mode,  # type: ignore[arg-type] - validated by EvalSettings
+        batch_size=1 if batch_size == "auto" else int(batch_size),
+        max_new_tokens=max_new_tokens,
+        cache_vision=not no_vision_cache,
+    )
 
 
 def _sampling(frames: int, video_fps: float | None) -> Any:

@@ -12,6 +12,7 @@ from rich.markup import escape
 from vlmtransfer.cli.errors import check_hub_access, reports_input_errors
 from vlmtransfer.cli.lists import comma_paths, comma_values
 from vlmtransfer.errors import InputError
+from vlmtransfer.settings import LoraSettings, TrainSettings
 
 __all__ = ["EXAMPLES", "finetune"]
 
@@ -30,7 +31,11 @@ EXAMPLES = """[bold]Examples[/bold]
 """
 
 
-@reports_input_errors
+FLAGS = {"learning_rate": "--lr"}
+"""Settings whose flag is not the field's name with dashes."""
+
+
+@reports_input_errors(flags=FLAGS)
 def finetune(
     model: Annotated[
         str, typer.Option("--model", "-m", help="Preset (tiny, qwen2.5-vl-7b ...), hub id or path.")
@@ -55,23 +60,47 @@ def finetune(
     max_examples: Annotated[
         int | None, typer.Option("--max-examples", help="Use at most this many questions per task.")
     ] = None,
-    rank: Annotated[int, typer.Option("--rank", help="LoRA rank.")] = 8,
-    alpha: Annotated[float, typer.Option("--alpha", help="LoRA alpha.")] = 16,
-    dropout: Annotated[float, typer.Option("--dropout", help="LoRA dropout.")] = 0.05,
+    rank: Annotated[int, typer.Option("--rank", help="LoRA rank.")] = LoraSettings.rank,
+    alpha: Annotated[float, typer.Option("--alpha", help="LoRA alpha.")] = LoraSettings.alpha,
+    dropout: Annotated[float, typer.Option("--dropout", help="LoRA dropout.")] = LoraSettings.dropout,
+    target_modules: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--target-modules",
+            help="Language-model linear layers to adapt (comma-separated; default: every projection).",
+            callback=comma_values,
+        ),
+    ] = None,
     vision: Annotated[
         bool,
         typer.Option(
             "--vision/--language-only",
             help="Also adapt the vision tower and merger (images are then encoded at every step).",
         ),
-    ] = False,
-    lr: Annotated[float, typer.Option("--lr", help="Peak learning rate.")] = 2e-4,
-    epochs: Annotated[float, typer.Option("--epochs", help="Passes over the data.")] = 1.0,
+    ] = LoraSettings.vision,
+    lr: Annotated[float, typer.Option("--lr", help="Peak learning rate.")] = TrainSettings.learning_rate,
+    schedule: Annotated[
+        str, typer.Option("--schedule", help="After warm-up: linear or cosine decay to 0, or constant.")
+    ] = TrainSettings.schedule,
+    epochs: Annotated[float, typer.Option("--epochs", help="Passes over the data.")] = TrainSettings.epochs,
     max_steps: Annotated[
         int | None, typer.Option("--max-steps", help="Optimiser steps (overrides --epochs).")
-    ] = None,
-    batch_size: Annotated[int, typer.Option("--batch-size", help="Questions per forward pass.")] = 8,
-    grad_accum: Annotated[int, typer.Option("--grad-accum", help="Forward passes per optimiser step.")] = 1,
+    ] = TrainSettings.max_steps,
+    batch_size: Annotated[
+        int, typer.Option("--batch-size", help="Questions per forward pass.")
+    ] = TrainSettings.batch_size,
+    grad_accum: Annotated[
+        int, typer.Option("--grad-accum", help="Forward passes per optimiser step.")
+    ] = TrainSettings.grad_accum,
+    warmup_ratio: Annotated[
+        float, typer.Option("--warmup-ratio", help="Fraction of the steps spent warming up.")
+    ] = TrainSettings.warmup_ratio,
+    weight_decay: Annotated[
+        float, typer.Option("--weight-decay", help="AdamW weight decay.")
+    ] = TrainSettings.weight_decay,
+    max_grad_norm: Annotated[
+        float, typer.Option("--max-grad-norm", help="Gradient clipping norm (0: none).")
+    ] = TrainSettings.max_grad_norm,
     max_pixels: Annotated[int | None, typer.Option("--max-pixels", help="Cap on pixels per image.")] = None,
     device: Annotated[str, typer.Option("--device", help="auto, cpu, cuda, cuda:1 ...")] = "auto",
     dtype: Annotated[
@@ -83,20 +112,23 @@ def finetune(
     from vlmtransfer.cli.progress import quiet_ml_libraries, step_progress, training_callback  # noqa: PLC0415
     from vlmtransfer.data.dataset import collect_questions  # noqa: PLC0415
     from vlmtransfer.devices import check_device  # noqa: PLC0415
-    from vlmtransfer.finetune.lora import ADAPTER_CONFIG, LoraSettings, finetune_lora  # noqa: PLC0415
-    from vlmtransfer.finetune.trainer import TrainSettings  # noqa: PLC0415
+    from vlmtransfer.finetune.lora import ADAPTER_CONFIG, finetune_lora  # noqa: PLC0415
     from vlmtransfer.fsutil import OutputDirectoryError, check_replaceable  # noqa: PLC0415
     from vlmtransfer.models.encoding import encode_question  # noqa: PLC0415
     from vlmtransfer.models.loading import LoadOptions, load_model  # noqa: PLC0415
 
-    lora = _settings(LoraSettings, rank=rank, alpha=alpha, dropout=dropout, vision=vision)
-    settings = _settings(
-        TrainSettings,
+    modules = {"target_modules": tuple(target_modules)} if target_modules else {}
+    lora = LoraSettings(rank=rank, alpha=alpha, dropout=dropout, vision=vision, **modules)
+    settings = TrainSettings(
         learning_rate=lr,
+        schedule=schedule,  # type: ignore[arg-type] - checked by TrainSettings
         epochs=epochs,
         max_steps=max_steps,
         batch_size=batch_size,
         grad_accum=grad_accum,
+        warmup_ratio=warmup_ratio,
+        weight_decay=weight_decay,
+        max_grad_norm=max_grad_norm,
         seed=seed,
     )
     if max_examples is not None and max_examples < 1:
@@ -140,13 +172,3 @@ def finetune(
         f"loss {first.loss:.4f} -> {last.loss:.4f}, {result.trainable_parameters:,} trainable parameters, "
         f"{last.seconds:.1f} s"
     )
-
-
-def _settings(kind: type, **values: object) -> object:
-    """Build a settings dataclass; its validation error names the option at fault."""
-    try:
-        return kind(**values)
-    except ValueError as exc:
-        name, _, problem = str(exc).partition(": ")
-        option = {"learning_rate": "lr"}.get(name, name).replace("_", "-")
-        raise InputError(problem or str(exc), source=f"--{option}") from None

@@ -13,20 +13,21 @@ import json
 import math
 import time
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
-import pandas as pd
 import typer
 from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from vlmtransfer.analysis.prediction import cosine_matrix, fit_rows, prediction_quality
 from vlmtransfer.cli.errors import reports_input_errors
+from vlmtransfer.cli.labels import compact_number, short_task
 from vlmtransfer.cli.lists import comma_paths, comma_values
-from vlmtransfer.cli.summary import compact_number, short_task
 from vlmtransfer.errors import InputError
 from vlmtransfer.fsutil import publish_directory
+
+if TYPE_CHECKING:  # pandas and the analysis load when the command runs, not for --help
+    import pandas as pd
 
 __all__ = ["EXAMPLES", "PREDICTION_DIR", "predict"]
 
@@ -87,6 +88,7 @@ def predict(
 ) -> None:
     """Predict PGF rows from gradient alignment at the base model, scored on the study itself."""
     from vlmtransfer.analysis import load_inputs  # noqa: PLC0415
+    from vlmtransfer.analysis.prediction import cosine_matrix, fit_rows, prediction_quality  # noqa: PLC0415
     from vlmtransfer.cli.analyze import study_table  # noqa: PLC0415
     from vlmtransfer.study.config import load_study_config  # noqa: PLC0415
     from vlmtransfer.study.plan import resolve_tasks  # noqa: PLC0415
@@ -152,7 +154,6 @@ def _gradients(
     (``per_source``: one source's gradient, the cost of predicting one new row)."""
     from vlmtransfer.data.dataset import collect_questions, load_questions  # noqa: PLC0415
     from vlmtransfer.finetune.alignment import lora_gradients  # noqa: PLC0415
-    from vlmtransfer.finetune.lora import LoraSettings  # noqa: PLC0415
     from vlmtransfer.models.encoding import encode_question  # noqa: PLC0415
     from vlmtransfer.models.loading import LoadOptions, load_model  # noqa: PLC0415
     from vlmtransfer.study.plan import training_dir  # noqa: PLC0415
@@ -177,7 +178,7 @@ def _gradients(
         key: [encode_question(r, images, loaded.processor, with_answer=True) for r, images in found]
         for key, found in items.items()
     }
-    lora = LoraSettings(**config.lora.model_dump())
+    lora = config.lora  # the study's resolved LoRA settings
     started = time.perf_counter()
     gradients = lora_gradients(
         loaded.model, encoded, loaded.processor, lora, seed=seed, batch_size=config.train.batch_size

@@ -73,12 +73,7 @@ def select(
 
     if threshold is None and top_k is None:
         threshold = 0.0
-    try:
-        rule = SelectionRule(threshold=threshold, top_k=top_k, weighting=weighting)  # type: ignore[arg-type]
-    except ValueError as exc:
-        name, _, problem = str(exc).partition(": ")
-        option = "--top-k" if name == "top_k" else "--weighting" if name == "weighting" else "--threshold"
-        raise InputError(problem if _ else str(exc), source=option) from None
+    rule = SelectionRule(threshold=threshold, top_k=top_k, weighting=weighting)  # type: ignore[arg-type]
     if budget is not None and budget < 1:
         raise InputError("must be >= 1", source="--budget")
     if draws < 1:

@@ -12,7 +12,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from vlmtransfer.analysis import Analysis, ModelAnalysis
-from vlmtransfer.tasks import default_registry
+from vlmtransfer.cli.labels import compact_number, short_task
 
 __all__ = ["compact_number", "print_summary", "short_task"]
 
@@ -83,18 +83,6 @@ def pgf_matrix(result: ModelAnalysis, alpha: float) -> Table:
     if np.isfinite(resolution).any():
         table.add_row("[italic]1 q.[/italic]", *(_number(v, "compact") for v in resolution))
     return table
-
-
-def short_task(name: str) -> str:
-    """The task's abbreviation where the registry knows it (the matrix must fit a terminal)."""
-    spec = default_registry().find(str(name))
-    return spec.abbreviation if spec else str(name)[:6]
-
-
-def compact_number(value: float) -> str:
-    """``+0.42`` -> ``+.42`` (and ``-1.20`` stays): two decimals in five characters."""
-    text = f"{value:+.2f}"
-    return text[0] + text[2:] if text[1:3] == "0." else text
 
 
 def _cell(value: float, significant: bool) -> str:

@@ -24,7 +24,7 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
 import torch
 
@@ -43,44 +43,9 @@ from vlmtransfer.models.encoding import (
     vision_inputs,
 )
 from vlmtransfer.models.loading import LoadedModel
+from vlmtransfer.settings import MODES, EvalSettings
 
 __all__ = ["MODES", "EvalSettings", "Evaluator", "accuracy_by_task", "score_questions"]
-
-Mode = Literal["loglik", "generate", "both"]
-MODES = ("loglik", "generate", "both")
-
-
-@dataclass(frozen=True)
-class EvalSettings:
-    """How to evaluate.
-
-    Attributes:
-        mode: ``loglik`` (letter log-probabilities, one forward pass), ``generate`` (greedy decoding
-            and the answer parser, the paper's protocol) or ``both`` (each question scored both ways).
-        batch_size: questions per forward pass.
-        max_new_tokens: generation budget in generate mode.
-        cache_vision: compute each question's vision features once and reuse them for every adapter.
-        cache_budget_bytes: RAM the cached features may hold (None: unbounded); batches past it are
-            spilled to ``cache_dir`` or, without one, recomputed when needed.
-        cache_dir: where spilled features go (content-keyed shards, reused by later runs).
-    """
-
-    mode: Mode = "loglik"
-    batch_size: int = 8
-    max_new_tokens: int = 16
-    cache_vision: bool = True
-    cache_budget_bytes: int | None = None
-    cache_dir: str | Path | None = None
-
-    def __post_init__(self) -> None:
-        if self.mode not in MODES:
-            raise ValueError(f"mode: must be one of {', '.join(MODES)}, got {self.mode!r}")
-        if self.batch_size < 1:
-            raise ValueError(f"batch_size: must be >= 1, got {self.batch_size}")
-        if self.max_new_tokens < 1:
-            raise ValueError(f"max_new_tokens: must be >= 1, got {self.max_new_tokens}")
-        if self.cache_budget_bytes is not None and self.cache_budget_bytes < 0:
-            raise ValueError(f"cache_budget_bytes: must be >= 0, got {self.cache_budget_bytes}")
 
 
 @dataclass(eq=False)

@@ -42,6 +42,7 @@ from vlmtransfer.models.encoding import (
     preprocess_images,
     supports_pre_encoded_images,
 )
+from vlmtransfer.settings import LoraSettings
 
 __all__ = [
     "ADAPTER_CONFIG",
@@ -65,40 +66,6 @@ __all__ = [
 ADAPTER_CONFIG = "adapter_config.json"
 TRAINING_CONFIG = "training.json"
 LOSS_CURVE = "loss_curve.csv"
-
-
-@dataclass(frozen=True)
-class LoraSettings:
-    """LoRA hyperparameters; defaults are the paper's (rank 8, alpha 16) and the usual dropout.
-
-    ``target_modules`` are leaf names of the language model's linear layers (all attention and MLP
-    projections by default). ``vision`` also adapts every linear layer outside the language model and
-    the output head (for Qwen2.5-VL: the vision blocks' projections and the merger), at the same rank.
-    """
-
-    rank: int = 8
-    alpha: int = 16
-    dropout: float = 0.05
-    target_modules: tuple[str, ...] = (
-        "q_proj",
-        "k_proj",
-        "v_proj",
-        "o_proj",
-        "gate_proj",
-        "up_proj",
-        "down_proj",
-    )
-    vision: bool = False
-
-    def __post_init__(self) -> None:
-        if self.rank < 1:
-            raise ValueError(f"rank: must be >= 1, got {self.rank}")
-        if self.alpha <= 0:
-            raise ValueError(f"alpha: must be > 0, got {self.alpha}")
-        if not 0 <= self.dropout < 1:
-            raise ValueError(f"dropout: must be in [0, 1), got {self.dropout}")
-        if not self.target_modules or not all(re.fullmatch(r"\w+", m) for m in self.target_modules):
-            raise ValueError(f"target_modules: need module leaf names, got {self.target_modules!r}")
 
 
 @dataclass(frozen=True)

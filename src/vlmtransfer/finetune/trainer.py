@@ -28,7 +28,7 @@ import math
 import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any
 
 import torch
 
@@ -39,57 +39,9 @@ from vlmtransfer.models.encoding import (
     collate,
     vision_inputs,
 )
+from vlmtransfer.settings import SCHEDULES, Schedule, TrainSettings
 
 __all__ = ["SCHEDULES", "LossPoint", "TrainSettings", "target_loss_sum", "total_steps", "train"]
-
-Schedule = Literal["linear", "constant", "cosine"]
-SCHEDULES: tuple[Schedule, ...] = ("linear", "constant", "cosine")
-
-
-@dataclass(frozen=True)
-class TrainSettings:
-    """Optimisation settings.
-
-    Attributes:
-        learning_rate: peak AdamW learning rate, reached after the linear warm-up.
-        schedule: after the warm-up, ``linear`` decay to 0, ``constant``, or ``cosine`` decay to 0.
-        epochs: passes over the data (fractional allowed); ignored when ``max_steps`` is set.
-        max_steps: number of optimiser steps, overriding ``epochs``.
-        batch_size: questions per forward pass (micro-batch).
-        grad_accum: micro-batches per optimiser step; the effective batch is their product.
-        warmup_ratio: fraction of the steps spent warming up.
-        weight_decay: AdamW weight decay.
-        max_grad_norm: gradient clipping norm (0 disables).
-        seed: data order and RNG seed.
-    """
-
-    learning_rate: float = 2e-4
-    schedule: Schedule = "linear"
-    epochs: float = 1.0
-    max_steps: int | None = None
-    batch_size: int = 8
-    grad_accum: int = 1
-    warmup_ratio: float = 0.03
-    weight_decay: float = 0.0
-    max_grad_norm: float = 1.0
-    seed: int = 0
-
-    def __post_init__(self) -> None:
-        checks = {
-            "learning_rate": self.learning_rate > 0,
-            "schedule": self.schedule in SCHEDULES,
-            "epochs": self.epochs > 0,
-            "max_steps": self.max_steps is None or self.max_steps > 0,
-            "batch_size": self.batch_size >= 1,
-            "grad_accum": self.grad_accum >= 1,
-            "warmup_ratio": 0 <= self.warmup_ratio < 1,
-            "weight_decay": self.weight_decay >= 0,
-            "max_grad_norm": self.max_grad_norm >= 0,
-            "seed": self.seed >= 0,
-        }
-        for name, ok in checks.items():
-            if not ok:
-                raise ValueError(f"{name}: invalid value {getattr(self, name)!r}")
 
 
 @dataclass(frozen=True)

@@ -39,11 +39,11 @@ class SelectionRule:
 
     def __post_init__(self) -> None:
         if (self.threshold is None) == (self.top_k is None):
-            raise ValueError("give exactly one of threshold and top_k")
+            raise InputError("give exactly one of threshold and top_k", field="threshold")
         if self.top_k is not None and self.top_k < 1:
-            raise ValueError(f"top_k: must be >= 1, got {self.top_k}")
+            raise InputError(f"must be >= 1, got {self.top_k}", field="top_k")
         if self.weighting not in {"uniform", "pgf"}:
-            raise ValueError(f"weighting: must be 'uniform' or 'pgf', got {self.weighting!r}")
+            raise InputError(f"must be 'uniform' or 'pgf', got {self.weighting!r}", field="weighting")
 
 
 @dataclass(frozen=True)
@@ -94,10 +94,10 @@ def load_candidates(analysis_dir: str | Path, model: str, target: str) -> list[C
     data = load_report_data(path)  # checked as `report` checks it: a damaged file names its JSON path
     models = data.models
     if model not in models:
-        raise InputError(f"no model {model!r} (models: {', '.join(models)})", source="--model")
+        raise InputError(f"no model {model!r} (models: {', '.join(models)})", field="model")
     result = models[model]
     if target not in result.targets:
-        raise InputError(f"no target {target!r} for model {model!r}", source="--target")
+        raise InputError(f"no target {target!r} for model {model!r}", field="target")
     mean, std = result.pgf_mean[target], result.pgf_std[target]
     candidates = [
         Candidate(source, float(mean[source]), None if math.isnan(std[source]) else float(std[source]))
@@ -125,9 +125,9 @@ def choose_recipe(
         chosen = [c for c in ranking if c.pgf > rule.threshold]
     if not chosen:
         best = f"; the best is {ranking[0].task} at {ranking[0].pgf:+.4f}" if ranking else ""
-        raise InputError(f"no source has PGF above {rule.threshold} on {target}{best}", source="--threshold")
+        raise InputError(f"no source has PGF above {rule.threshold} on {target}{best}", field="threshold")
     if rule.weighting == "pgf" and any(c.pgf <= 0 for c in chosen):
-        raise InputError("PGF weighting needs positive PGF for every chosen source", source="--weighting")
+        raise InputError("PGF weighting needs positive PGF for every chosen source", field="weighting")
     raw = [1.0] * len(chosen) if rule.weighting == "uniform" else [c.pgf for c in chosen]
     weights = [w / sum(raw) for w in raw]
     examples = split_budget(budget, weights) if budget is not None else None

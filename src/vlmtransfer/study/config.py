@@ -2,26 +2,35 @@
 
 Validated at the edge with pydantic; any problem becomes one line naming the file and the key
 (``study.yaml: train.learning_rate: must be > 0``). Paths in the file are relative to the file.
-The *results hash* covers everything that changes a result (model, data directories, splits and limits,
-LoRA, training, evaluation, image cap, and the list of targets every run is evaluated on); seeds and
-sources are not in it, so adding a seed or a source extends a study instead of invalidating it, while
-adding a target makes earlier runs stale (they lack its accuracy). Data are identified by their paths
-here; the study's plan adds a fingerprint of each split file it reads (``plan.split_fingerprint``), so a
-dataset regenerated in place makes the runs that read it stale too.
+
+The ``lora``, ``train`` and ``eval`` sections are the settings dataclasses of :mod:`vlmtransfer.settings`
+(their one definition): every field is a key, keys left out take the library's defaults, and the config
+holds the resolved settings. What a run's results depend on, and so when stored results are stale, is
+decided from those resolved settings by :mod:`vlmtransfer.study.jobs`, not from this file's text.
+Not settable here: ``train.seed`` (the top-level ``seeds`` list) and the evaluation's vision-cache
+fields (the study places its cache itself).
 """
 
 from __future__ import annotations
 
-import hashlib
-import json
 import re
+from dataclasses import fields
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
 
 from vlmtransfer.errors import InputError
+from vlmtransfer.settings import EvalSettings, LoraSettings, TrainSettings, settings_from
 
 __all__ = ["ExecutorConfig", "ModelConfig", "StudyConfig", "load_study_config"]
 
@@ -47,31 +56,24 @@ class ModelConfig(_Frozen):
         return self.label or self.name
 
 
-class LoraConfig(_Frozen):
-    rank: Annotated[int, Field(strict=True, ge=1)] = 8
-    alpha: Annotated[float, Field(strict=True, gt=0)] = 16
-    dropout: Annotated[float, Field(strict=True, ge=0, lt=1)] = 0.05
-    vision: Annotated[bool, Field(strict=True)] = False
-
-    def hashed(self) -> dict[str, object]:
-        """What goes into the study's hashes: ``vision`` only when set, so that studies made before it
-        existed (language-model adapters, the same training) keep their hashes and results."""
-        return self.model_dump(mode="json", exclude={"vision"} if not self.vision else None)
+_SET_BY_THE_STUDY = {
+    "train": {"seed": "set by the top-level seeds list"},
+    "eval": dict.fromkeys(EvalSettings.RUNTIME, "set by the study (its vision-cache folder and budget)"),
+}
 
 
-class TrainConfig(_Frozen):
-    learning_rate: Annotated[float, Field(strict=True, gt=0)] = 2e-4
-    epochs: Annotated[float, Field(strict=True, gt=0)] = 1.0
-    max_steps: Annotated[int, Field(strict=True, ge=1)] | None = None
-    batch_size: Annotated[int, Field(strict=True, ge=1)] = 8
-    grad_accum: Annotated[int, Field(strict=True, ge=1)] = 1
-    warmup_ratio: Annotated[float, Field(strict=True, ge=0, lt=1)] = 0.03
-
-
-class EvalConfig(_Frozen):
-    mode: Literal["loglik", "generate", "both"] = "loglik"
-    batch_size: Annotated[int, Field(strict=True, ge=1)] = 16
-    max_new_tokens: Annotated[int, Field(strict=True, ge=1)] = 16
+def _study_settings(kind: type, section: str, value: Any) -> Any:
+    """A YAML section (or a copy's) resolved into its settings dataclass; keys the study sets itself are
+    refused unless at their default (a study.json copy lists every field)."""
+    if isinstance(value, kind):
+        return value
+    if isinstance(value, dict):
+        defaults = {f.name: f.default for f in fields(kind)}
+        for key, why in _SET_BY_THE_STUDY.get(section, {}).items():
+            if key in value and value[key] != defaults[key]:
+                raise InputError(why, field=key)
+        value = {k: v for k, v in value.items() if k not in _SET_BY_THE_STUDY.get(section, {})}
+    return settings_from(kind, value)
 
 
 class ExecutorConfig(_Frozen):
@@ -106,11 +108,17 @@ class StudyConfig(_Frozen):
     models: list[ModelConfig] = Field(min_length=1)
     data: DataConfig
     seeds: list[Annotated[int, Field(strict=True, ge=0, le=MAX_SEED)]] = Field(min_length=1)
-    lora: LoraConfig = LoraConfig()
-    train: TrainConfig = TrainConfig()
-    eval: EvalConfig = EvalConfig()
+    lora: LoraSettings = Field(default_factory=LoraSettings)
+    train: TrainSettings = Field(default_factory=TrainSettings)
+    eval: EvalSettings = Field(default_factory=EvalSettings)
     max_pixels: Annotated[int, Field(strict=True, ge=1)] | None = None
     executor: ExecutorConfig = ExecutorConfig()
+
+    @field_validator("lora", "train", "eval", mode="before")
+    @classmethod
+    def _settings(cls, value: Any, info: ValidationInfo) -> Any:
+        kinds = {"lora": LoraSettings, "train": TrainSettings, "eval": EvalSettings}
+        return _study_settings(kinds[info.field_name], info.field_name, value)
 
     @field_validator("seeds")
     @classmethod
@@ -125,41 +133,6 @@ class StudyConfig(_Frozen):
         if len(set(keys)) != len(keys):
             raise ValueError("models: labels must be distinct (give each model a label)")
         return self
-
-    def training_hash(self, model: ModelConfig) -> str:
-        """Hash of what determines a model's adapters besides source and seed (their reuse key)."""
-        return _hash(
-            {
-                "model": model.model_dump(mode="json"),
-                "dirs": [str(d) for d in self.data.dirs],
-                "split": self.data.train_split,
-                "limit": self.data.train_limit,
-                "lora": self.lora.hashed(),
-                "train": self.train.model_dump(mode="json"),
-                "max_pixels": self.max_pixels,
-            }
-        )
-
-    def results_hash(self, model: ModelConfig, targets: list[str], *, baseline: bool = False) -> str:
-        """Hash of everything that changes a model's results: its training (not for the baseline), the
-        evaluation settings and questions (targets included). Seeds, sources, executor and output are not
-        in it, so adding a seed or a source extends a study; changing anything in it makes results stale."""
-        evaluated = {"model": model.model_dump(mode="json"), "dirs": [str(d) for d in self.data.dirs]}
-        return _hash(
-            {
-                "training": evaluated | {"max_pixels": self.max_pixels}
-                if baseline
-                else self.training_hash(model),
-                "targets": sorted(targets),
-                "split": self.data.eval_split,
-                "limit": self.data.eval_limit,
-                "eval": self.eval.model_dump(mode="json"),
-            }
-        )
-
-
-def _hash(value: Any) -> str:
-    return hashlib.sha256(json.dumps(value, sort_keys=True).encode()).hexdigest()[:16]
 
 
 def load_study_config(path: str | Path, *, overrides: dict[str, Any] | None = None) -> StudyConfig:
@@ -189,6 +162,10 @@ def load_study_config(path: str | Path, *, overrides: dict[str, Any] | None = No
         error = exc.errors()[0]
         key = ".".join(str(part) for part in error["loc"]) or "(top level)"
         message = error["msg"].removeprefix("Value error, ")
+        cause = (error.get("ctx") or {}).get("error")
+        if isinstance(cause, InputError):  # a settings section names its field
+            key = ".".join(part for part in (key, cause.field) if part)
+            message = cause.problem
         if error["type"] == "extra_forbidden":
             message = "unknown key"
         raise InputError(message, source=path, where=key) from None

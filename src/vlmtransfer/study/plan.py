@@ -8,9 +8,9 @@ its run's key in the store.
 from __future__ import annotations
 
 import hashlib
-import json
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from vlmtransfer.errors import InputError
 from vlmtransfer.fsutil import path_part
@@ -39,11 +39,13 @@ class StudyTasks:
     """Targets (evaluated) and sources (finetuned on), in the config's or sorted order, and ``data``:
     a content fingerprint of each split file the study reads (``"<task>/<split>"`` -> hash, see
     :func:`split_fingerprint`), so that results made on other data count as stale even where the
-    data directory's path is the same (a dataset regenerated in place)."""
+    data directory's path is the same (a dataset regenerated in place); ``models``: each model's identity
+    by label (``jobs.model_identity``: a local model by its files' fingerprint), read once per plan."""
 
     targets: list[str]
     sources: list[str]
     data: dict[str, str] = field(default_factory=dict)
+    models: dict[str, dict[str, Any]] = field(default_factory=dict)
 
     def fingerprint(self, task: str, split: str) -> str | None:
         return self.data.get(f"{task}/{split}")
@@ -92,23 +94,11 @@ def training_size(config: StudyConfig, task: str) -> int | None:
 
 
 def job_results_hash(config: StudyConfig, tasks: StudyTasks, job: Job) -> str:
-    """The results hash a job's stored run must carry to count as done (see ``StudyConfig.results_hash``);
-    a mixture's composition is part of it."""
-    model = next(m for m in config.models if m.key == job.model)
-    value = config.results_hash(model, tasks.targets, baseline=job.is_baseline)
-    if job.mixture:
-        composition = ",".join(f"{task}={n}" for task, n in job.mixture)
-        value = hashlib.sha256(f"{value}|{composition}".encode()).hexdigest()[:16]
-    if tasks.data:
-        split = config.data.eval_split
-        used = {f"{t}/{split}": tasks.fingerprint(t, split) for t in tasks.targets}
-        if not job.is_baseline:
-            trained = [task for task, _ in job.mixture] or [job.source]
-            split = config.data.train_split
-            used |= {f"{t}/{split}": tasks.fingerprint(t, split) for t in trained}
-        data = json.dumps(used, sort_keys=True)
-        value = hashlib.sha256(f"{value}|{data}".encode()).hexdigest()[:16]
-    return value
+    """The key a job's stored run must carry to count as done: a hash of its effective settings and
+    data (:func:`vlmtransfer.study.jobs.job_key`)."""
+    from vlmtransfer.study.jobs import job_key  # noqa: PLC0415 - jobs builds on this module
+
+    return job_key(config, tasks, job)
 
 
 def split_fingerprint(dirs: list[Path], task: str, split: str) -> str | None:
@@ -155,7 +145,11 @@ def resolve_tasks(config: StudyConfig, config_path: str | Path = "study config")
         for split, tasks in ((data.eval_split, with_eval), (data.train_split, with_train))
         for task in sorted(tasks)
     }
-    return StudyTasks(targets, sources, {key: value for key, value in fingerprints.items() if value})
+    from vlmtransfer.study.jobs import model_identity  # noqa: PLC0415 - jobs builds on this module
+
+    data_fingerprints = {key: value for key, value in fingerprints.items() if value}
+    models = {model.key: model_identity(model) for model in config.models}
+    return StudyTasks(targets, sources, data_fingerprints, models)
 
 
 def missing_data_dirs(config: StudyConfig) -> list[Path]:

@@ -1,9 +1,12 @@
 """Running a study to completion: plan, skip what is stored, refuse stale results, execute, export.
 
 Resumable and idempotent: a run is stored whole or not at all (see :mod:`vlmtransfer.store`), so
-running again does exactly the missing jobs, and a finished study does nothing. Results made under a
-different results hash (the config changed in a way that changes them) are refused unless
+running again does exactly the missing jobs, and a finished study does nothing. Results made under other
+effective settings (their key, ``study.jobs``, differs: the config, a library default, the data, the
+model's files or a library's minor version changed) are refused, naming what changed, unless
 ``reset_changed``, which forgets and redoes them (reusing adapters whose training did not change).
+A store written before keys covered every setting is migrated where :mod:`vlmtransfer.study.legacy`
+can vouch for its runs; its other runs are stale.
 """
 
 from __future__ import annotations
@@ -13,16 +16,19 @@ import os
 import shutil
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
+from typing import Any
 
 from vlmtransfer.analysis.table import csv_text
 from vlmtransfer.errors import InputError
 from vlmtransfer.fsutil import atomic_write_bytes, remove_abandoned_staging
-from vlmtransfer.store import STORE_FILE, RunRecord, StudyStore
+from vlmtransfer.store import SCHEMA_VERSION, STORE_FILE, RunRecord, StudyStore
 from vlmtransfer.study.config import StudyConfig
 from vlmtransfer.study.executors import get_executor
-from vlmtransfer.study.plan import Job, StudyTasks, job_results_hash, plan_jobs, resolve_tasks
+from vlmtransfer.study.jobs import results_spec, spec_changes, spec_key
+from vlmtransfer.study.legacy import LEGACY_SCHEMA, legacy_compatible, legacy_results_hash
+from vlmtransfer.study.plan import Job, StudyTasks, plan_jobs, resolve_tasks
 
 __all__ = [
     "ACCURACY_CSV",
@@ -45,13 +51,18 @@ PREDICTIONS_PARQUET = "predictions.parquet"
 
 @dataclass(frozen=True)
 class StudyPlan:
-    """A study's jobs and how far it is: ``todo`` are missing, ``stale`` were made under another config."""
+    """A study's jobs and how far it is: ``todo`` are missing, ``stale`` were made under other settings
+    (``changes``: per stale run key, what differs, when the store knows), ``migrate``: runs of an older
+    store that count as done once their keys are rewritten (key -> (new key, spec))."""
 
     tasks: StudyTasks
     jobs: list[Job]
     done: list[Job]
     todo: list[Job]
     stale: list[Job] = field(default_factory=list)
+    changes: dict[str, list[str]] = field(default_factory=dict)
+    migrate: dict[str, tuple[str, dict[str, Any]]] = field(default_factory=dict)
+    specs: dict[str, dict[str, Any]] = field(default_factory=dict)
 
 
 def make_plan(
@@ -59,16 +70,34 @@ def make_plan(
 ) -> StudyPlan:
     """The plan against the store (read only): the study's grid, or just the jobs ``only``."""
     tasks = resolve_tasks(config, config_path)
-    jobs = plan_jobs(config, tasks) if only is None else list(only)
-    expected = {job.key: job_results_hash(config, tasks, job) for job in jobs}
+    grid = plan_jobs(config, tasks)
+    jobs = grid if only is None else list(only)
+    specs = {job.key: results_spec(config, tasks, job) for job in [*grid, *jobs]}
+    expected = {key: spec_key(spec) for key, spec in specs.items()}
     finished: dict[str, str] = {}
+    stored: dict[str, dict[str, Any] | None] = {}
+    migrate: dict[str, tuple[str, dict[str, Any]]] = {}
     if (config.output / STORE_FILE).is_file():  # planning never creates the study directory
         with StudyStore(config.output) as store:
             finished = store.finished()
+            stored = store.specs()
+            if store.schema_version() == LEGACY_SCHEMA:
+                versions = store.run_versions()
+                migrate = {
+                    job.key: (expected[job.key], specs[job.key])
+                    for job in {j.key: j for j in [*grid, *jobs]}.values()
+                    if job.key in finished
+                    and finished[job.key] == legacy_results_hash(config, tasks, job)
+                    and legacy_compatible(config, versions.get(job.key))
+                }
+                finished |= {key: value for key, (value, _) in migrate.items()}
     done = [job for job in jobs if finished.get(job.key) == expected[job.key]]
     stale = [job for job in jobs if job.key in finished and finished[job.key] != expected[job.key]]
     todo = [job for job in jobs if job.key not in finished or job in stale]
-    return StudyPlan(tasks, jobs, done, todo, stale)
+    changes = {
+        job.key: spec_changes(stored[job.key], specs[job.key]) if stored.get(job.key) else [] for job in stale
+    }
+    return StudyPlan(tasks, jobs, done, todo, stale, changes, migrate, specs)
 
 
 def run_study(
@@ -126,12 +155,17 @@ def _run_locked(
     remove_abandoned_staging(config.output)  # what a killed run was writing; we hold the lock
     atomic_write_bytes(config.output / CONFIG_COPY, (config.model_dump_json(indent=2) + "\n").encode())
     with StudyStore(config.output) as store:
+        if store.schema_version() != SCHEMA_VERSION:  # an older store: its vouched-for runs take new keys
+            store.migrate_keys(plan.migrate, SCHEMA_VERSION)
         if plan.stale:
             store.delete_runs([job.key for job in plan.stale])
         finished = len(plan.done)
 
         def store_run(run: RunRecord) -> None:
             nonlocal finished
+            if run.key in plan.specs:  # the driver's key: a Ray worker may see other library versions
+                spec = plan.specs[run.key]
+                run = replace(run, results_hash=spec_key(spec), spec=spec)
             store.add_run(run)
             finished += 1
             if on_result:
@@ -193,10 +227,16 @@ def check_stale(plan: StudyPlan, config_path: str | Path, *, reset_changed: bool
         InputError: stale runs exist and ``reset_changed`` is false.
     """
     if plan.stale and not reset_changed:
+        example = plan.stale[0].key
+        changed = plan.changes.get(example) or []
+        what = (
+            f"changed: {'; '.join(changed[:3])}{' ...' if len(changed) > 3 else ''}"
+            if changed
+            else "by an earlier vlmtransfer, or with other settings, data, model files or library versions"
+        )
         raise InputError(
-            f"{len(plan.stale)} stored runs (e.g. {plan.stale[0].key}) were made with different settings "
-            "(model, data, LoRA, training or evaluation); rerun with --reset-changed to redo them, "
-            "or choose another output directory",
+            f"{len(plan.stale)} stored runs (e.g. {example}) were made with different settings ({what}); "
+            "rerun with --reset-changed to redo them, or choose another output directory",
             source=config_path,
         )
 

@@ -3,15 +3,20 @@ features cached across the baseline and every adapter (imports torch).
 
 A worker computes; it never writes the store. It does write adapters, each into its own directory
 via a staged rename, so a killed job leaves either a complete adapter or none. An adapter whose
-``training.json`` carries the current training hash is reused instead of retrained (a run killed
-after finetuning but before its results were stored only re-evaluates).
+``training.json`` carries the job's training key (``study.jobs.training_key``: a hash of its effective
+training settings and data) is reused instead of retrained (a run killed after finetuning but before its
+results were stored only re-evaluates); so is one an earlier vlmtransfer made, where
+:mod:`vlmtransfer.study.legacy` can vouch for it.
+
+The settings come from the config's resolved settings dataclasses (``config.lora``, ``config.train``
+with the job's seed, ``config.eval``): the same values the job's key was made from.
 """
 
 from __future__ import annotations
 
 import json
 import time
-from dataclasses import asdict
+from dataclasses import asdict, replace
 from pathlib import Path
 from typing import Any
 
@@ -20,7 +25,9 @@ from vlmtransfer.errors import InputError
 from vlmtransfer.fsutil import path_part
 from vlmtransfer.store import RunRecord
 from vlmtransfer.study.config import ModelConfig, StudyConfig
-from vlmtransfer.study.plan import Job, StudyTasks, job_results_hash, training_dir
+from vlmtransfer.study.jobs import results_spec, spec_key, training_key
+from vlmtransfer.study.legacy import legacy_compatible, legacy_training_hash
+from vlmtransfer.study.plan import Job, StudyTasks, training_dir
 
 __all__ = ["VISION_CACHE", "ModelWorker", "adapter_dir", "package_versions"]
 
@@ -52,7 +59,7 @@ class ModelWorker:
 
     def __init__(self, config: StudyConfig, model: ModelConfig, tasks: StudyTasks) -> None:
         from vlmtransfer.data.dataset import collect_questions  # noqa: PLC0415
-        from vlmtransfer.evaluate.engine import EvalSettings, Evaluator  # noqa: PLC0415
+        from vlmtransfer.evaluate.engine import Evaluator  # noqa: PLC0415
         from vlmtransfer.evaluate.feature_cache import default_budget_bytes  # noqa: PLC0415
         from vlmtransfer.models.loading import LoadOptions, load_model  # noqa: PLC0415
 
@@ -68,10 +75,8 @@ class ModelWorker:
             raise InputError(exc.problem, source="study config", where=where) from None
         data = config.data
         questions = collect_questions(data.dirs, data.eval_split, tasks=tasks.targets, limit=data.eval_limit)
-        settings = EvalSettings(
-            mode=config.eval.mode,
-            batch_size=config.eval.batch_size,
-            max_new_tokens=config.eval.max_new_tokens,
+        settings = replace(
+            config.eval,
             # features past a quarter of this machine's memory spill to the study (a full-resolution
             # BLINK grid's would not fit beside a large model); resumed runs read the shards back
             cache_budget_bytes=default_budget_bytes(),
@@ -80,7 +85,7 @@ class ModelWorker:
         self.evaluator = Evaluator(
             self.loaded, [q for task in tasks.targets for q in questions[task]], settings
         )
-        self.training_hash = config.training_hash(model)
+        self.legacy_training_hash = legacy_training_hash(config, model)
         self.versions = package_versions()
         # The last source's encoded training questions and image features: jobs come source by
         # source, seed by seed, so the seeds of a source share them (one source's worth in memory).
@@ -100,7 +105,7 @@ class ModelWorker:
             model=job.model,
             source=job.source,
             seed=job.seed,
-            results_hash=job_results_hash(self.config, self.tasks, job),
+            results_hash=spec_key(spec := results_spec(self.config, self.tasks, job)),
             predictions=[asdict(r) for r in results],
             accuracies=accuracy_by_task(results),
             versions=self.versions,
@@ -109,27 +114,22 @@ class ModelWorker:
             eval_seconds=eval_seconds,
             train_loss=train_loss,
             kind=job.kind,
+            spec=spec,
         )
 
     def _adapter(self, job: Job) -> tuple[Path, float | None, float | None]:
-        from vlmtransfer.finetune.lora import TRAINING_CONFIG, LoraSettings, finetune_lora  # noqa: PLC0415
-        from vlmtransfer.finetune.trainer import TrainSettings  # noqa: PLC0415
+        from vlmtransfer.finetune.lora import TRAINING_CONFIG, finetune_lora  # noqa: PLC0415
 
         out = adapter_dir(self.config.output, job)
         reusable = _recorded(out / TRAINING_CONFIG)
         split = self.config.data.train_split
         trained = [task for task, _ in job.mixture] or [job.source]
         train_data = {f"{task}/{split}": self.tasks.fingerprint(task, split) for task in trained}
-        recorded_as = (
-            reusable.get("training_hash"),
-            reusable.get("source"),
-            reusable.get("train", {}).get("seed"),
-            reusable.get("mixture"),
-            reusable.get("train_data"),
-        )
         mixture = [list(part) for part in job.mixture]
-        expected = (self.training_hash, job.source, job.seed, mixture, train_data)
-        if recorded_as == expected:
+        key = training_key(self.config, self.tasks, job)
+        if reusable.get("source") == job.source and (
+            reusable.get("training_key") == key or self._legacy_reusable(reusable, job, mixture, train_data)
+        ):
             return out, reusable.get("seconds"), reusable.get("final_loss")
         if reusable.get("source") not in (None, job.source):
             raise InputError(
@@ -138,14 +138,12 @@ class ModelWorker:
                 source=out,
             )
         encoded, features = self._training_questions(job)
-        lora = self.config.lora
-        train = self.config.train
         result = finetune_lora(
             self.loaded.model,
             encoded,
             out,
-            lora=LoraSettings(**lora.model_dump()),
-            settings=TrainSettings(**train.model_dump(), seed=job.seed),
+            lora=self.config.lora,
+            settings=replace(self.config.train, seed=job.seed),
             processor=self.loaded.processor,
             image_features=features,
             cache_vision=False,  # features, when the model supports them, come from _training_questions
@@ -153,18 +151,31 @@ class ModelWorker:
                 "model": self.model.name,
                 "source": job.source,
                 "mixture": [list(part) for part in job.mixture],
-                "training_hash": self.training_hash,
+                "training_key": key,
                 "train_data": train_data,  # the training files' fingerprints: data regenerated in place
                 "max_pixels": self.config.max_pixels,
             },
         )
         return out, result.curve[-1].seconds, result.curve[-1].loss
 
+    def _legacy_reusable(
+        self, recorded: dict[str, Any], job: Job, mixture: list[list[Any]], train_data: dict[str, Any]
+    ) -> bool:
+        """An adapter an earlier vlmtransfer trained for this job under the current settings."""
+        return (
+            "training_key" not in recorded
+            and recorded.get("training_hash") == self.legacy_training_hash
+            and recorded.get("train", {}).get("seed") == job.seed
+            and recorded.get("mixture") == mixture
+            and recorded.get("train_data") == train_data
+            and legacy_compatible(self.config, recorded.get("versions"))
+        )
+
     def _training_questions(self, job: Job) -> tuple[list[Any], list[Any] | None]:
         """The job's encoded training questions and what stands in for their images (features, or
         preprocessed pixels when LoRA adapts the vision tower), shared by the seeds of a source (a
         mixture's draw depends on the seed, so mixtures are encoded per job)."""
-        from vlmtransfer.finetune.lora import LoraSettings, training_vision_inputs  # noqa: PLC0415
+        from vlmtransfer.finetune.lora import training_vision_inputs  # noqa: PLC0415
         from vlmtransfer.models.encoding import encode_question  # noqa: PLC0415
 
         if not job.mixture and self._training_data and self._training_data[0] == job.source:
@@ -173,8 +184,7 @@ class ModelWorker:
         items = self._mixture_items(job) if job.mixture else self._task_items(job.source)
         processor = self.loaded.processor
         encoded = [encode_question(r, images, processor, with_answer=True) for r, images in items]
-        lora = LoraSettings(**self.config.lora.model_dump())
-        features = training_vision_inputs(self.loaded.model, encoded, processor, lora)
+        features = training_vision_inputs(self.loaded.model, encoded, processor, self.config.lora)
         if not job.mixture:
             self._training_data = (job.source, encoded, features)
         return encoded, features

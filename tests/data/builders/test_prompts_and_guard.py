@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from tests.conftest import require_shared
 from tests.data.builders.conftest import textured
 from vlmtransfer.data.blink import BLINK_TASKS
 from vlmtransfer.data.builders import (
@@ -128,11 +129,9 @@ def test_every_blink_task_has_a_builder_and_a_template():
         assert template.slots <= {"question", "object", "action"}
 
 
-@pytest.mark.skipif(
-    not REFERENCE.is_file(), reason="needs ../shared/reference (BLINK's recorded val answers)"
-)
 def test_option_texts_are_blinks():
     """BLINK's options per task, as recorded with real model answers on its val split."""
+    require_shared(REFERENCE, "BLINK's recorded val answers")
     blink = {}
     for line in REFERENCE.read_text().splitlines():
         row = json.loads(line)
