@@ -38,9 +38,7 @@ from vlmtransfer.models.encoding import (
     encode_question,
     pixel_inputs,
     pre_encoded_inputs,
-    preprocess_images,
     supports_pre_encoded_images,
-    vision_inputs,
 )
 from vlmtransfer.models.loading import LoadedModel
 from vlmtransfer.settings import MODES, EvalSettings
@@ -86,7 +84,6 @@ class Evaluator:
         videos = any(record.videos for record in self.records)
         self._cache = self.settings.cache_vision and supports_pre_encoded_images(loaded.model, videos=videos)
         self.features = FeatureCache(self.settings.cache_budget_bytes, self.settings.cache_dir)
-        self.pixels = FeatureCache(self.settings.cache_budget_bytes)  # for vision adapters; never spilled
         size = getattr(loaded.processor, "image_processor", None)
         self._identity = f"{loaded.source}|{loaded.dtype}|{getattr(size, 'size', None)}"
         if videos:  # the frames' resolution too (image-only keys stay as they were: their shards stay valid)
@@ -131,8 +128,8 @@ class Evaluator:
                 before it touches the model).
 
         An adapter that also adapts the vision tower or merger (``LoraSettings(vision=True)``) changes
-        the image features, so its run encodes every image afresh; with the cache on, the images'
-        preprocessed pixels are what is kept and reused.
+        the image features, so its run encodes every image afresh (the cache keeps the base model's
+        features for the other runs).
         """
         per_protocol: dict[str, list[QuestionResult | None]] = {}
         with self._activated(adapter) as (model, adapts_vision):
@@ -155,10 +152,9 @@ class Evaluator:
         return merged
 
     def close(self) -> None:
-        """Free the cached vision features and pixels in RAM (the model never keeps an adapter between
-        runs; shards spilled to disk stay for later runs)."""
+        """Free the cached vision features in RAM (the model never keeps an adapter between runs;
+        shards spilled to disk stay for later runs)."""
         self.features.clear()
-        self.pixels.clear()
 
     def _plan(self, encoded: dict[int, EncodedQuestion], protocol: str) -> Iterator[_Batch]:
         order = sorted(encoded, key=lambda i: (encoded[i].length, i))
@@ -216,23 +212,15 @@ class Evaluator:
 
     def _vision_inputs(self, batch: _Batch, adapts_vision: bool) -> dict[str, Any]:
         """Pixels, or (with the cache) the base model's vision features, computed by the first run that
-        needs them; for an adapter that changes the vision tower, the cached preprocessed pixels of
-        images (a video's frames are decoded afresh: they are never kept)."""
+        needs them; pixels for an adapter that changes the vision tower."""
         if not any(q.images or q.videos for q in batch.questions):
             return {}
         device = self.loaded.device
-        videos = any(q.videos for q in batch.questions)
-        if not self._cache or (adapts_vision and videos):
+        if not self._cache or adapts_vision:
             return {
                 key: value.to(device)
                 for key, value in pixel_inputs(batch.questions, self.loaded.processor).items()
             }
-        if adapts_vision:
-            pixels = self.pixels.get(batch.key)
-            if pixels is None:
-                pixels = preprocess_images(batch.questions, self.loaded.processor)
-                self.pixels.put(batch.key, pixels)
-            return vision_inputs(pixels, device)
         features = self.features.get(batch.key)
         if features is None:
             # The attached adapter (if any) leaves the vision tower alone: these are the base's features.

@@ -21,13 +21,11 @@ from typing import Any
 
 import torch
 
-from vlmtransfer.models.encoding import EncodedQuestion, ImageFeatures, ImagePixels
+from vlmtransfer.models.encoding import EncodedQuestion, ImageFeatures
 
 __all__ = ["FeatureCache", "batch_key", "default_budget_bytes"]
 
-Features = list[ImageFeatures | None] | list[ImagePixels | None]
-"""A batch's vision inputs, one entry per question; only features are ever spilled to disk (a cache of
-preprocessed pixels is made without a directory)."""
+Features = list[ImageFeatures | None]
 DEFAULT_RAM_SHARE = 0.25
 """Share of the machine's physical memory the cache may hold by default."""
 

@@ -71,8 +71,8 @@ def lora_gradients(
     batch_size: int = 8,
 ) -> dict[str, np.ndarray]:
     """Per task (key), its gradient w.r.t. one LoRA attachment (``lora``, initialised from ``seed``) to
-    ``model``; the model is returned to its base state afterwards. What stands in for the images is
-    computed once per task (the base model's features, or preprocessed pixels when ``lora.vision``)."""
+    ``model``; the model is returned to its base state afterwards. Image features are computed once per
+    task from the base model (not with ``lora.vision``, which adapts the tower: then from the images)."""
     features = {
         name: training_vision_inputs(model, list(questions), processor, lora)
         for name, questions in tasks.items()

@@ -14,8 +14,7 @@ Frozen vision: when only the language model trains, each question's image featur
 (``models.encoding.encode_images``) and passed as ``image_features``; every step then skips the image
 processor and the vision tower. The loss is the same up to float rounding (the vision tower has no
 dropout), so this is a speed-up, not a different training. When the vision tower trains too (LoRA on it),
-the images' preprocessed pixels (``models.encoding.preprocess_images``) can be passed instead: the tower
-then runs every step, the image processor never.
+the images go through the processor and the tower at every step.
 
 Determinism: the seed fixes the default data order (one permutation per epoch from its own generator) and the
 global torch RNG (dropout, and parameter initialisation when the caller seeds before building adapters),
@@ -35,9 +34,9 @@ import torch
 from vlmtransfer.models.encoding import (
     IGNORE_INDEX,
     EncodedQuestion,
-    VisionInput,
+    ImageFeatures,
     collate,
-    vision_inputs,
+    pre_encoded_inputs,
 )
 from vlmtransfer.settings import SCHEDULES, Schedule, TrainSettings
 
@@ -72,7 +71,7 @@ def train(
     on_step: Callable[[LossPoint, int], None] | None = None,
     order: Iterator[int] | None = None,
     should_stop: Callable[[LossPoint], bool] | None = None,
-    image_features: Sequence[VisionInput | None] | None = None,
+    image_features: Sequence[ImageFeatures | None] | None = None,
 ) -> list[LossPoint]:
     """Train ``model``'s trainable parameters on ``questions``; return the loss curve.
 
@@ -82,8 +81,7 @@ def train(
     step, ends training early when it returns true; it sees the model in eval mode, so it may score it,
     and the next step switches back to training mode. ``image_features`` (one entry per question,
     from ``encode_images`` on the model before training) replaces the pixels: only valid while nothing
-    in the vision tower or merger trains, which the caller guarantees; preprocessed pixels
-    (``preprocess_images``) are valid whatever trains.
+    in the vision tower or merger trains, which the caller guarantees.
 
     Raises:
         ValueError: no questions, a question without targets, a model with nothing to train, an
@@ -180,17 +178,16 @@ def target_loss_sum(
     batch: Sequence[EncodedQuestion],
     processor: Any,
     device: Any,
-    features: Sequence[VisionInput | None] | None = None,
+    features: Sequence[ImageFeatures | None] | None = None,
 ) -> torch.Tensor:
     """The summed cross-entropy of ``batch``'s answer tokens (only those: the prompt is masked), so a
-    caller can normalise by the answer tokens of a whole step; ``features`` (encoded features, or
-    preprocessed pixels) replace the images, which are otherwise preprocessed here."""
+    caller can normalise by the answer tokens of a whole step; ``features`` replace the pixels."""
     inputs: dict[str, Any] = collate(batch, processor, pixels=features is None)
     labels = inputs.pop("labels")
     width = max(q.target_length for q in batch)
     inputs = {key: value.to(device) for key, value in inputs.items()}
     if features is not None:
-        inputs.update(vision_inputs(features, device))
+        inputs.update(pre_encoded_inputs(features, device))
     logits = model(**inputs, logits_to_keep=width + 1, use_cache=False).logits.float()
     targets = labels[:, -width:].to(device)
     return torch.nn.functional.cross_entropy(

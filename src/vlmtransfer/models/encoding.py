@@ -44,16 +44,12 @@ __all__ = [
     "IGNORE_INDEX",
     "EncodedQuestion",
     "ImageFeatures",
-    "ImagePixels",
-    "VisionInput",
     "collate",
     "encode_images",
     "encode_question",
     "pixel_inputs",
     "pre_encoded_inputs",
-    "preprocess_images",
     "supports_pre_encoded_images",
-    "vision_inputs",
 ]
 
 IGNORE_INDEX = -100
@@ -318,78 +314,6 @@ class ImageFeatures:
     @property
     def nbytes(self) -> int:
         return sum(t.numel() * t.element_size() for t in (*self.tokens, *self.video_tokens))
-
-
-@dataclass(frozen=True, eq=False)
-class ImagePixels:
-    """A question's images as the image processor prepares them, before the vision tower.
-
-    What a model whose vision tower is being adapted (LoRA on the vision tower) must encode afresh at
-    every step or adapter, while the preprocessing (resizing, normalising, patching: most of the cost of
-    encoding small images on a CPU) is the same every time and is done once.
-
-    Attributes:
-        values: the images' ``pixel_values`` rows, in order.
-        grid: the images' ``image_grid_thw`` rows, ``(images, 3)``.
-    """
-
-    values: torch.Tensor
-    grid: torch.Tensor
-
-    @property
-    def nbytes(self) -> int:
-        return self.values.numel() * self.values.element_size()
-
-
-VisionInput = ImageFeatures | ImagePixels
-"""What stands in for a question's images in a forward pass: encoded features (vision tower frozen) or
-preprocessed pixels (vision tower adapted)."""
-
-
-def preprocess_images(
-    questions: Sequence[EncodedQuestion], processor: Any, *, batch_size: int = 32
-) -> list[ImagePixels | None]:
-    """Each question's preprocessed pixels (None for a question without images), in question order;
-    the processor prepares each image independently, so batching here changes nothing.
-
-    Raises:
-        ValueError: a question has a video (its frames are decoded per batch, never kept).
-    """
-    if any(q.videos for q in questions):
-        raise ValueError("preprocessed pixels are kept for images only, not videos")
-    pixels: list[ImagePixels | None] = [None] * len(questions)
-    with_images = [i for i, q in enumerate(questions) if q.images]
-    for start in range(0, len(with_images), batch_size):
-        indices = with_images[start : start + batch_size]
-        batch = pixel_inputs([questions[i] for i in indices], processor)
-        grid = batch["image_grid_thw"]
-        rows = grid.prod(dim=1).tolist()
-        values = torch.split(batch["pixel_values"], rows)
-        position = 0
-        for i in indices:
-            count = len(questions[i].images)
-            pixels[i] = ImagePixels(
-                torch.cat(values[position : position + count]), grid[position : position + count]
-            )
-            position += count
-    return pixels
-
-
-def vision_inputs(items: Sequence[VisionInput | None], device: Any) -> dict[str, Any]:
-    """Forward-pass inputs for a batch whose questions have ``items`` (all features or all pixels):
-    :func:`pre_encoded_inputs` for features, ``pixel_values`` and ``image_grid_thw`` for pixels; empty
-    when no question has images."""
-    present = [item for item in items if item is not None]
-    if not present:
-        return {}
-    if all(isinstance(item, ImageFeatures) for item in present):
-        return pre_encoded_inputs(present, device)  # type: ignore[arg-type]
-    if all(isinstance(item, ImagePixels) for item in present):
-        return {
-            "pixel_values": torch.cat([item.values for item in present]).to(device),  # type: ignore[union-attr]
-            "image_grid_thw": torch.cat([item.grid for item in present]).to(device),
-        }
-    raise ValueError("a batch mixes encoded image features and preprocessed pixels")
 
 
 def supports_pre_encoded_images(model: Any, *, videos: bool = False) -> bool:

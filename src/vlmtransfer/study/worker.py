@@ -172,9 +172,9 @@ class ModelWorker:
         )
 
     def _training_questions(self, job: Job) -> tuple[list[Any], list[Any] | None]:
-        """The job's encoded training questions and what stands in for their images (features, or
-        preprocessed pixels when LoRA adapts the vision tower), shared by the seeds of a source (a
-        mixture's draw depends on the seed, so mixtures are encoded per job)."""
+        """The job's encoded training questions and their image features (None when LoRA adapts the
+        vision tower: it trains from the images), shared by the seeds of a source (a mixture's draw
+        depends on the seed, so mixtures are encoded per job)."""
         from vlmtransfer.finetune.lora import training_vision_inputs  # noqa: PLC0415
         from vlmtransfer.models.encoding import encode_question  # noqa: PLC0415
 
