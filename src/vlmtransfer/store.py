@@ -7,14 +7,17 @@ writer. No torch here: analysis reads the store directly.
 
 Tables: ``meta`` (key/value: the schema version), ``runs`` (one row per finished run, with
 its results hash, adapter path, timings, training loss and package versions), ``predictions`` (per
-question: predicted letter, correctness, per-choice log-probabilities as JSON, letter mass, generated
-text) and ``accuracies`` (per run and target, in percent, with the number of questions).
+question: predicted letter, correctness, a numeric question's score (its mean relative accuracy in
+[0, 1]; NULL for multiple choice), per-choice log-probabilities as JSON, letter mass, generated text) and
+``accuracies`` (per run and target, in percent, with the number of questions: the mean of each
+question's points, its score where it has one, else 0 or 1, x 100).
 """
 
 from __future__ import annotations
 
 import functools
 import json
+import math
 import sqlite3
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
@@ -32,8 +35,10 @@ STORE_FILE = "study.sqlite"
 SCHEMA_VERSION = "2"
 """2: a run's ``results_hash`` is the content-addressed key of its effective settings (``study.jobs``),
 with the settings themselves in ``spec``; 1: a hash of the study YAML (``study.legacy`` migrates)."""
-ADDED_PREDICTION_COLUMNS = (("generated", "TEXT"),)
-"""Prediction columns newer than some stores: added on open (``generated``: the parsed greedy answer)."""
+ADDED_PREDICTION_COLUMNS = (("generated", "TEXT"), ("score", "REAL"))
+"""Prediction columns newer than some stores: added on open (``generated``: the parsed greedy answer;
+``score``: a numeric question's MRA, recomputed from its stored answers when added, see
+:func:`_backfill_scores`)."""
 ADDED_RUN_COLUMNS = (("spec", "TEXT"),)
 """Run columns newer than some stores (``spec``: the run's effective settings as JSON)."""
 
@@ -62,6 +67,7 @@ CREATE TABLE IF NOT EXISTS predictions (
     answer TEXT NOT NULL,
     predicted TEXT,
     correct INTEGER NOT NULL,
+    score REAL,
     logprobs TEXT,
     letter_mass REAL,
     text TEXT,
@@ -88,7 +94,8 @@ class RunRecord:
     """A finished run, ready to be stored.
 
     ``predictions`` are mappings with the keys of :class:`vlmtransfer.evaluate.QuestionResult`
-    (``id, task, answer, predicted, correct, logprobs, letter_mass, text, generated``).
+    (``id, task, answer, predicted, correct, logprobs, letter_mass, text, generated``, and ``score``:
+    a numeric question's MRA, None or absent for a multiple-choice one).
     """
 
     model: str
@@ -178,6 +185,8 @@ class StudyStore:
             for column, kind in added:
                 if column not in present:
                     self._db.execute(f"ALTER TABLE {table} ADD COLUMN {column} {kind}")
+                    if (table, column) == ("predictions", "score"):
+                        _backfill_scores(self._db)
 
     def close(self) -> None:
         self._db.close()
@@ -268,8 +277,8 @@ class StudyStore:
             )
             run_id = cursor.lastrowid
             self._db.executemany(
-                "INSERT INTO predictions (run_id, target, question_id, answer, predicted, correct, logprobs,"
-                " letter_mass, text, generated) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                "INSERT INTO predictions (run_id, target, question_id, answer, predicted, correct, score,"
+                " logprobs, letter_mass, text, generated) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 [
                     (
                         run_id,
@@ -278,6 +287,7 @@ class StudyStore:
                         p["answer"],
                         p["predicted"],
                         int(bool(p["correct"])),
+                        None if p.get("score") is None else float(p["score"]),
                         None if p.get("logprobs") is None else json.dumps(list(p["logprobs"])),
                         p.get("letter_mass"),
                         p.get("text"),
@@ -328,15 +338,37 @@ class StudyStore:
     def predictions(self) -> pd.DataFrame:
         """Every stored prediction with its run's model, source and seed: the per-question table that
         ``vlmtransfer analyze`` reads (``model, seed, source, target, question_id, correct``; base runs
-        have no seed), then the answer details and the run's ``kind`` (``mixture`` runs, of data
+        have no seed; ``score``, a numeric question's MRA, is its outcome where present, NaN for
+        multiple choice), then the answer details and the run's ``kind`` (``mixture`` runs, of data
         selection, are not part of the transfer matrix and analysis skips them)."""
         return pd.read_sql_query(
             "SELECT r.model, r.seed, r.source, p.target, p.question_id, p.answer, p.predicted, p.correct,"
-            " p.logprobs, p.letter_mass, p.text, p.generated, r.kind FROM predictions p"
+            " p.score, p.logprobs, p.letter_mass, p.text, p.generated, r.kind FROM predictions p"
             " JOIN runs r ON r.id = p.run_id"
             " ORDER BY r.id, p.target, p.question_id",
             self._db,
         ).astype({"seed": "Int64"})
+
+
+def _backfill_scores(db: sqlite3.Connection) -> None:
+    """Score the numeric questions of a store written before ``score`` was: their ``answer`` is a
+    number (a multiple-choice answer is a letter, never one) and ``predicted`` the parsed number as
+    ``format_number`` wrote it (or NULL), so the MRA the evaluation computed is recomputed exactly."""
+    from vlmtransfer.data.numbers import mean_relative_accuracy  # noqa: PLC0415 - only when migrating
+
+    scores = []
+    for rowid, answer, predicted in db.execute("SELECT rowid, answer, predicted FROM predictions"):
+        truth = _number(answer)
+        if truth is not None and math.isfinite(truth) and truth != 0:
+            scores.append((mean_relative_accuracy(_number(predicted), truth), rowid))
+    db.executemany("UPDATE predictions SET score = ? WHERE rowid = ?", scores)
+
+
+def _number(text: str | None) -> float | None:
+    try:
+        return float(text) if text is not None else None
+    except ValueError:
+        return None
 
 
 def _statements(script: str) -> list[str]:

@@ -62,6 +62,33 @@ def test_graded_scores_are_accepted_only_when_declared(table, tmp_path):
     assert model.questions.base[0].max() <= 1
 
 
+@pytest.mark.parametrize("suffix", [".csv", ".parquet"])
+def test_a_score_column_is_the_outcome_where_filled_as_the_graded_path_reads_it(table, tmp_path, suffix):
+    """The study store's ``score`` (a numeric question's MRA; empty for multiple choice) replaces the 0/1
+    ``correct`` of its rows, without --graded, exactly as a graded ``correct`` column would."""
+    rng = np.random.default_rng(1)
+    numeric = table["target"] == "C"
+    scores = np.round(rng.uniform(0, 1, len(table)), 1)
+    scored = table.assign(score=np.where(numeric, scores, np.nan))
+    (model,) = load_inputs([write(scored, tmp_path / f"s{suffix}")])
+    graded = table.assign(correct=np.where(numeric, scores, table["correct"]))
+    (expected,) = load_inputs([write(graded, tmp_path / "g.csv")], graded=True)
+    np.testing.assert_allclose(model.pgf.values, expected.pgf.values)
+    for mine, theirs in zip(model.questions.tuned, expected.questions.tuned, strict=True):
+        np.testing.assert_array_equal(mine, theirs)
+    rows = scored[numeric & (scored["source"] == "base")]
+    assert model.questions.base_accuracy()[2] == pytest.approx(100 * rows["score"].mean())
+    plain = (load_inputs([write(table, tmp_path / "p.csv")])[0], model)
+    np.testing.assert_array_equal(plain[0].questions.tuned[0], plain[1].questions.tuned[0])  # A: no scores
+
+
+def test_a_score_outside_0_1_is_refused_naming_its_column(table, tmp_path):
+    scored = table.assign(score="")
+    scored.loc[3, "score"] = "1.5"
+    with pytest.raises(InputError, match=r"line 5, column 'score'"):
+        load_inputs([write(scored, tmp_path / "s.csv")])
+
+
 def _drop(frame: pd.DataFrame, **match: str) -> pd.DataFrame:
     hit = np.ones(len(frame), bool)
     for key, value in match.items():

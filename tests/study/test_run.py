@@ -115,6 +115,86 @@ def test_a_study_with_vision_lora_scores_each_adapter_with_its_own_vision_tower(
         assert json.loads(row["logprobs"]) == pytest.approx(list(result.logprobs), abs=1e-4)
 
 
+NUMERIC = "Syn_Count"
+
+
+def _numeric_task(root):
+    """A val-only numeric task (a target, not a source): image questions answered by a number."""
+    from PIL import Image
+
+    from vlmtransfer.data.dataset import image_bytes, write_split
+    from vlmtransfer.data.records import MCQRecord
+
+    items = []
+    for k in range(4):
+        record = MCQRecord(
+            f"n{k}",
+            NUMERIC,
+            (f"images/val_{k}.png",),
+            "How many squares are in the image?",
+            (),
+            str(k + 2),
+            {},
+            answer_type="number",
+        )
+        items.append((record, [image_bytes(Image.new("RGB", (56, 56), (40 * k, 200 - 30 * k, 90)))]))
+    write_split(root, NUMERIC, "val", items)
+    return root
+
+
+def test_a_numeric_target_is_stored_and_tabled_by_its_scores(tmp_path, data_dir, monkeypatch):
+    """A study whose data has a numeric task keeps each answer's MRA: the store holds the evaluator's
+    scores, the accuracy table is their mean x 100, and analysis reads them as the outcomes."""
+    import re
+
+    from vlmtransfer.analysis import load_inputs
+    from vlmtransfer.data.dataset import load_questions
+    from vlmtransfer.data.numbers import parse_number
+    from vlmtransfer.evaluate import EvalSettings, Evaluator, scoring
+    from vlmtransfer.models import load_model
+
+    def reading(text):  # the tiny model answers "(D)", never a number: read a letter as its position
+        letter = re.search(r"\(([A-Z])\)", text or "")
+        return parse_number(text) if letter is None else float(ord(letter[1]) - ord("A") + 1)
+
+    monkeypatch.setattr(scoring, "parse_number", reading)
+    numeric_dir = _numeric_task(tmp_path / "numeric")
+    out = tmp_path / "study"
+    run("run", study(tmp_path, data_dir, seeds=[0], data={"dirs": [str(data_dir), str(numeric_dir)]}))
+    with StudyStore(out) as store:
+        runs = store.runs().set_index("source")
+        predictions = store.predictions()
+    accuracy = table(out)
+    assert set(accuracy["target"]) == {*TASKS, NUMERIC}
+    assert set(runs.index) == {"base", *TASKS}
+
+    questions = [item for task in TASKS for item in load_questions(data_dir, task, "val")]
+    questions += load_questions(numeric_dir, NUMERIC, "val")
+    evaluator = Evaluator(load_model("tiny"), questions, EvalSettings(cache_vision=False))
+    scores = []
+    for source in ("base", TASKS[0]):
+        adapter = None if source == "base" else out / runs.loc[source, "adapter"]
+        expected = [r for r in evaluator.run(adapter) if r.task == NUMERIC]
+        stored = predictions[(predictions["source"] == source) & (predictions["target"] == NUMERIC)]
+        assert stored["score"].tolist() == [r.score for r in expected]
+        assert stored["correct"].tolist() == [int(r.correct) for r in expected]
+        scores += [r.score for r in expected]
+    assert len(set(scores)) > 1, scores  # not all 0: the table below tells MRA from 0/1
+
+    numeric = predictions[predictions["target"] == NUMERIC]
+    means = numeric.groupby("source")["score"].mean()
+    tabled = accuracy[accuracy["target"] == NUMERIC].set_index("source")["accuracy"]
+    assert tabled.to_dict() == pytest.approx((100 * means).to_dict())
+    assert predictions[predictions["target"] != NUMERIC]["score"].isna().all()  # multiple choice: none
+
+    (model,) = load_inputs([out / "predictions.parquet"])  # what `analyze <study>` reads
+    j = model.questions.targets.index(NUMERIC)
+    base = numeric[numeric["source"] == "base"].sort_values("question_id")
+    assert model.questions.base[j][0].tolist() == base["score"].tolist()
+    analysis = run("analyze", out, "--quiet", "--bootstrap", "200")
+    assert (out / "analysis" / "analysis.json").is_file(), analysis.output
+
+
 def test_a_changed_setting_is_refused_then_redone_reusing_nothing_stale(tmp_path, data_dir):
     run("run", study(tmp_path, data_dir, seeds=[0]))
     changed = study(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pandas as pd
 import pytest
 
 from vlmtransfer.store import RunRecord, StudyStore
@@ -82,4 +83,54 @@ def test_a_store_made_before_the_generated_column_gains_it_on_open(tmp_path):
     columns = [
         row[1] for row in sqlite3.connect(tmp_path / STORE_FILE).execute("PRAGMA table_info(predictions)")
     ]
-    assert columns[-1] == "generated"
+    assert columns[-2:] == ["generated", "score"]
+
+
+def numeric(task, qid, answer, predicted, score):
+    return {
+        "id": qid,
+        "task": task,
+        "answer": answer,
+        "predicted": predicted,
+        "correct": score == 1.0,
+        "text": f"about {predicted}",
+        "generated": predicted,
+        "score": score,
+    }
+
+
+NUMERIC = [
+    numeric("N", "0", "10", "11", 0.9),
+    numeric("N", "1", "4", "2", 0.1),
+    numeric("N", "2", "2.5", None, 0.0),
+    numeric("N", "3", "7", "7", 1.0),
+]
+
+
+def test_a_numeric_prediction_keeps_its_score_and_multiple_choice_has_none(tmp_path):
+    with StudyStore(tmp_path) as store:
+        store.add_run(record(predictions=[prediction("T1", "0"), *NUMERIC]))
+        predictions = store.predictions().set_index(["target", "question_id"])
+    assert predictions.loc[("N", "0"), "score"] == 0.9
+    assert predictions.loc[("N", "0"), "correct"] == 0
+    assert predictions.loc[("N", "3"), "correct"] == 1
+    assert predictions.xs("N")["score"].tolist() == [0.9, 0.1, 0.0, 1.0]
+    assert pd.isna(predictions.loc[("T1", "0"), "score"])
+
+
+def test_a_store_made_before_the_score_column_gains_it_with_its_numeric_scores_recomputed(tmp_path):
+    """Such a store lost its numeric questions' MRA (only 0/1 ``correct`` was kept); their answers and
+    parsed numbers are stored, so the column is filled with exactly the scores the evaluation gave."""
+    import sqlite3
+
+    from vlmtransfer.store import STORE_FILE
+
+    with StudyStore(tmp_path) as store:
+        store.add_run(record(predictions=[prediction("T1", "0"), prediction("T1", "1", False), *NUMERIC]))
+        before = store.predictions()
+    with sqlite3.connect(tmp_path / STORE_FILE) as db:
+        db.execute("ALTER TABLE predictions DROP COLUMN score")
+    with StudyStore(tmp_path) as store:
+        after = store.predictions()
+    pd.testing.assert_frame_equal(after, before)
+    assert after["score"].notna().sum() == len(NUMERIC)

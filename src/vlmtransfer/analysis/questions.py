@@ -2,6 +2,8 @@
 
 A per-question table has one row per (model, seed, source, target, question): ``correct`` is 1 when the
 run answered that question correctly, 0 when not, or a score in [0, 1] for graded answers (``graded``).
+An optional ``score`` column (the study store's MRA of a numeric question, empty for multiple choice)
+is the question's outcome where it is filled, as it is in the study's accuracies, without ``graded``.
 ``source`` is ``base`` for the un-finetuned model, whose rows leave ``seed`` empty (one baseline for every
 seed) or give it per seed. The study store's ``predictions.parquet`` is in this format.
 
@@ -34,7 +36,17 @@ __all__ = [
 ]
 
 QUESTION_COLUMNS = ("model", "seed", "source", "target", "question_id", "correct")
-QUESTION_OPTIONAL = ("ceiling", "kind", "answer", "predicted", "logprobs", "letter_mass", "text", "generated")
+QUESTION_OPTIONAL = (
+    "ceiling",
+    "kind",
+    "answer",
+    "predicted",
+    "score",
+    "logprobs",
+    "letter_mass",
+    "text",
+    "generated",
+)
 """Optional columns: a per-target ceiling, and what the study store's ``predictions.parquet`` adds."""
 BASE_SOURCE = "base"
 EXCLUDED_KINDS = ("mixture",)
@@ -126,9 +138,10 @@ def models_from_question_table(
     """Every model of a per-question table, with its PGF cube and its :class:`QuestionData`.
 
     Raises:
-        InputError: a missing column, an empty or non-binary ``correct`` (unless ``graded``), a
-            duplicate row, a question evaluated under one run but not another, and everything the
-            accuracy path refuses (missing base rows, incomplete grids, a baseline at the ceiling).
+        InputError: a missing column, an empty or non-binary ``correct`` (unless ``graded``; a row with
+            a ``score`` takes the score, in [0, 1], instead), a duplicate row, a question evaluated under
+            one run but not another, and everything the accuracy path refuses (missing base rows,
+            incomplete grids, a baseline at the ceiling).
     """
     from vlmtransfer.analysis.inputs import accuracy_model  # noqa: PLC0415 - inputs imports this module
 
@@ -187,8 +200,14 @@ def _validate(frame: pd.DataFrame, path: str | Path, graded: bool) -> pd.Series:
     text = frame["correct"].str.lower().replace({"true": "1", "false": "0"})
     with _naming_column(frame, "correct"):
         correct = numbers(frame.assign(correct=text), "correct", path, low=0.0, high=1.0)
+    scored = pd.Series(False, index=frame.index)
+    if "score" in frame.columns:
+        with _naming_column(frame, "score"):
+            score = numbers(frame, "score", path, low=0.0, high=1.0, allow_empty=True)
+        scored = score.notna()
+        correct = correct.where(~scored, score)  # a graded outcome, as the --graded path reads it
     if not graded:
-        fractional = ~correct.isin((0.0, 1.0))
+        fractional = ~scored & ~correct.isin((0.0, 1.0))
         if fractional.any():
             index = fractional.idxmax()
             raise InputError(
