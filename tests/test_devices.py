@@ -39,12 +39,12 @@ def test_an_absent_accelerator_is_refused_with_what_is_available(no_gpu, device)
     with pytest.raises(InputError) as excinfo:
         check_device(device)
     assert str(excinfo.value) == (
-        f"--device: device {device!r} is not available on this machine; available here: auto, cpu"
+        f"device: device {device!r} is not available on this machine; available here: auto, cpu"
     )
 
 
 def test_an_unknown_device_is_refused(no_gpu):
-    with pytest.raises(InputError, match=r"^--device: unknown device 'foo'; available here: auto, cpu$"):
+    with pytest.raises(InputError, match=r"^device: unknown device 'foo'; available here: auto, cpu$"):
         check_device("foo")
 
 

@@ -1,4 +1,4 @@
-"""Which torch devices this machine has, and checking a ``--device`` value against them.
+"""Which torch devices this machine has, and checking a ``device`` setting against them.
 
 A device that does not exist (``foo``) or is not present (``cuda`` without a GPU or driver, ``cuda:3``
 on a two-GPU machine) is bad input, not a bug: checked before any data or model is loaded, it becomes
@@ -29,11 +29,11 @@ def available_devices() -> list[str]:
     return names
 
 
-def check_device(device: str, option: str = "--device") -> str:
+def check_device(device: str, field: str = "device") -> str:
     """``device`` unchanged when torch can use it on this machine.
 
     Raises:
-        InputError: naming ``option``, the device and what is available, for a device string torch
+        InputError: naming ``field`` (the CLI shows its flag), the device and what is available, for a device string torch
             does not know and for a known kind (or index) this machine lacks.
     """
     import torch  # noqa: PLC0415
@@ -45,12 +45,12 @@ def check_device(device: str, option: str = "--device") -> str:
         parsed = torch.device(device)
     except (RuntimeError, ValueError):
         raise InputError(
-            f"unknown device {device!r}; available here: {', '.join(available)}", source=option
+            f"unknown device {device!r}; available here: {', '.join(available)}", field=field
         ) from None
     wanted = parsed.type if parsed.index is None else f"{parsed.type}:{parsed.index}"
     if wanted not in available:
         raise InputError(
             f"device {device!r} is not available on this machine; available here: {', '.join(available)}",
-            source=option,
+            field=field,
         )
     return device

@@ -30,7 +30,7 @@ _PROXY_VARIABLES = ("HTTPS_PROXY", "https_proxy", "ALL_PROXY", "all_proxy")
 
 
 def prepare_hub_access(
-    repo_id: str, *, repo_type: str = "model", revision: str | None = None, source: str = "--model"
+    repo_id: str, *, repo_type: str = "model", revision: str | None = None, source: str | None = None
 ) -> str | None:
     """Make the next hub lookup of ``repo_id`` either work or fail now, in one line.
 
@@ -38,7 +38,7 @@ def prepare_hub_access(
         repo_id: a hub repository (``Qwen/Qwen2.5-VL-7B-Instruct``); a local path is left alone.
         repo_type: ``model`` or ``dataset``.
         revision: the revision whose cached copy counts (default: ``main``).
-        source: the option named in the error.
+        source: what the error names as its origin (the CLI passes its flag, e.g. ``--model``).
 
     Returns:
         A note to show the user when the hub is unreachable and the cached copy will be used; else None.
@@ -63,8 +63,8 @@ def prepare_hub_access(
     )
 
 
-def prepare_model_access(name: str, source: str = "--model") -> str | None:
-    """:func:`prepare_hub_access` for a model named as ``--model`` takes it: a preset (its hub id and
+def prepare_model_access(name: str, source: str | None = None) -> str | None:
+    """:func:`prepare_hub_access` for a model named as a ``model`` setting takes it: a preset (its hub id and
     revision; the embedded tiny model is local), a hub id or a local path."""
     from vlmtransfer.models.presets import find_preset  # noqa: PLC0415 - no torch
 

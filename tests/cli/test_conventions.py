@@ -102,7 +102,7 @@ def test_an_unreachable_hub_fails_fast_in_one_line(online, monkeypatch, tmp_path
     with pytest.raises(SystemRefusalError) as excinfo:
         hub.prepare_model_access("qwen2.5-vl-7b")
     assert str(excinfo.value) == (
-        "--model: cannot reach https://huggingface.co to fetch 'Qwen/Qwen2.5-VL-7B-Instruct' (Name or"
+        "cannot reach https://huggingface.co to fetch 'Qwen/Qwen2.5-VL-7B-Instruct' (Name or"
         " service not known), and it is not in the local cache; connect to the network, or pass a local"
         " copy's path"
     )
@@ -136,3 +136,31 @@ def test_local_models_and_offline_mode_never_probe(monkeypatch, tmp_path):
 def test_the_probe_reports_a_refused_connection(monkeypatch):
     monkeypatch.setenv("HF_ENDPOINT", "http://127.0.0.1:9")  # discard port: nothing listens
     assert hub.hub_unreachable(timeout=1.0) is not None
+
+
+def _library_errors():
+    """Library calls that reject a value, each with the field it names (the CLI shows a flag instead)."""
+    from vlmtransfer.analysis.pipeline import resolve_model_order  # noqa: PLC0415
+    from vlmtransfer.data import vsibench  # noqa: PLC0415
+    from vlmtransfer.data.builders import BuildOptions  # noqa: PLC0415
+    from vlmtransfer.models.presets import find_preset  # noqa: PLC0415
+
+    return [
+        (lambda: find_preset("qwen2.5-vl-7bb"), "model"),
+        (lambda: BuildOptions(image_format="bmp").check(), "image_format"),
+        (lambda: BuildOptions(max_side=10).check(), "max_side"),
+        (lambda: resolve_model_order(["a", "b"], ["c"]), "model_order"),
+        (lambda: vsibench.question_types(["nonsense"]), "types"),
+    ]
+
+
+def test_library_errors_name_fields_not_flags():
+    from vlmtransfer.errors import InputError  # noqa: PLC0415
+
+    for call, field in _library_errors():
+        with pytest.raises(InputError) as excinfo:
+            call()
+        assert excinfo.value.field == field
+        assert excinfo.value.source is None
+        assert str(excinfo.value).startswith(f"{field}: ")
+        assert "--" not in str(excinfo.value)

@@ -119,7 +119,7 @@ def test_export_writes_a_valid_dataset_with_provenance(snapshot, tmp_path):
 
 def test_hidden_test_answers_are_a_clear_error_and_leave_nothing(snapshot, tmp_path):
     out = tmp_path / "blink-test"
-    with pytest.raises(InputError, match=r"answer .. is not a choice letter.*use --split val"):
+    with pytest.raises(InputError, match=r"answer .. is not a choice letter.*use the val split"):
         export_blink(out, ["Jigsaw"], "test", _source(snapshot))
     assert not out.exists()
     assert not [p for p in tmp_path.iterdir() if p.name.startswith(".")]

@@ -107,11 +107,11 @@ def load_inputs(
     kinds = [_detect_format(frame, path) for path, frame in tables]
     pgf_count = kinds.count("pgf")
     if len(labels) > pgf_count:
-        raise InputError(f"{len(labels)} labels given for {pgf_count} PGF file(s)", source="--label")
+        raise InputError(f"{len(labels)} labels given for {pgf_count} PGF file(s)", field="labels")
     if ceilings and not {"accuracy", "questions"} & set(kinds):
         raise InputError(
             "ceilings apply to accuracy tables only; PGF files already include them",
-            source="--ceiling",
+            field="ceilings",
         )
     models: list[ModelData] = []
     pending_labels = list(labels)
@@ -173,7 +173,7 @@ def _check_unique_labels(models: list[ModelData]) -> None:
         if model.label in seen:
             raise InputError(
                 f"model label {model.label!r} is used by both {seen[model.label]} and {model.origin}"
-                " (rename with --label or the 'model' column)"
+                " (rename with labels or the 'model' column)"
             )
         seen[model.label] = model.origin
 
@@ -182,7 +182,7 @@ def _check_ceiling_targets(ceilings: Mapping[str, float], models: list[ModelData
     targets = {t for m in models if m.accuracies is not None for t in m.pgf.targets}
     for task in ceilings:
         if task not in targets:
-            raise InputError(f"{task!r} is not a target of any accuracy table", source="--ceiling")
+            raise InputError(f"{task!r} is not a target of any accuracy table", field="ceilings")
 
 
 # --- PGF tables -------------------------------------------------------------------------------
@@ -415,7 +415,7 @@ def _check_headroom(joined: pd.DataFrame, where: str) -> None:
         raise InputError(
             f"target {row['target']!r}: baseline {row['base_accuracy']:g} (line {row['base_line']}) "
             f"is at or above its ceiling {row['ceiling']:g}, so PGF is undefined"
-            " (set a higher ceiling with --ceiling)",
+            " (set a higher ceiling for it)",
             source=where,
         )
 

@@ -129,9 +129,9 @@ def resolve_model_order(labels: Sequence[str], order: Sequence[str]) -> list[str
         if name not in labels:
             close = difflib.get_close_matches(name, labels, n=1)
             hint = f" (did you mean {close[0]!r}?)" if close else f" (models: {', '.join(labels)})"
-            raise InputError(f"unknown model {name!r}{hint}", source="--model-order")
+            raise InputError(f"unknown model {name!r}{hint}", field="model_order")
         if name in order[:i]:
-            raise InputError(f"model {name!r} is named twice", source="--model-order")
+            raise InputError(f"model {name!r} is named twice", field="model_order")
     return [*order, *(label for label in labels if label not in order)]
 
 

@@ -212,7 +212,7 @@ def _validate(frame: pd.DataFrame, path: str | Path, graded: bool) -> pd.Series:
             index = fractional.idxmax()
             raise InputError(
                 f"'correct' is {frame.loc[index, 'correct']}, not 0 or 1"
-                " (scores in [0, 1] for graded answers need --graded)",
+                " (scores in [0, 1] for graded answers need graded scoring)",
                 source=path,
                 where=_where(frame, index, "correct"),
             )

@@ -43,7 +43,7 @@ EXAMPLES = """[bold]Examples[/bold]
 """
 
 
-@reports_input_errors
+@reports_input_errors(flags={"labels": "--label", "ceilings": "--ceiling"})
 def analyze(
     inputs: Annotated[
         list[Path],

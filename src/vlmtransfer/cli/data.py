@@ -169,7 +169,7 @@ def blink(
 
 
 @app.command("vsibench", epilog=VSIBENCH_EXAMPLES)
-@reports_input_errors
+@reports_input_errors(flags={"types": "--question-types"})
 def vsibench(
     out: Annotated[Path, typer.Option("--out", "-o", help="Output dataset directory.")],
     source: Annotated[

@@ -38,7 +38,7 @@ EXAMPLES = """[bold]Examples[/bold]
 """
 
 
-@reports_input_errors
+@reports_input_errors(flags={"tasks": "--task"})
 def evaluate(
     model: Annotated[
         str, typer.Option("--model", "-m", help="Preset (tiny, qwen2.5-vl-7b ...), hub id or path.")

@@ -31,7 +31,7 @@ EXAMPLES = """[bold]Examples[/bold]
 """
 
 
-FLAGS = {"learning_rate": "--lr"}
+FLAGS = {"learning_rate": "--lr", "tasks": "--task"}
 """Settings whose flag is not the field's name with dashes."""
 
 

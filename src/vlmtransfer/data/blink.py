@@ -79,7 +79,7 @@ def resolve_revision(revision: str, *, dataset: str = BLINK_DATASET) -> str:
 
     Raises:
         InputError: the hub cannot be reached (e.g. ``HF_HUB_OFFLINE=1``) or the revision is unknown;
-            pass a full commit hash, or ``--source`` with a local snapshot, to work offline.
+            pass a full commit hash, or a local snapshot as ``source``, to work offline.
     """
     if _COMMIT.match(revision):
         return revision
@@ -90,8 +90,8 @@ def resolve_revision(revision: str, *, dataset: str = BLINK_DATASET) -> str:
     except Exception as exc:  # any hub failure means the same thing to the user
         raise InputError(
             f"cannot resolve revision {revision!r} of {dataset} on the hub ({type(exc).__name__});"
-            " pass a commit hash, or --source with a local snapshot",
-            source="--revision",
+            " pass a commit hash, or a local snapshot as the source",
+            field="revision",
         ) from None
 
 
@@ -127,9 +127,9 @@ def _check_task_and_split(task: str, split: str) -> None:
     if task not in KNOWN_CONFIGS:
         close = difflib.get_close_matches(task, sorted(KNOWN_CONFIGS), n=2)
         hint = f" (did you mean {', '.join(map(repr, close))}?)" if close else ""
-        raise InputError(f"{task!r} is not a BLINK task{hint}", source="--tasks")
+        raise InputError(f"{task!r} is not a BLINK task{hint}", field="tasks")
     if not _SPLIT.match(split):
-        raise InputError(f"{split!r} is not a split name (BLINK has val and test)", source="--split")
+        raise InputError(f"{split!r} is not a split name (BLINK has val and test)", field="split")
 
 
 @contextlib.contextmanager
@@ -237,7 +237,7 @@ def _answer_letter(answer: Any, idx: str) -> str:
     if not match:
         raise InputError(
             f"row {idx}: answer {text!r} is not a choice letter"
-            " (BLINK's test answers are hidden; use --split val)"
+            " (BLINK's test answers are hidden; use the val split)"
         )
     return match.group(1)
 

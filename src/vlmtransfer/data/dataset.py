@@ -207,7 +207,7 @@ def collect_questions(
     for task in wanted:
         if task not in found:
             where = ", ".join(str(r) for r in roots)
-            raise InputError(f"no {split!r} split for task {task!r} in {where}", source="--task")
+            raise InputError(f"no {split!r} split for task {task!r} in {where}", field="tasks")
     return {task: load_questions(found[task], task, split, limit=limit, sampling=sampling) for task in wanted}
 
 

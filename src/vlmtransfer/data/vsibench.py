@@ -141,7 +141,7 @@ def question_types(selection: Sequence[str] | None = None) -> tuple[str, ...]:
                 if close
                 else f" (known: {', '.join(known)})"
             )
-            raise InputError(f"{name!r} is not a VSI-Bench question type{hint}", source="--question-types")
+            raise InputError(f"{name!r} is not a VSI-Bench question type{hint}", field="types")
     return tuple(dict.fromkeys(chosen))
 
 
@@ -170,7 +170,7 @@ def export_vsibench(
     source = source or VsiSource()
     if source.config not in CONFIG_FILES:
         raise InputError(
-            f"{source.config!r} is not a VSI-Bench config ({', '.join(CONFIG_FILES)})", source="--config"
+            f"{source.config!r} is not a VSI-Bench config ({', '.join(CONFIG_FILES)})", field="config"
         )
     chosen = question_types(types)
     layout = _Layout(source)
@@ -267,8 +267,8 @@ def _hub_file(name: str, revision: str, cache_dir: str | None) -> Path:
     except Exception as exc:  # any hub failure means the same thing to the user
         raise InputError(
             f"cannot download {name} of {VSI_DATASET} at {revision[:12]} ({type(exc).__name__});"
-            " pass --source with a local copy to work offline",
-            source="--revision",
+            " pass a local copy as the source to work offline",
+            field="revision",
         ) from None
 
 

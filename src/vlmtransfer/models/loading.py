@@ -71,7 +71,7 @@ def pick_dtype(dtype: str, device: torch.device) -> torch.dtype:
     if dtype != "auto":
         resolved = getattr(torch, dtype, None)
         if not isinstance(resolved, torch.dtype):
-            raise InputError(f"unknown dtype {dtype!r}", source="--dtype")
+            raise InputError(f"unknown dtype {dtype!r}", field="dtype")
         return resolved
     if device.type == "cuda" and torch.cuda.is_bf16_supported():
         return torch.bfloat16
@@ -111,7 +111,7 @@ def load_model(name: str, options: LoadOptions | None = None) -> LoadedModel:
     if options.random_weights:
         return _random_model(name, options)
     if options.num_layers is not None or options.vision_depth is not None:
-        raise InputError("num_layers and vision_depth apply to random weights only", source="--model")
+        raise InputError("num_layers and vision_depth apply to random weights only", field="model")
     source, revision = _resolve(name, options.revision)
     device = pick_device(options.device)
     dtype = pick_dtype(options.dtype, device)
@@ -133,7 +133,7 @@ def _random_model(name: str, options: LoadOptions) -> LoadedModel:
     if preset is None or preset.name not in ARCHITECTURES:
         known = ", ".join(ARCHITECTURES)
         raise InputError(
-            f"random weights need an architecture preset ({known}), not {name!r}", source="--model"
+            f"random weights need an architecture preset ({known}), not {name!r}", field="model"
         )
     device = pick_device(options.device)
     dtype = pick_dtype(options.dtype, device)
@@ -143,7 +143,7 @@ def _random_model(name: str, options: LoadOptions) -> LoadedModel:
             preset.name, processor, num_layers=options.num_layers, vision_depth=options.vision_depth
         )
     except ValueError as exc:
-        raise InputError(str(exc), source="--model") from None
+        raise InputError(str(exc), field="model") from None
     model = model.to(device=device, dtype=dtype).eval()
     return LoadedModel(model, processor, f"random:{preset.name}", device, dtype)
 
@@ -155,4 +155,4 @@ def _loading(source: str, load: Any) -> Any:
     except (OSError, ValueError) as exc:
         where = "local path" if Path(source).exists() else "hub id or path"
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        raise InputError(f"cannot load {where} {source!r}: {first}", source="--model") from None
+        raise InputError(f"cannot load {where} {source!r}: {first}", field="model") from None

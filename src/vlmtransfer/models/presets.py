@@ -53,5 +53,5 @@ def find_preset(name: str) -> ModelPreset | None:
         return preset
     close = difflib.get_close_matches(name.lower(), PRESETS, n=1, cutoff=0.8)
     if close:
-        raise InputError(f"unknown model preset {name!r} (did you mean {close[0]!r}?)", source="--model")
+        raise InputError(f"unknown model preset {name!r} (did you mean {close[0]!r}?)", field="model")
     return None

@@ -82,15 +82,15 @@ class BuildOptions:
     def check(self) -> None:
         """Raises InputError on a bad option, naming it."""
         if self.n is not None and (isinstance(self.n, bool) or not isinstance(self.n, int) or self.n < 1):
-            raise InputError(f"must be a whole number >= 1, not {self.n!r}", source="--n")
+            raise InputError(f"must be a whole number >= 1, not {self.n!r}", field="n")
         if isinstance(self.seed, bool) or not isinstance(self.seed, int) or self.seed < 0:
-            raise InputError(f"must be a whole number >= 0, not {self.seed!r}", source="--seed")
+            raise InputError(f"must be a whole number >= 0, not {self.seed!r}", field="seed")
         if self.image_format not in IMAGE_FORMATS:
             raise InputError(
-                f"{self.image_format!r} is not one of {', '.join(IMAGE_FORMATS)}", source="--image-format"
+                f"{self.image_format!r} is not one of {', '.join(IMAGE_FORMATS)}", field="image_format"
             )
         if self.max_side is not None and self.max_side < 64:
-            raise InputError(f"must be at least 64 pixels, not {self.max_side}", source="--max-side")
+            raise InputError(f"must be at least 64 pixels, not {self.max_side}", field="max_side")
         if self.blink is not None:
             if not self.blink.is_dir():
                 raise InputError("not a directory", source=self.blink)
@@ -334,11 +334,11 @@ def _check_output(out: Path, task: str) -> dict[str, Any] | None:
         try:
             document = json.loads(manifest.read_text(encoding="utf-8"))
         except (OSError, ValueError):
-            raise InputError("unreadable manifest.json; choose a new --out", source=out) from None
+            raise InputError("unreadable manifest.json; choose a new output directory", source=out) from None
         if not isinstance(document, dict) or document.get("kind") != KIND:
             kind = document.get("kind") if isinstance(document, dict) else None
             raise InputError(
-                f"holds a {kind!r} dataset, not training sets written by `data build`; choose another --out",
+                f"holds a {kind!r} dataset, not training sets written by `data build`; choose another output directory",
                 source=out,
             )
     elif out.is_dir() and any(out.iterdir()):
@@ -349,7 +349,7 @@ def _check_output(out: Path, task: str) -> dict[str, Any] | None:
     try:
         check_replaceable(out / task, BUILD_FILE)
     except OutputDirectoryError as exc:
-        raise InputError(str(exc), source="--out") from None
+        raise InputError(str(exc), field="out") from None
     return document
 
 
