@@ -33,8 +33,8 @@ def check_device(device: str, field: str = "device") -> str:
     """``device`` unchanged when torch can use it on this machine.
 
     Raises:
-        InputError: naming ``field`` (the CLI shows its flag), the device and what is available, for a device string torch
-            does not know and for a known kind (or index) this machine lacks.
+        InputError: naming ``field`` (the CLI shows its flag), the device and what is available, for a
+            device string torch does not know and for a known kind (or index) this machine lacks.
     """
     import torch  # noqa: PLC0415
 

@@ -140,10 +140,10 @@ def test_the_probe_reports_a_refused_connection(monkeypatch):
 
 def _library_errors():
     """Library calls that reject a value, each with the field it names (the CLI shows a flag instead)."""
-    from vlmtransfer.analysis.pipeline import resolve_model_order  # noqa: PLC0415
-    from vlmtransfer.data import vsibench  # noqa: PLC0415
-    from vlmtransfer.data.builders import BuildOptions  # noqa: PLC0415
-    from vlmtransfer.models.presets import find_preset  # noqa: PLC0415
+    from vlmtransfer.analysis.pipeline import resolve_model_order
+    from vlmtransfer.data import vsibench
+    from vlmtransfer.data.builders import BuildOptions
+    from vlmtransfer.models.presets import find_preset
 
     return [
         (lambda: find_preset("qwen2.5-vl-7bb"), "model"),
@@ -155,7 +155,7 @@ def _library_errors():
 
 
 def test_library_errors_name_fields_not_flags():
-    from vlmtransfer.errors import InputError  # noqa: PLC0415
+    from vlmtransfer.errors import InputError
 
     for call, field in _library_errors():
         with pytest.raises(InputError) as excinfo:

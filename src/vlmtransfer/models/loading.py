@@ -132,9 +132,7 @@ def _random_model(name: str, options: LoadOptions) -> LoadedModel:
     preset = find_preset(name)
     if preset is None or preset.name not in ARCHITECTURES:
         known = ", ".join(ARCHITECTURES)
-        raise InputError(
-            f"random weights need an architecture preset ({known}), not {name!r}", field="model"
-        )
+        raise InputError(f"random weights need an architecture preset ({known}), not {name!r}", field="model")
     device = pick_device(options.device)
     dtype = pick_dtype(options.dtype, device)
     processor = random_processor(options.max_pixels, options.min_pixels)

@@ -338,7 +338,8 @@ def _check_output(out: Path, task: str) -> dict[str, Any] | None:
         if not isinstance(document, dict) or document.get("kind") != KIND:
             kind = document.get("kind") if isinstance(document, dict) else None
             raise InputError(
-                f"holds a {kind!r} dataset, not training sets written by `data build`; choose another output directory",
+                f"holds a {kind!r} dataset, not training sets written by `data build`; "
+                "choose another output directory",
                 source=out,
             )
     elif out.is_dir() and any(out.iterdir()):
