@@ -124,5 +124,8 @@ def _copy_legacy(tmp_path: Path, name: str = "legacy") -> Path:
 
 
 def _with_fixture_paths(config: StudyConfig) -> StudyConfig:
+    """The recorded config with its model and data where the fixture is now (it recorded the absolute
+    paths of the checkout that made it)."""
     data = config.data.model_copy(update={"dirs": [FIXTURE / "data"]})
-    return config.model_copy(update={"data": data})
+    models = [m.model_copy(update={"name": str(FIXTURE / "model")}) for m in config.models]
+    return config.model_copy(update={"data": data, "models": models})
