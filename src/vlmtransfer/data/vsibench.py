@@ -419,6 +419,7 @@ def _extract(archive: Path, member: str, target: Path) -> None:
                 shutil.copyfileobj(reader, writer, 1 << 20)
     except InputError:
         raise
+    # zipfile raises NotImplementedError for a compression method it lacks (e.g. deflate64): unreadable here
     except (zipfile.BadZipFile, zipfile.LargeZipFile, EOFError, ValueError, NotImplementedError) as exc:
         raise InputError(
             f"is not a readable zip archive ({type(exc).__name__}: {exc})", source=archive
