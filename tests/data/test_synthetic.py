@@ -315,6 +315,89 @@ def test_similarity_pretrains_on_colour_changes_and_is_scored_on_shape_changes_t
     assert min(val.values()) >= 20
 
 
+def _glyph_pixels(image, box) -> np.ndarray:
+    """Where the white glyph pixels of a label are, relative to its box (one row and column more, where a
+    shifted glyph spills)."""
+    x0, y0, x1, y1 = box
+    px = np.asarray(image, dtype=np.int32)[y0 : y1 + 2, x0 : x1 + 2]
+    return np.argwhere(px.min(axis=2) > 235)
+
+
+@pytest.mark.parametrize(
+    "task", ["Syn_Relative_Depth", "Syn_Object_Localization", "Syn_Relative_Reflectance"]
+)
+def test_marker_tasks_draw_a_share_of_train_and_val_labels_off_the_grid_and_never_pretrain_ones(task):
+    """Train and val questions draw their letters one pixel right and down of their patch with
+    probability LABELS_OFF_GRID_SHARE (all the labels of a question alike); pretrain never does, and the
+    glyphs really move by that pixel."""
+    from vlmtransfer.data.synthetic.tasks import LABELS_OFF_GRID_SHARE
+
+    def offsets(split: str) -> list[tuple[int, np.ndarray]]:
+        found = []
+        for record, images in generate_examples(task, split, 80, seed=0):
+            render = record.meta["render"]
+            boxes = render["labels"] if "labels" in render else [m["box"] for m in render["markers"]]
+            glyph = _glyph_pixels(images[0], boxes[0])
+            found.append((render["glyph_offset"], glyph.min(axis=0)))
+        return found
+
+    assert {offset for offset, _ in offsets("pretrain")} == {0}
+    for split in ("train", "val"):
+        found = offsets(split)
+        shifted = sum(offset for offset, _ in found)
+        assert abs(shifted - 80 * LABELS_OFF_GRID_SHARE) <= 16, (split, shifted)
+        # where each glyph starts in its box (a neighbour's spilled row can add a pixel, so the most
+        # common start stands for the glyph's)
+        corners = {
+            offset: Counter(tuple(int(v) for v in c) for o, c in found if o == offset) for offset in (0, 1)
+        }
+        (y0, x0), aligned = corners[0].most_common(1)[0]
+        assert aligned >= 0.9 * corners[0].total()
+        (y1, x1), moved = corners[1].most_common(1)[0]
+        assert moved >= 0.9 * corners[1].total()
+        assert (y1, x1) == (y0 + 1, x0 + 1)
+
+
+def test_jigsaw_train_and_val_pieces_differ_more_at_the_edge_than_pretrain_ones():
+    """The wrong piece's edge mismatch exceeds the right one's by JIGSAW_MIN_MARGIN in train and val, by
+    the pretrain split's smaller margin there (recomputed from the images)."""
+    from vlmtransfer.data.synthetic.tasks import (
+        JIGSAW_MIN_MARGIN,
+        JIGSAW_PRETRAIN_MIN_MARGIN,
+        border_mismatch,
+    )
+
+    def margins(split: str) -> list[float]:
+        found = []
+        for record, images in generate_examples("Syn_Jigsaw", split, 30, seed=0):
+            first, *pieces = (np.asarray(im, dtype=np.int32) for im in images)
+            right = LETTERS.index(record.answer)
+            found.append(border_mismatch(first, pieces[1 - right]) - border_mismatch(first, pieces[right]))
+        return found
+
+    assert min(margins("val")) >= JIGSAW_MIN_MARGIN
+    assert min(margins("train")) >= JIGSAW_MIN_MARGIN
+    pretrain = margins("pretrain")
+    assert min(pretrain) >= JIGSAW_PRETRAIN_MIN_MARGIN
+    assert min(pretrain) < JIGSAW_MIN_MARGIN  # the pretrain split keeps its harder questions
+
+
+PRETRAIN_DIGEST = "1f03e1aa8f29fb400f4de7e3497c23e893cc0e05dbddce9e16a1a5807428db8b"
+"""sha256 over the first 12 ``pretrain`` examples (images and answers) of every task at seed 0: the data
+the shipped tiny model was pretrained on. A rendering change made for the ``train``/``val`` splits must
+leave it alone, or ``vlmtransfer model tiny --rebuild`` no longer rebuilds the shipped model."""
+
+
+def test_the_pretrain_split_is_what_the_shipped_model_was_pretrained_on():
+    digest = hashlib.sha256()
+    for task in SYNTHETIC_TASKS:
+        for record, images in generate_examples(task, "pretrain", 12, seed=0):
+            for image in images:
+                digest.update(image.tobytes())
+            digest.update(record.answer.encode())
+    assert digest.hexdigest() == PRETRAIN_DIGEST
+
+
 MARKER_TASKS = (
     "Syn_Relative_Depth",
     "Syn_Relative_Reflectance",

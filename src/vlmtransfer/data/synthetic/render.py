@@ -201,15 +201,22 @@ def label_size(size: int, text: str) -> tuple[int, int]:
     return -(-w // side) * side, side
 
 
-def draw_label(image: Image.Image, x0: int, y0: int, text: str) -> None:
-    """Draw ``text`` in white, centred on a black box whose top-left corner is (x0, y0)."""
+def draw_label(image: Image.Image, x0: int, y0: int, text: str, *, glyph_offset: int = 0) -> None:
+    """Draw ``text`` in white, centred on a black box whose top-left corner is (x0, y0).
+
+    ``glyph_offset`` moves the glyphs that many pixels right and down inside (and, at the bottom edge,
+    just out of) their box, which stays on the patch grid: the same letter, no longer aligned with the
+    patch it fills, which a model pretrained on aligned letters reads less reliably
+    (docs/synthetic-suite.md, "Labels off the grid").
+    """
     size = image.size[0]
     w, h = label_size(size, text)
     gw, gh = _glyphs_size(size, text)
     s = glyph_scale(size, text)
     draw = ImageDraw.Draw(image)
     draw.rectangle([x0, y0, x0 + w - 1, y0 + h - 1], fill=BLACK)
-    left, top = x0 + (w - gw) // 2, y0 + (h - gh) // 2
+    left = x0 + (w - gw) // 2 + glyph_offset
+    top = y0 + (h - gh) // 2 + glyph_offset
     for k, char in enumerate(text):
         gx = left + k * (_GLYPH_W + 1) * s
         for row, bits in enumerate(_GLYPHS[char]):
@@ -289,11 +296,13 @@ def draw_markers(
     points: Sequence[tuple[int, int, str]],
     prefer: Sequence[tuple[float, float]] | None = None,
     avoid: Sequence[Sequence[int]] = (),
+    *,
+    glyph_offset: int = 0,
 ) -> list[Label]:
     """Mark each point (x, y, text) BLINK-style: a red hollow circle and its text in white on black.
 
     Labels sit on the patch grid (:func:`patch_side`) and avoid every circle, every earlier label and
-    ``avoid``; the circle centres stay visible.
+    ``avoid``; the circle centres stay visible. ``glyph_offset``: see :func:`draw_label`.
     """
     size = image.size[0]
     r = marker_radius(size)
@@ -308,7 +317,7 @@ def draw_markers(
         box = place_label(
             size, x, y, text, keep_out, prefer=prefer[k] if prefer else (1.0, -0.2), others=others
         )
-        draw_label(image, box[0], box[1], text)
+        draw_label(image, box[0], box[1], text, glyph_offset=glyph_offset)
         placed.append(Label(x, y, text, box))
     return placed
 
