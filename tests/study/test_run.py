@@ -305,3 +305,34 @@ def test_a_changed_library_default_makes_the_runs_it_affects_stale(tmp_path, dat
     assert adapter.read_text() != before  # retrained under the new default, not reused
     assert '"max_grad_norm": 0.5' in adapter.read_text()
     assert "0 to run" in run("run", config, "--dry-run").stdout
+
+
+def test_local_worker_processes_give_the_in_process_table(tmp_path, data_dir):
+    run("run", study(tmp_path, data_dir, name="one", seeds=[0]))
+    two = study(tmp_path, data_dir, name="two", seeds=[0], executor={"kind": "local", "workers": 2})
+    run("run", two)
+    pd.testing.assert_frame_equal(table(tmp_path / "two"), table(tmp_path / "one"))
+    with StudyStore(tmp_path / "two") as store:
+        assert len(store.runs()) == 1 + len(TASKS)
+
+
+def test_an_error_in_a_worker_process_is_reported_like_one_in_process(tmp_path, data_dir):
+    not_a_model = tmp_path / "not-a-model"  # exists, so planning passes it; loading it fails
+    not_a_model.mkdir()
+    (not_a_model / "config.json").write_text("{}")
+    outputs = []
+    for workers in (1, 2):
+        config = study(
+            tmp_path,
+            data_dir,
+            name=f"bad{workers}",
+            seeds=[0],
+            models=[{"name": str(not_a_model)}],
+            executor={"kind": "local", "workers": workers},
+        )
+        result = CliRunner().invoke(app, ["run", str(config)])
+        assert result.exit_code == 2, result.output
+        assert "Traceback" not in result.output
+        outputs.append(result.output.splitlines()[-1])
+    assert outputs[0] == outputs[1]
+    assert "models.0.name: cannot load local path" in outputs[1]

@@ -77,7 +77,8 @@ def _study_settings(kind: type, section: str, value: Any) -> Any:
 
 
 class ExecutorConfig(_Frozen):
-    """Where jobs run: ``local`` (in-process) or ``ray`` (a cluster or a local Ray instance)."""
+    """Where jobs run: ``local`` (this machine: in-process, or in ``workers`` processes) or ``ray`` (a
+    cluster or a local Ray instance, ``workers`` actors per model)."""
 
     kind: Literal["local", "ray"] = "local"
     address: str | None = None
