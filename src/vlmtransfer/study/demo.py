@@ -40,8 +40,9 @@ DEMO_TASKS = (
 DEMO_SEEDS = (0, 1, 2)
 DEMO_TRAIN = 500
 DEMO_VAL = 400
-DEMO_STEPS = 192
+DEMO_STEPS = 128
 DATA_SEED = 0
+DEMO_WORKERS = 2
 
 
 def prepare_demo_data(data_dir: Path) -> bool:
@@ -68,13 +69,14 @@ def demo_config(out_dir: Path) -> StudyConfig:
             "models": [{"name": "tiny", "label": "tiny"}],
             "data": {"dirs": [out_dir / "data"]},
             "seeds": list(DEMO_SEEDS),
-            "lora": {"rank": 16, "alpha": 32, "dropout": 0.05},
+            "lora": {"rank": 16, "alpha": 32, "dropout": 0.05, "vision": True},
             "train": {
-                "learning_rate": 2e-3,
+                "learning_rate": 3e-3,
                 "max_steps": DEMO_STEPS,
                 "batch_size": 8,
                 "warmup_ratio": 0.05,
             },
             "eval": {"mode": "loglik", "batch_size": 32},
+            "executor": {"kind": "local", "workers": DEMO_WORKERS},
         }
     )
