@@ -364,10 +364,14 @@ def _border_shape(
 
 def _visible_colors(image: Image.Image, box: Sequence[int]) -> list[str]:
     """Palette colours with pixels outside ``box`` (the part of a jigsaw scene left visible)."""
-    px = np.asarray(image, dtype=np.int32)
-    outside = np.ones(px.shape[:2], dtype=bool)
-    outside[box[1] : box[3], box[0] : box[2]] = False
-    return [name for name in _COLORS if (np.all(px == PALETTE[name], axis=2) & outside).sum() >= 4]
+    px = np.asarray(image, dtype=np.uint32)
+    packed = (px[..., 0] << 16) | (px[..., 1] << 8) | px[..., 2]  # one compare per colour, not three
+    packed[box[1] : box[3], box[0] : box[2]] = 1 << 24  # no colour: the hole is not visible
+    return [name for name in _COLORS if np.count_nonzero(packed == _packed(PALETTE[name])) >= 4]
+
+
+def _packed(color: Sequence[int]) -> int:
+    return (int(color[0]) << 16) | (int(color[1]) << 8) | int(color[2])
 
 
 def border_mismatch(first: np.ndarray, candidate: np.ndarray) -> float:
