@@ -16,7 +16,7 @@ from typing import Protocol
 
 from vlmtransfer.errors import InputError
 from vlmtransfer.store import RunRecord
-from vlmtransfer.study.config import StudyConfig
+from vlmtransfer.study.config import ModelConfig, StudyConfig
 from vlmtransfer.study.plan import Job, StudyTasks
 
 __all__ = ["EXECUTORS", "Executor", "LocalExecutor", "RayExecutor", "get_executor"]
@@ -38,7 +38,7 @@ class LocalExecutor:
     def execute(
         self, config: StudyConfig, tasks: StudyTasks, jobs: Sequence[Job], on_result: OnResult
     ) -> None:
-        from vlmtransfer.study.worker import ModelWorker  # noqa: PLC0415 - torch only when running
+        from vlmtransfer.study.worker import ModelWorker  # noqa: PLC0415 - the scorer's imports only when running
 
         for model in config.models:
             model_jobs = [job for job in jobs if job.model == model.key]
@@ -110,18 +110,18 @@ class RayExecutor:
 class _RayWorker:
     """A Ray actor holding one :class:`ModelWorker`, built on first use (and again after a restart)."""
 
-    def __init__(self, config: StudyConfig, model: object, tasks: StudyTasks) -> None:
+    def __init__(self, config: StudyConfig, model: ModelConfig, tasks: StudyTasks) -> None:
         self._args = (config, model, tasks)
         self._worker = None
 
     def run(self, job: Job) -> RunRecord:
         if self._worker is None:
-            from transformers.utils import logging  # noqa: PLC0415
-
+            from vlmtransfer.evaluate.registry import get_scorer  # noqa: PLC0415
             from vlmtransfer.study.worker import ModelWorker  # noqa: PLC0415
 
-            logging.set_verbosity_error()
-            logging.disable_progress_bar()
+            kind = get_scorer(self._args[1].scorer)
+            if kind.quiet:  # nobody reads a worker's library logging and progress bars
+                kind.quiet()
             self._worker = ModelWorker(*self._args)
         return self._worker.run(job)
 
