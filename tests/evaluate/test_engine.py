@@ -225,3 +225,27 @@ def test_spilled_shards_are_reused_by_a_later_run_and_a_corrupt_one_is_recompute
     assert [r.predicted for r in again] == [r.predicted for r in first]
     assert later.features.disk_reads == 3  # the corrupt shard was recomputed, not trusted
     assert shards[0].stat().st_size > 100
+
+
+def test_the_evaluator_is_a_scorer_of_any_request_list(loaded, questions, adapters):
+    """As a Scorer (issue 29 item 5) it scores request lists it was not built with, under the adapter
+    it has attached, exactly as an evaluator built for them does; and the HF scorer trains through the
+    same LoRA recipe."""
+    from vlmtransfer.evaluate.hf import HFScorer
+    from vlmtransfer.evaluate.scorer import Request, TrainableScorer, evaluate_requests
+
+    scorer = HFScorer(loaded, EvalSettings(batch_size=4, mode="both"))
+    assert isinstance(scorer, TrainableScorer)
+    some = [Request(*item) for item in questions[::2]]
+    for adapter in (None, adapters[0]):
+        expected = Evaluator(loaded, some, EvalSettings(batch_size=4, mode="both")).run(adapter)
+        assert evaluate_requests(scorer, some, "both", adapter) == expected
+    scorer.attach(adapters[0])
+    try:
+        with pytest.raises(ValueError, match="attached already"):
+            scorer.attach(adapters[1])
+        tuned = scorer.score_choices(some)
+    finally:
+        scorer.detach()
+    assert "peft_config" not in vars(loaded.model)
+    assert tuned != scorer.score_choices(some)

@@ -103,7 +103,7 @@ def study_diagnostics(
     adapters = study_adapters(study_dir)
     for label, result in analysis.models.items():
         if label not in adapters:
-            skipped.setdefault("similarity", f"no adapters recorded for model {label!r}")
+            skipped.setdefault("similarity", f"no LoRA adapters recorded for model {label!r}")
             continue
         similarity[label] = similarity_matrix(
             adapters[label], result.data.pgf.mean(), random_state=options.random_state

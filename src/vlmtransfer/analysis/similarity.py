@@ -255,8 +255,9 @@ def similarity_to_dict(result: SimilarityResult) -> dict[str, Any]:
 
 
 def study_adapters(study_dir: str | Path) -> dict[str, dict[tuple[str, str], AdapterUpdate]]:
-    """Per model, the adapters of a study's finetuned runs (data-selection mixtures excluded), keyed
-    ``(source, seed)``, found through the study store.
+    """Per model, the LoRA adapters of a study's finetuned runs (data-selection mixtures excluded),
+    keyed ``(source, seed)``, found through the study store. Adapters of a scorer that has no LoRA
+    weights (``peft_type`` other than ``LORA``: the dummy scorer's) are left out.
 
     Raises:
         InputError: the directory is not a study, or a recorded adapter is missing or unreadable.
@@ -271,5 +272,17 @@ def study_adapters(study_dir: str | Path) -> dict[str, dict[tuple[str, str], Ada
     tuned = runs[runs["adapter"].notna() & (runs["kind"] != "mixture")]
     found: dict[str, dict[tuple[str, str], AdapterUpdate]] = {}
     for run in tuned.itertuples():
+        if _peft_type(study_dir / run.adapter) not in (None, "LORA"):
+            continue
         found.setdefault(run.model, {})[(run.source, str(run.seed))] = load_adapter(study_dir / run.adapter)
     return found
+
+
+def _peft_type(path: Path) -> str | None:
+    """The adapter config's ``peft_type``, or None when it cannot be read (:func:`load_adapter` then
+    says why)."""
+    try:
+        value = json.loads((path / ADAPTER_CONFIG).read_text()).get("peft_type")
+    except (OSError, ValueError, AttributeError):
+        return None
+    return value if isinstance(value, str) else None

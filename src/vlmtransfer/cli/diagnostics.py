@@ -130,7 +130,7 @@ def similarity(
         raise InputError(f"must be at least 1, got {permutations}", source="--permutations")
     adapters = study_adapters(study)
     if not adapters:
-        raise InputError("holds no finetuned adapters", source=study)
+        raise InputError("holds no finetuned LoRA adapters", source=study)
     models = {
         m.label: m for m in load_inputs([_exported(study)], default_ceilings=default_registry().ceilings())
     }

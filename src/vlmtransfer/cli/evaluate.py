@@ -2,24 +2,20 @@
 
 from __future__ import annotations
 
-import json
-import time
 from dataclasses import asdict
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import Annotated, Any
 
 import typer
 from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from vlmtransfer.cli.errors import check_hub_access, reports_input_errors
+from vlmtransfer.cli.errors import reports_input_errors
 from vlmtransfer.cli.lists import batch_size_value, comma_paths, comma_values, question_limit
 from vlmtransfer.errors import InputError
+from vlmtransfer.evaluate.registry import DEFAULT_SCORER
 from vlmtransfer.settings import EvalSettings
-
-if TYPE_CHECKING:
-    from vlmtransfer.models.loading import LoadedModel
 
 __all__ = ["EXAMPLES", "evaluate"]
 
@@ -121,6 +117,9 @@ def evaluate(
     ] = None,
     label: Annotated[str | None, typer.Option("--label", help="Model label in the accuracy table.")] = None,
     max_pixels: Annotated[int | None, typer.Option("--max-pixels", help="Cap on pixels per image.")] = None,
+    scorer: Annotated[
+        str, typer.Option("--scorer", help="How the model runs: hf (Hugging Face + PEFT) or dummy (tests).")
+    ] = DEFAULT_SCORER,
     device: Annotated[str, typer.Option("--device", help="auto, cpu, cuda ...")] = "auto",
     dtype: Annotated[
         str, typer.Option("--dtype", help="auto (bf16 on GPU, fp32 on CPU) or a dtype.")
@@ -140,35 +139,40 @@ def evaluate(
     Numeric questions (VSI-Bench's counting, distances, sizes) are answered by generation in every mode
     and scored by mean relative accuracy (their record's ``score``).
     """
-    from vlmtransfer.cli.progress import quiet_ml_libraries  # noqa: PLC0415
+    from vlmtransfer import pipeline  # noqa: PLC0415
     from vlmtransfer.data.dataset import collect_questions  # noqa: PLC0415
-    from vlmtransfer.devices import check_device  # noqa: PLC0415
-    from vlmtransfer.models.loading import LoadOptions, load_model  # noqa: PLC0415
+    from vlmtransfer.evaluate import documents  # noqa: PLC0415
+    from vlmtransfer.evaluate.registry import ScorerOptions, check_adapter, load_scorer, prepare_scorer  # noqa: PLC0415
 
     settings = _settings(mode, batch_size, max_new_tokens, no_vision_cache)
     sampling = _sampling(frames, video_fps)
-    adapters = [_checked_adapter(path) for path in adapter or []]
+    if not 0 <= seed <= 2**32 - 1:
+        raise InputError(f"must be between 0 and 2**32 - 1, got {seed}", source="--seed")
+    adapters = list(adapter or [])
+    for path in adapters:  # files, config and weights, before the model loads (their fit when attached)
+        check_adapter(scorer, path)
     if skip_base and not adapters:
         raise InputError("nothing to evaluate: --skip-base without any --adapter", source="--skip-base")
     if accuracy_csv is not None:
-        _check_distinct_sources(adapters)
-    check_device(device)
-    check_hub_access(model)
-    _seed_everything(seed)
-    quiet_ml_libraries()
+        documents.check_distinct_sources(adapters)
+    options = ScorerOptions(device=device, dtype=dtype, max_pixels=max_pixels, seed=seed, eval=settings)
+    note = prepare_scorer(scorer, model, options, source="--model")
+    if note:
+        typer.echo(f"note: {note}", err=True)
     questions = collect_questions(data, split, tasks=task, limit=limit, sampling=sampling)
-    items = [item for task_items in questions.values() for item in task_items]
-    if mode == "loglik" and any(record.is_numeric for record, _ in items):
+    requests = pipeline.flat_requests(questions)
+    if mode == "loglik" and any(record.is_numeric for record, _ in requests):
         typer.echo(
             "note: numeric questions have no letters to score: they are answered by generation", err=True
         )
-    loaded = load_model(model, LoadOptions(dtype=dtype, device=device, max_pixels=max_pixels))
+    loaded = load_scorer(scorer, model, options)
     if batch_size == "auto":
-        settings = _auto_batch(loaded, items, settings)
+        size = loaded.fit_batch_size(requests)
+        typer.echo(f"note: --batch-size auto: {size} on {loaded.device}", err=True)
     runs: list[tuple[str, Path | None]] = ([] if skip_base else [("base", None)]) + [
         (path.name, path) for path in adapters
     ]
-    results, caches_vision = _evaluate_runs(loaded, items, settings, runs)
+    results = _evaluate_runs(loaded, requests, mode, runs)
     document = {
         "model": model,
         "model_source": loaded.source,
@@ -177,21 +181,23 @@ def evaluate(
         "data": [str(path) for path in data],
         "limit": limit,
         "max_pixels": max_pixels,
-        "batch_size": settings.batch_size,
+        "batch_size": loaded.settings.batch_size,
         "seed": seed,
-        "vision_cache": caches_vision,
+        "vision_cache": loaded.caches_vision,
         "runs": results,
     }
-    if any(record.videos for record, _ in items):
+    if scorer != DEFAULT_SCORER:
+        document["scorer"] = scorer
+    if any(record.videos for record, _ in requests):
         document["video_sampling"] = asdict(sampling)
-    _write_json(out, document)
+    documents.write_json(out, document)
     if accuracy_csv:
-        _write_accuracy_csv(accuracy_csv, label or model, results)
+        documents.write_accuracy_csv(accuracy_csv, label or model, results)
     _print_table(results)
 
 
 def _settings(mode: str, batch_size: int | str, max_new_tokens: int, no_vision_cache: bool) -> EvalSettings:
-    """The evaluation settings; ``auto`` batches start at 1 until :func:`_auto_batch` measures them."""
+    """The evaluation settings; ``auto`` batches start at 1 until the scorer measures them."""
     return EvalSettings(  # an invalid value names its field; reports_input_errors shows its flag
         mode=mode,  # type: ignore[arg-type] - validated by EvalSettings
         batch_size=1 if batch_size == "auto" else int(batch_size),
@@ -210,160 +216,24 @@ def _sampling(frames: int, video_fps: float | None) -> Any:
         raise InputError(str(exc), source="--video-fps" if video_fps is not None else "--frames") from None
 
 
-def _seed_everything(seed: int) -> None:
-    """Python's, NumPy's and torch's generators. Scoring is deterministic (greedy decoding, no sampling);
-    the seed is there for models whose own code draws random numbers, and is recorded with the results."""
-    from transformers import set_seed  # noqa: PLC0415
-
-    try:
-        set_seed(seed)
-    except (ValueError, OverflowError):
-        raise InputError(f"must be between 0 and 2**32 - 1, got {seed}", source="--seed") from None
-
-
-def _auto_batch(loaded: LoadedModel, items: list[Any], settings: EvalSettings) -> EvalSettings:
-    """``--batch-size auto``: the largest batch that fits, said on stderr."""
-    from dataclasses import replace  # noqa: PLC0415
-
-    from vlmtransfer.evaluate.autobatch import auto_batch_size  # noqa: PLC0415
-
-    size = auto_batch_size(loaded, items, settings)
-    typer.echo(f"note: --batch-size auto: {size} on {loaded.device}", err=True)
-    return replace(settings, batch_size=size)
-
-
 def _evaluate_runs(
-    loaded: LoadedModel, items: list[Any], settings: EvalSettings, runs: list[tuple[str, Path | None]]
-) -> tuple[list[dict[str, Any]], bool]:
-    """Each run (the base model, or an adapter) on every question; the records and whether vision
-    features were cached."""
+    scorer: Any, requests: list[Any], mode: str, runs: list[tuple[str, Path | None]]
+) -> list[dict[str, Any]]:
+    """Each run (the base model, or an adapter) on every request, with a progress bar; their records."""
+    from vlmtransfer import pipeline  # noqa: PLC0415
     from vlmtransfer.cli.progress import step_progress  # noqa: PLC0415
-    from vlmtransfer.evaluate.engine import Evaluator, accuracy_by_task  # noqa: PLC0415
+    from vlmtransfer.evaluate.documents import run_record  # noqa: PLC0415
 
-    evaluator = Evaluator(loaded, items, settings)
     results = []
     with step_progress(Console(stderr=True)) as progress:
         bar = progress.add_task("evaluate", total=len(runs), status="")
         for name, path in runs:
-            progress.update(bar, status=f"{name}: {len(items)} questions")
-            started = time.perf_counter()
-            try:
-                answers = evaluator.run(path)
-            except InputError:
-                raise
-            except ValueError as exc:
-                raise InputError(str(exc), source=str(path)) from None
-            results.append(
-                _run_record(name, path, answers, accuracy_by_task(answers), time.perf_counter() - started)
-            )
+            progress.update(bar, status=f"{name}: {len(requests)} questions")
+            evaluated = pipeline.evaluate(scorer, requests, mode=mode, adapter=path)  # type: ignore[arg-type]
+            results.append(run_record(name, evaluated))
             progress.advance(bar)
-    evaluator.close()
-    return results, evaluator.caches_vision
-
-
-def _checked_adapter(path: Path) -> Path:
-    """Files, config and weights checked before the model loads (their fit to it, when it runs)."""
-    from vlmtransfer.evaluate.adapters import check_adapter_files  # noqa: PLC0415
-
-    check_adapter_files(path)
-    return path
-
-
-def _check_distinct_sources(adapters: list[Path]) -> None:
-    """Two adapters with the same source and seed would be duplicate rows of the accuracy table."""
-    seen: dict[tuple[str, int | None], Path] = {}
-    for path in adapters:
-        key = (_adapter_source(path), _adapter_seed(path))
-        if key in seen:
-            raise InputError(
-                f"adapters {seen[key]} and {path} are both source {key[0]!r} with seed {key[1]}",
-                source="--accuracy-csv",
-            )
-        seen[key] = path
-
-
-def _run_record(
-    name: str, path: Path | None, answers: list[Any], accuracy: dict[str, tuple[float, int]], seconds: float
-) -> dict[str, Any]:
-    return {
-        "label": name,
-        "adapter": str(path) if path else None,
-        "seed": _adapter_seed(path),
-        "seconds": round(seconds, 3),
-        "accuracy": {task: {"accuracy": round(acc, 4), "n": n} for task, (acc, n) in accuracy.items()},
-        "questions": [_question_record(answer) for answer in answers],
-    }
-
-
-def _question_record(answer: Any) -> dict[str, Any]:
-    """A question's result as JSON; ``score`` (mean relative accuracy) only for numeric questions."""
-    record = asdict(answer)
-    if record.get("score") is None:
-        record.pop("score", None)
-    return record
-
-
-def _adapter_seed(path: Path | None) -> int | None:
-    """The seed recorded by ``vlmtransfer finetune`` (None for the base model or foreign adapters)."""
-    try:
-        return int(_training_record(path)["train"]["seed"])
-    except (KeyError, TypeError, ValueError):
-        return None
-
-
-def _adapter_source(path: Path) -> str:
-    """The finetuning task of an adapter (DESIGN.md 3.2's ``source``): the study's record, the single task
-    it was trained on, else the directory name."""
-    record = _training_record(path)
-    tasks = record.get("tasks") or {}
-    if isinstance(record.get("source"), str):
-        return record["source"]
-    if isinstance(tasks, dict) and len(tasks) == 1:
-        return next(iter(tasks))
-    return path.name
-
-
-def _training_record(path: Path | None) -> dict[str, Any]:
-    if path is None:
-        return {}
-    try:
-        value = json.loads((path / "training.json").read_text())
-    except (OSError, ValueError):
-        return {}
-    return value if isinstance(value, dict) else {}
-
-
-def _write_json(out: Path, document: dict[str, Any]) -> None:
-    from vlmtransfer.fsutil import atomic_write_bytes  # noqa: PLC0415
-
-    try:
-        atomic_write_bytes(out, (json.dumps(document, indent=1, allow_nan=False) + "\n").encode())
-    except OSError as exc:
-        raise InputError(exc.strerror or str(exc), source=out) from None
-
-
-def _write_accuracy_csv(path: Path, model_label: str, results: list[dict[str, Any]]) -> None:
-    """The accuracy table (DESIGN.md 3.2): the base model's rows with an empty seed, adapters' rows with
-    their finetuning task as ``source`` and their recorded seed."""
-    import csv  # noqa: PLC0415
-    import io  # noqa: PLC0415
-
-    from vlmtransfer.analysis.table import neutralise_cell  # noqa: PLC0415
-    from vlmtransfer.fsutil import atomic_write_bytes  # noqa: PLC0415
-
-    buffer = io.StringIO()
-    writer = csv.writer(buffer, lineterminator="\n")
-    writer.writerow(["model", "seed", "source", "target", "accuracy", "n"])
-    for run in results:
-        seed = "" if run["adapter"] is None or run["seed"] is None else run["seed"]
-        source = "base" if run["adapter"] is None else _adapter_source(Path(run["adapter"]))
-        for target, cell in run["accuracy"].items():
-            row = [model_label, seed, source, target, cell["accuracy"], cell["n"]]
-            writer.writerow([neutralise_cell(value) for value in row])
-    try:
-        atomic_write_bytes(path, buffer.getvalue().encode())
-    except OSError as exc:
-        raise InputError(exc.strerror or str(exc), source=path) from None
+    scorer.close()
+    return results
 
 
 def _print_table(results: list[dict[str, Any]]) -> None:

@@ -9,9 +9,10 @@ import typer
 from rich.console import Console
 from rich.markup import escape
 
-from vlmtransfer.cli.errors import check_hub_access, reports_input_errors
+from vlmtransfer.cli.errors import reports_input_errors
 from vlmtransfer.cli.lists import comma_paths, comma_values
 from vlmtransfer.errors import InputError
+from vlmtransfer.evaluate.registry import DEFAULT_SCORER
 from vlmtransfer.settings import LoraSettings, TrainSettings
 
 __all__ = ["EXAMPLES", "finetune"]
@@ -102,6 +103,9 @@ def finetune(
         float, typer.Option("--max-grad-norm", help="Gradient clipping norm (0: none).")
     ] = TrainSettings.max_grad_norm,
     max_pixels: Annotated[int | None, typer.Option("--max-pixels", help="Cap on pixels per image.")] = None,
+    scorer: Annotated[
+        str, typer.Option("--scorer", help="How the model runs: hf (Hugging Face + PEFT) or dummy (tests).")
+    ] = DEFAULT_SCORER,
     device: Annotated[str, typer.Option("--device", help="auto, cpu, cuda, cuda:1 ...")] = "auto",
     dtype: Annotated[
         str, typer.Option("--dtype", help="auto (bf16 on GPU, fp32 on CPU) or a dtype.")
@@ -109,13 +113,10 @@ def finetune(
 ) -> None:
     """Train a LoRA adapter (on the language model, or with --vision on the vision tower too; loss on the
     answer) and save it in PEFT's format."""
-    from vlmtransfer.cli.progress import quiet_ml_libraries, step_progress, training_callback  # noqa: PLC0415
+    from vlmtransfer import pipeline  # noqa: PLC0415
+    from vlmtransfer.cli.progress import step_progress, training_callback  # noqa: PLC0415
     from vlmtransfer.data.dataset import collect_questions  # noqa: PLC0415
-    from vlmtransfer.devices import check_device  # noqa: PLC0415
-    from vlmtransfer.finetune.lora import ADAPTER_CONFIG, finetune_lora  # noqa: PLC0415
-    from vlmtransfer.fsutil import OutputDirectoryError, check_replaceable  # noqa: PLC0415
-    from vlmtransfer.models.encoding import encode_question  # noqa: PLC0415
-    from vlmtransfer.models.loading import LoadOptions, load_model  # noqa: PLC0415
+    from vlmtransfer.evaluate.registry import ScorerOptions, load_scorer, prepare_scorer  # noqa: PLC0415
 
     modules = {"target_modules": tuple(target_modules)} if target_modules else {}
     lora = LoraSettings(rank=rank, alpha=alpha, dropout=dropout, vision=vision, **modules)
@@ -133,20 +134,13 @@ def finetune(
     )
     if max_examples is not None and max_examples < 1:
         raise InputError("must be >= 1", source="--max-examples")
-    try:
-        check_replaceable(out, ADAPTER_CONFIG)
-    except OutputDirectoryError as exc:
-        raise InputError(str(exc), source="--out") from None
-    check_device(device)
-    check_hub_access(model)
-    quiet_ml_libraries()
-    questions = collect_questions(train, split, tasks=task, limit=max_examples)
-    loaded = load_model(model, LoadOptions(dtype=dtype, device=device, max_pixels=max_pixels))
-    encoded = [
-        encode_question(record, images, loaded.processor, with_answer=True)
-        for items in questions.values()
-        for record, images in items
-    ]
+    pipeline.check_adapter_output(out)
+    options = ScorerOptions(device=device, dtype=dtype, max_pixels=max_pixels)
+    note = prepare_scorer(scorer, model, options, source="--model")
+    if note:
+        typer.echo(f"note: {note}", err=True)
+    requests = pipeline.flat_requests(collect_questions(train, split, tasks=task, limit=max_examples))
+    loaded = load_scorer(scorer, model, options)
     provenance = {
         "model": model,
         "model_source": loaded.source,
@@ -155,20 +149,19 @@ def finetune(
         "max_pixels": max_pixels,
     }
     console = Console(stderr=True)
+    trained_tasks = ", ".join(dict.fromkeys(record.task for record, _ in requests))
     with step_progress(console) as progress:
-        result = finetune_lora(
-            loaded.model,
-            encoded,
+        result = pipeline.finetune(
+            loaded,
+            requests,
             out,
             lora=lora,
             settings=settings,
-            processor=loaded.processor,
             provenance=provenance,
-            on_step=training_callback(progress, f"finetune {', '.join(questions)}"),
+            on_step=training_callback(progress, f"finetune {trained_tasks}"),
         )
-    first, last = result.curve[0], result.curve[-1]
     console.print(
-        f"adapter -> {escape(str(out))}: {len(encoded)} questions, {len(result.curve)} steps, "
-        f"loss {first.loss:.4f} -> {last.loss:.4f}, {result.trainable_parameters:,} trainable parameters, "
-        f"{last.seconds:.1f} s"
+        f"adapter -> {escape(str(out))}: {result.examples} questions, {result.steps} steps, "
+        f"loss {result.first_loss:.4f} -> {result.final_loss:.4f}, "
+        f"{result.trainable_parameters:,} trainable parameters, {result.seconds:.1f} s"
     )

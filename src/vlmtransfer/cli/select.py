@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-from dataclasses import asdict
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
@@ -19,7 +18,7 @@ from vlmtransfer.errors import InputError
 if TYPE_CHECKING:
     from vlmtransfer.select.experiment import Arm, ArmResult
     from vlmtransfer.select.recipe import Candidate, Recipe, SelectionRule
-    from vlmtransfer.study.config import StudyConfig
+    from vlmtransfer.study.plan import Job
 
 __all__ = ["EXAMPLES", "select"]
 
@@ -98,86 +97,37 @@ def _run_experiment(
     as_json: bool,
     reset_changed: bool,
 ) -> None:
-    from vlmtransfer.cli.progress import quiet_ml_libraries  # noqa: PLC0415
-    from vlmtransfer.fsutil import atomic_write_bytes  # noqa: PLC0415
-    from vlmtransfer.select.experiment import results_path, selection_arms, summarize_arms  # noqa: PLC0415
-    from vlmtransfer.select.recipe import choose_recipe  # noqa: PLC0415
-    from vlmtransfer.store import StudyStore  # noqa: PLC0415
+    from vlmtransfer.select.experiment import run_selection  # noqa: PLC0415
     from vlmtransfer.study.config import load_study_config  # noqa: PLC0415
-    from vlmtransfer.study.plan import resolve_tasks  # noqa: PLC0415
-    from vlmtransfer.study.runner import run_study  # noqa: PLC0415
+    from vlmtransfer.study.runner import prepare_models  # noqa: PLC0415
 
-    config = load_study_config(config_path)
-    if model not in {m.key for m in config.models}:
-        raise InputError(f"the study has no model labelled {model!r}", source=config_path, where="models")
-    tasks = resolve_tasks(config, config_path)
-    budget = budget or _target_budget(config, target)
-    recipe = choose_recipe(model, target, ranking, rule, budget)
-    if target not in tasks.targets:
-        raise InputError(f"the study does not evaluate {target!r}", source=config_path, where="data.targets")
-    missing = [task for task in recipe.sources if task not in tasks.sources]
-    if missing:
-        raise InputError(
-            f"the study has no training data for {missing[0]!r}", source=config_path, where="data"
-        )
-    arms = selection_arms(config, tasks, recipe, model, draws=draws)
-    _check_mixture_sizes(config, arms)
-    quiet_ml_libraries()
     console = Console(stderr=True)
-    jobs = [job for arm in arms for job in arm.jobs]
-    console.log(f"data selection for {target}: {len(arms)} arms, {len(jobs)} runs (finished ones are reused)")
-    run_study(
-        config,
+
+    def started(arms: list[Arm], jobs: list[Job]) -> None:  # the experiment is checked: about to run
+        for note in prepare_models(load_study_config(config_path), config_path):
+            typer.echo(f"note: {note}", err=True)
+        console.log(
+            f"data selection for {target}: {len(arms)} arms, {len(jobs)} runs (finished ones are reused)"
+        )
+
+    selection = run_selection(
         config_path,
-        only=jobs,
+        analysis,
+        model,
+        target,
+        ranking=ranking,
+        rule=rule,
+        budget=budget,
+        draws=draws,
         reset_changed=reset_changed,
+        on_start=started,
         on_result=lambda r, k, n: console.log(f"{k}/{n} {r.source} seed {r.seed}"),
     )
-    with StudyStore(config.output) as store:
-        table = store.accuracy_table(mixtures=True)
-    results = summarize_arms(arms, table, target)
-    document = {"recipe": recipe.to_dict(), "arms": [_arm_dict(r) for r in results], "seeds": config.seeds}
-    summary = (json.dumps(document, indent=2) + "\n").encode()
-    atomic_write_bytes(results_path(config.output, target), summary)
-    atomic_write_bytes(results_path(analysis, target), summary)  # the report shows it with the analysis
     if as_json:
-        typer.echo(json.dumps(document, indent=2))
+        typer.echo(json.dumps(selection.document, indent=2))
         return
-    _print_recipe(recipe, False)
-    _print_arms(results, target)
-
-
-def _check_mixture_sizes(config: StudyConfig, arms: list[Arm]) -> None:
-    """Every mixture part must fit in its task's training split; checked before any run starts."""
-    from vlmtransfer.study.plan import training_size  # noqa: PLC0415
-
-    sizes: dict[str, int] = {}
-    for arm in arms:
-        for job in arm.jobs:
-            for task, n in job.mixture:
-                if task not in sizes:
-                    sizes[task] = training_size(config, task) or 0
-                if n > sizes[task]:
-                    raise InputError(
-                        f"the {arm.name} mixture needs {n} examples of {task}, which has {sizes[task]}",
-                        source="--budget",
-                    )
-
-
-def _target_budget(config: StudyConfig, target: str) -> int:
-    """Direct finetuning's budget: the target's training examples in the study (after its limit)."""
-    from vlmtransfer.study.plan import training_size  # noqa: PLC0415
-
-    size = training_size(config, target)
-    if size is not None:
-        return size
-    raise InputError(f"{target!r} has no training data to match; give --budget", source="--budget")
-
-
-def _arm_dict(result: ArmResult) -> dict:
-    value = asdict(result)
-    value["per_seed"] = {("" if k is None else str(k)): v for k, v in result.per_seed.items()}
-    return value
+    _print_recipe(selection.recipe, False)
+    _print_arms(selection.arms, target)
 
 
 def _print_recipe(recipe: Recipe, as_json: bool) -> None:

@@ -11,7 +11,7 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from vlmtransfer.cli.errors import check_hub_access, reports_input_errors
+from vlmtransfer.cli.errors import reports_input_errors
 from vlmtransfer.errors import InputError
 
 if TYPE_CHECKING:
@@ -91,16 +91,20 @@ def _preview_plan(config: StudyConfig, config_path: Path) -> StudyPlan:
 
 def execute_study(config: StudyConfig, config_path: Path, *, reset_changed: bool = False) -> None:
     """Run a loaded study config with a progress bar (shared with ``demo``)."""
-    from vlmtransfer.cli.progress import quiet_ml_libraries, step_progress  # noqa: PLC0415
-    from vlmtransfer.study.runner import check_not_running, check_stale, make_plan, run_study  # noqa: PLC0415
+    from vlmtransfer.cli.progress import step_progress  # noqa: PLC0415
+    from vlmtransfer.study.runner import (  # noqa: PLC0415
+        check_not_running,
+        check_stale,
+        make_plan,
+        prepare_models,
+        run_study,
+    )
 
     check_not_running(config.output)  # before a progress bar is drawn
     plan = make_plan(config, config_path)
     check_stale(plan, config_path, reset_changed=reset_changed)
-    if config.executor.kind == "local":  # Ray workers may see another network than this driver
-        for position, model in enumerate(config.models):
-            check_hub_access(model.name, source=f"{config_path}: models.{position}.name")
-    quiet_ml_libraries()
+    for note in prepare_models(config, config_path):
+        typer.echo(f"note: {note}", err=True)
     console = Console(stderr=True)
     started = time.perf_counter()
     with step_progress(console) as progress:

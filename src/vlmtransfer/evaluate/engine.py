@@ -16,21 +16,28 @@
   they are answered by greedy generation in every mode (in ``loglik`` mode too, so that a benchmark
   mixing multiple-choice and numeric questions, as VSI-Bench does, is evaluated whole in one run) and
   scored by mean relative accuracy.
+
+:class:`Evaluator` is the Hugging Face :class:`~vlmtransfer.evaluate.scorer.Scorer`: it scores requests
+and attaches adapters; which question goes to which protocol, and how answers become results, is the
+contract's (:func:`~vlmtransfer.evaluate.scorer.evaluate_requests`), the same for every scorer. Requests
+are rendered, tokenised and batched once per request list (the questions given at construction are
+planned at once), so the base model and every adapter reuse the plan and its vision features.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
-from dataclasses import dataclass, replace
+from collections.abc import Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import torch
 
 from vlmtransfer.data.records import MCQRecord
+from vlmtransfer.errors import InputError
 from vlmtransfer.evaluate.feature_cache import FeatureCache, batch_key
-from vlmtransfer.evaluate.scoring import QuestionResult, answer_position, from_logprobs, from_text
+from vlmtransfer.evaluate.scorer import PROTOCOLS, Request, answers_by, evaluate_requests
+from vlmtransfer.evaluate.scoring import QuestionResult, accuracy_by_task, answer_position
 from vlmtransfer.models.encoding import (
     EncodedQuestion,
     collate,
@@ -57,6 +64,17 @@ class _Batch:
     key: str = ""
 
 
+@dataclass(eq=False)
+class _Plan:
+    """A request list rendered for one protocol and batched by length; ``cached``: whether its vision
+    features are computed once and reused (the model takes them pre-encoded, the settings allow it)."""
+
+    records: list[MCQRecord]
+    cached: bool
+    identity: str
+    batches: list[_Batch] = field(default_factory=list)
+
+
 class Evaluator:
     """Evaluates one loaded base model, with or without adapters, on a fixed list of questions.
 
@@ -67,48 +85,31 @@ class Evaluator:
         tuned = evaluator.run("adapters/counting")  # the same questions, one adapter swapped in
 
     Results come back in question order. Between runs the model is the untouched base model.
+    As a :class:`~vlmtransfer.evaluate.scorer.Scorer` it also scores other request lists
+    (``score_choices``, ``generate``) under the adapter it has attached (``attach``, ``detach``).
     """
 
     def __init__(
         self,
         loaded: LoadedModel,
-        questions: Sequence[tuple[MCQRecord, Sequence[Any]]],
+        questions: Sequence[tuple[MCQRecord, Sequence[Any]]] = (),
         settings: EvalSettings | None = None,
     ) -> None:
         if "peft_config" in vars(loaded.model):
             raise ValueError("the model already has adapters attached (detach them first)")
         self.loaded = loaded
         self.settings = settings or EvalSettings()
-        questions = list(questions)
-        self.records = [record for record, _ in questions]
-        videos = any(record.videos for record in self.records)
-        self._cache = self.settings.cache_vision and supports_pre_encoded_images(loaded.model, videos=videos)
+        self.requests = [Request(*question) for question in questions]
+        self.records = [request.record for request in self.requests]
         self.features = FeatureCache(self.settings.cache_budget_bytes, self.settings.cache_dir)
         size = getattr(loaded.processor, "image_processor", None)
         self._identity = f"{loaded.source}|{loaded.dtype}|{getattr(size, 'size', None)}"
-        if videos:  # the frames' resolution too (image-only keys stay as they were: their shards stay valid)
-            frames = getattr(loaded.processor, "video_processor", None)
-            self._identity += f"|video:{getattr(frames, 'size', None)}"
-        self._plans: dict[str, list[_Batch]] = {}
-        for protocol in ("loglik", "generate"):
-            chosen = [i for i, record in enumerate(self.records) if self._answers_by(record, protocol)]
+        self._plans: dict[tuple[str, tuple[tuple[str, str], ...]], _Plan] = {}
+        self._attached: tuple[Any, dict[str, bool], bool] | None = None  # (PEFT model, flags, adapts vision)
+        for protocol in PROTOCOLS:
+            chosen = [r for r in self.requests if answers_by(r.record, self.settings.mode, protocol)]
             if chosen:
-                encoded = {
-                    i: encode_question(
-                        questions[i][0],
-                        questions[i][1],
-                        loaded.processor,
-                        suffix=self._suffix(questions[i][0], protocol),
-                    )
-                    for i in chosen
-                }
-                self._plans[protocol] = list(self._plan(encoded, protocol))
-
-    def _answers_by(self, record: MCQRecord, protocol: str) -> bool:
-        """Whether ``record`` is evaluated with ``protocol`` (numeric questions: generation, always)."""
-        if record.is_numeric:
-            return protocol == "generate"
-        return self.settings.mode in (protocol, "both")
+                self._planned(chosen, protocol)
 
     def _suffix(self, record: MCQRecord, protocol: str) -> str:
         if protocol == "generate":
@@ -118,7 +119,9 @@ class Evaluator:
     @property
     def caches_vision(self) -> bool:
         """Whether vision features are computed once and reused (model support and settings allowing)."""
-        return self._cache
+        if self._plans:
+            return any(plan.cached for plan in self._plans.values())
+        return self.settings.cache_vision and supports_pre_encoded_images(self.loaded.model)
 
     def run(self, adapter: str | Path | None = None) -> list[QuestionResult]:
         """Evaluate the base model (``adapter=None``) or the base with one PEFT adapter.
@@ -131,92 +134,145 @@ class Evaluator:
         the image features, so its run encodes every image afresh (the cache keeps the base model's
         features for the other runs).
         """
-        per_protocol: dict[str, list[QuestionResult | None]] = {}
-        with self._activated(adapter) as (model, adapts_vision):
-            for protocol in ("loglik", "generate"):
-                results: list[QuestionResult | None] = [None] * len(self.records)
-                for batch in self._plans.get(protocol, []):
-                    evaluated = self._evaluate_batch(model, batch, protocol, adapts_vision)
-                    for index, result in zip(batch.indices, evaluated, strict=True):
-                        results[index] = result
-                per_protocol[protocol] = results
-        merged = []
-        for scored, greedy in zip(per_protocol["loglik"], per_protocol["generate"], strict=True):
-            if scored is None:  # generate mode, or a numeric question
-                assert greedy is not None
-                merged.append(greedy)
-            elif greedy is None:  # loglik mode
-                merged.append(scored)
-            else:  # both modes: the log-likelihood choice, with the greedy answer beside it
-                merged.append(replace(scored, text=greedy.text, generated=greedy.generated))
-        return merged
+        return evaluate_requests(
+            self, self.requests, self.settings.mode, None if adapter is None else Path(adapter)
+        )
 
     def close(self) -> None:
         """Free the cached vision features in RAM (the model never keeps an adapter between runs;
         shards spilled to disk stay for later runs)."""
         self.features.clear()
 
-    def _plan(self, encoded: dict[int, EncodedQuestion], protocol: str) -> Iterator[_Batch]:
-        order = sorted(encoded, key=lambda i: (encoded[i].length, i))
-        for start in range(0, len(order), self.settings.batch_size):
-            indices = order[start : start + self.settings.batch_size]
-            questions = [encoded[i] for i in indices]
-            key = self._key(questions, f"{protocol}:{start}")
-            yield _Batch(indices, questions, collate(questions, self.loaded.processor, pixels=False), key)
+    # The Scorer contract.
 
-    def _key(self, questions: list[EncodedQuestion], position: str) -> str:
-        """A batch's cache key: its images' content hash where shards on disk outlive this evaluator
-        (hashing every image's pixels is not free), else its place in this evaluator's plan."""
-        if not self._cache:
-            return ""
-        return batch_key(self._identity, questions) if self.settings.cache_dir is not None else position
+    def score_choices(self, requests: Sequence[Request]) -> list[tuple[float, ...]]:
+        """Each choice letter's log-probability over the vocabulary at the answer position, per request."""
+        plan = self._planned(requests, "loglik")
+        values: list[tuple[float, ...]] = [()] * len(plan.records)
+        for batch in plan.batches:
+            for index, letters in zip(batch.indices, self._letter_logprobs(batch, plan), strict=True):
+                values[index] = letters
+        return values
 
-    @contextmanager
-    def _activated(self, adapter: str | Path | None) -> Iterator[tuple[Any, bool]]:
-        """The base model, or the base with ``adapter`` attached for the duration (then detached), and
-        whether the adapter changes anything outside the language model (the image features)."""
-        if adapter is None:
-            yield self.loaded.model, False
-            return
+    def generate(self, requests: Sequence[Request]) -> list[str]:
+        """The greedy answer of each request (``settings.max_new_tokens`` at most)."""
+        plan = self._planned(requests, "generate")
+        texts = [""] * len(plan.records)
+        for batch in plan.batches:
+            for index, text in zip(batch.indices, self._generate(batch, plan), strict=True):
+                texts[index] = text
+        return texts
+
+    def attach(self, adapter: Path) -> None:
+        """Attach a PEFT adapter (checked first: files, config, and weights that fit this model).
+
+        Raises:
+            InputError: naming the adapter's file at fault, before the model is touched.
+            ValueError: an adapter is attached already.
+        """
+        if self._attached is not None:
+            raise ValueError("an adapter is attached already (detach it first)")
         from peft import PeftModel  # noqa: PLC0415 - heavy import
 
         from vlmtransfer.evaluate.adapters import check_adapter_files, check_adapter_fits  # noqa: PLC0415
-        from vlmtransfer.finetune.lora import detach_lora, quiet_peft, trainable_flags  # noqa: PLC0415
+        from vlmtransfer.finetune.lora import quiet_peft, trainable_flags  # noqa: PLC0415
 
         check_adapter_fits(adapter, check_adapter_files(adapter), self.loaded.model)
         flags = trainable_flags(self.loaded.model)
-        with quiet_peft():
-            peft_model = PeftModel.from_pretrained(self.loaded.model, str(adapter)).eval()
         try:
-            yield peft_model, bool(_adapted_outside_language_model(peft_model))
-        finally:
-            detach_lora(peft_model, flags)
+            with quiet_peft():
+                peft_model = PeftModel.from_pretrained(self.loaded.model, str(adapter)).eval()
+        except ValueError as exc:  # what the checks above cannot see: PEFT's own refusal of the config
+            raise InputError(str(exc), source=adapter) from None
+        self._attached = (peft_model, flags, bool(_adapted_outside_language_model(peft_model)))
 
-    @torch.inference_mode()
-    def _evaluate_batch(
-        self, model: Any, batch: _Batch, protocol: str, adapts_vision: bool
-    ) -> list[QuestionResult]:
+    def detach(self) -> None:
+        """Unload the adapter (no merging): the model is the untouched base again."""
+        if self._attached is None:
+            return
+        from vlmtransfer.finetune.lora import detach_lora  # noqa: PLC0415
+
+        peft_model, flags, _ = self._attached
+        self._attached = None
+        detach_lora(peft_model, flags)
+
+    # Planning and running batches.
+
+    def _planned(self, requests: Sequence[Request], protocol: str) -> _Plan:
+        """The plan of ``requests`` for ``protocol``: made once per request list, then reused."""
+        requests = [Request(*request) for request in requests]
+        records = [request.record for request in requests]
+        key = (protocol, tuple((record.task, record.id) for record in records))
+        plan = self._plans.get(key)
+        if plan is not None and plan.records == records:
+            return plan
+        videos = any(record.videos for record in records)
+        identity = self._identity
+        if videos:  # the frames' resolution too (image-only keys stay as they were: their shards stay valid)
+            frames = getattr(self.loaded.processor, "video_processor", None)
+            identity += f"|video:{getattr(frames, 'size', None)}"
+        cached = self.settings.cache_vision and supports_pre_encoded_images(self.loaded.model, videos=videos)
+        plan = _Plan(records, cached, identity)
+        encoded = {
+            i: encode_question(
+                request.record,
+                request.media,
+                self.loaded.processor,
+                suffix=self._suffix(request.record, protocol),
+            )
+            for i, request in enumerate(requests)
+        }
+        order = sorted(encoded, key=lambda i: (encoded[i].length, i))
+        number = len(self._plans)
+        for start in range(0, len(order), self.settings.batch_size):
+            indices = order[start : start + self.settings.batch_size]
+            questions = [encoded[i] for i in indices]
+            batch_key_ = self._key(plan, questions, f"{number}:{protocol}:{start}")
+            inputs = collate(questions, self.loaded.processor, pixels=False)
+            plan.batches.append(_Batch(indices, questions, inputs, batch_key_))
+        self._plans[key] = plan
+        return plan
+
+    def _key(self, plan: _Plan, questions: list[EncodedQuestion], position: str) -> str:
+        """A batch's cache key: its images' content hash where shards on disk outlive this evaluator
+        (hashing every image's pixels is not free), else its place in this evaluator's plans."""
+        if not plan.cached:
+            return ""
+        return batch_key(plan.identity, questions) if self.settings.cache_dir is not None else position
+
+    def _model(self) -> tuple[Any, bool]:
+        """The model answering now (the base, or the base with the attached adapter), and whether the
+        adapter changes anything outside the language model (the image features)."""
+        if self._attached is None:
+            return self.loaded.model, False
+        return self._attached[0], self._attached[2]
+
+    def _inputs(self, batch: _Batch, plan: _Plan, adapts_vision: bool) -> dict[str, Any]:
         device = self.loaded.device
         inputs = {key: value.to(device) for key, value in batch.inputs.items()}
-        inputs.update(self._vision_inputs(batch, adapts_vision))
-        records = [self.records[i] for i in batch.indices]
-        if protocol == "generate":
-            return self._generate(model, inputs, records)
+        inputs.update(self._vision_inputs(batch, plan, adapts_vision))
+        return inputs
+
+    @torch.inference_mode()
+    def _letter_logprobs(self, batch: _Batch, plan: _Plan) -> list[tuple[float, ...]]:
+        model, adapts_vision = self._model()
+        inputs = self._inputs(batch, plan, adapts_vision)
         logits = model(**inputs, logits_to_keep=1, use_cache=False).logits[:, -1, :].float()
         logprobs = torch.log_softmax(logits, dim=-1)
         tokenizer = self.loaded.processor.tokenizer
-        return [
-            from_logprobs(record, logprobs[row], answer_position(tokenizer, record.letters).ids)
-            for row, record in enumerate(records)
-        ]
+        rows = []
+        for row, index in enumerate(batch.indices):
+            ids = answer_position(tokenizer, plan.records[index].letters).ids
+            rows.append(tuple(float(logprobs[row][i]) for i in ids))
+        return rows
 
-    def _vision_inputs(self, batch: _Batch, adapts_vision: bool) -> dict[str, Any]:
+    def _vision_inputs(self, batch: _Batch, plan: _Plan, adapts_vision: bool) -> dict[str, Any]:
         """Pixels, or (with the cache) the base model's vision features, computed by the first run that
         needs them; pixels for an adapter that changes the vision tower."""
         if not any(q.images or q.videos for q in batch.questions):
             return {}
         device = self.loaded.device
-        if not self._cache or adapts_vision:
+        if not plan.cached or adapts_vision:
             return {
                 key: value.to(device)
                 for key, value in pixel_inputs(batch.questions, self.loaded.processor).items()
@@ -230,7 +286,10 @@ class Evaluator:
             self.features.put(batch.key, features)
         return pre_encoded_inputs(features, device)
 
-    def _generate(self, model: Any, inputs: dict[str, Any], records: list[MCQRecord]) -> list[QuestionResult]:
+    @torch.inference_mode()
+    def _generate(self, batch: _Batch, plan: _Plan) -> list[str]:
+        model, adapts_vision = self._model()
+        inputs = self._inputs(batch, plan, adapts_vision)
         tokenizer = self.loaded.processor.tokenizer
         output = model.generate(
             **inputs,
@@ -239,8 +298,7 @@ class Evaluator:
             pad_token_id=tokenizer.pad_token_id,
         )
         width = inputs["input_ids"].shape[1]
-        texts = tokenizer.batch_decode(output[:, width:], skip_special_tokens=True)
-        return [from_text(record, text) for record, text in zip(records, texts, strict=True)]
+        return tokenizer.batch_decode(output[:, width:], skip_special_tokens=True)
 
 
 def _adapted_outside_language_model(peft_model: Any) -> list[str]:
@@ -257,17 +315,6 @@ def _adapted_outside_language_model(peft_model: Any) -> list[str]:
         for name, module in peft_model.get_base_model().named_modules()
         if isinstance(module, (BaseTunerLayer, ModulesToSaveWrapper)) and not name.startswith(prefix + ".")
     ]
-
-
-def accuracy_by_task(results: Sequence[QuestionResult]) -> dict[str, tuple[float, int]]:
-    """Per task: (accuracy in percent, number of questions), tasks in first-seen order. A numeric
-    question counts its mean relative accuracy (so a task's accuracy is the mean score x 100)."""
-    counts: dict[str, list[float]] = {}
-    for result in results:
-        correct_total = counts.setdefault(result.task, [0, 0])
-        correct_total[0] += result.points
-        correct_total[1] += 1
-    return {task: (100.0 * correct / total, total) for task, (correct, total) in counts.items()}
 
 
 def score_questions(

@@ -17,15 +17,15 @@ import os
 from collections import OrderedDict
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import torch
+if TYPE_CHECKING:
+    from vlmtransfer.models.encoding import EncodedQuestion, ImageFeatures
 
-from vlmtransfer.models.encoding import EncodedQuestion, ImageFeatures
+    Features = list[ImageFeatures | None]
 
 __all__ = ["FeatureCache", "batch_key", "default_budget_bytes"]
 
-Features = list[ImageFeatures | None]
 DEFAULT_RAM_SHARE = 0.25
 """Share of the machine's physical memory the cache may hold by default."""
 
@@ -110,12 +110,16 @@ class FeatureCache:
         self.directory.mkdir(parents=True, exist_ok=True)
         payload = [None if f is None else _entry(f) for f in features]
         temporary = self._path(key).with_suffix(f".tmp-{os.getpid()}")
+        import torch  # noqa: PLC0415 - only where shards are written: the module stays light
+
         torch.save(payload, temporary)
         os.replace(temporary, self._path(key))
 
     def _read(self, key: str) -> Features | None:
         if self.directory is None or not self._path(key).is_file():
             return None
+        import torch  # noqa: PLC0415
+
         try:
             payload: Any = torch.load(self._path(key), weights_only=True)
             return [None if entry is None else _features(entry) for entry in payload]
@@ -135,6 +139,8 @@ def _entry(features: ImageFeatures) -> dict[str, Any]:
 
 
 def _features(entry: dict[str, Any]) -> ImageFeatures:
+    from vlmtransfer.models.encoding import ImageFeatures  # noqa: PLC0415
+
     return ImageFeatures(
         tuple(entry["tokens"]),
         entry["grid"],

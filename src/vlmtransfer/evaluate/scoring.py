@@ -7,6 +7,9 @@ is the answer. How the tokenizer splits the answers is derived and checked per t
 Generate mode: greedy decoding, then the data layer's parser (the paper's protocol).
 Numeric questions (``answer_type: number``) are always answered by generation: the first number of the
 text (``data.numbers.parse_number``), scored by VSI-Bench's mean relative accuracy.
+
+No torch here (a tensor is only indexed): results are made the same way whatever scored them, the
+Hugging Face evaluator or another :class:`~vlmtransfer.evaluate.scorer.Scorer`.
 """
 
 from __future__ import annotations
@@ -15,18 +18,21 @@ import functools
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
-
-import torch
+from typing import TYPE_CHECKING, Any
 
 from vlmtransfer.data.numbers import format_number, mean_relative_accuracy, parse_number
 from vlmtransfer.data.parsing import parse_choice
 from vlmtransfer.data.records import MCQRecord
 
+if TYPE_CHECKING:
+    import torch
+
 __all__ = [
     "AnswerPosition",
     "QuestionResult",
+    "accuracy_by_task",
     "answer_position",
+    "from_letter_logprobs",
     "from_logprobs",
     "from_number",
     "from_text",
@@ -129,7 +135,15 @@ def letter_token_ids(tokenizer: Any, letters: str) -> list[int]:
 
 def from_logprobs(record: MCQRecord, logprobs: torch.Tensor, ids: Sequence[int]) -> QuestionResult:
     """The result from the answer position's log-softmax over the vocabulary."""
-    values = tuple(float(logprobs[i]) for i in ids)
+    return from_letter_logprobs(record, tuple(float(logprobs[i]) for i in ids))
+
+
+def from_letter_logprobs(record: MCQRecord, values: Sequence[float]) -> QuestionResult:
+    """The result from each choice letter's log-probability over the whole vocabulary (choice order):
+    the most likely letter is the answer, and the letters' total probability is kept beside it."""
+    values = tuple(float(v) for v in values)
+    if len(values) != len(record.letters):
+        raise ValueError(f"{record.id}: {len(values)} log-probabilities for {len(record.letters)} choices")
     best = max(range(len(values)), key=lambda k: values[k])
     predicted = record.letters[best]
     mass = sum(math.exp(v) for v in values)
@@ -170,3 +184,14 @@ def from_number(record: MCQRecord, text: str) -> QuestionResult:
         generated=predicted,
         score=score,
     )
+
+
+def accuracy_by_task(results: Sequence[QuestionResult]) -> dict[str, tuple[float, int]]:
+    """Per task: (accuracy in percent, number of questions), tasks in first-seen order. A numeric
+    question counts its mean relative accuracy (so a task's accuracy is the mean score x 100)."""
+    counts: dict[str, list[float]] = {}
+    for result in results:
+        correct_total = counts.setdefault(result.task, [0, 0])
+        correct_total[0] += result.points
+        correct_total[1] += 1
+    return {task: (100.0 * correct / total, total) for task, (correct, total) in counts.items()}

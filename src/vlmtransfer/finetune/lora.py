@@ -32,7 +32,15 @@ import torch
 
 from vlmtransfer import __version__
 from vlmtransfer.errors import system_refusal
-from vlmtransfer.finetune.trainer import LossPoint, TrainSettings, train
+from vlmtransfer.finetune.record import (
+    ADAPTER_CONFIG,
+    LOSS_CURVE,
+    TRAINING_CONFIG,
+    LossPoint,
+    curve_csv,
+    read_loss_curve,
+)
+from vlmtransfer.finetune.trainer import TrainSettings, train
 from vlmtransfer.fsutil import staged_directory
 from vlmtransfer.models.encoding import (
     EncodedQuestion,
@@ -60,10 +68,6 @@ __all__ = [
     "training_vision_inputs",
     "vision_linear_layers",
 ]
-
-ADAPTER_CONFIG = "adapter_config.json"
-TRAINING_CONFIG = "training.json"
-LOSS_CURVE = "loss_curve.csv"
 
 
 @dataclass(frozen=True)
@@ -233,7 +237,7 @@ def finetune_lora(
                 peft_model.save_pretrained(staging, safe_serialization=True)
                 record = _training_record(questions, lora, settings, curve, trainable, provenance or {})
                 (staging / TRAINING_CONFIG).write_text(json.dumps(record, indent=2, sort_keys=True) + "\n")
-                (staging / LOSS_CURVE).write_text(_curve_csv(curve))
+                (staging / LOSS_CURVE).write_text(curve_csv(curve))
         except Exception as exc:  # a full disk: safetensors' SafetensorError, or an OSError
             refusal = system_refusal(exc, source=out_dir)
             if refusal is not None:
@@ -316,19 +320,3 @@ def data_fingerprint(questions: Sequence[EncodedQuestion]) -> str:
         for q in questions
     )
     return hashlib.sha256("\n".join(digests).encode()).hexdigest()
-
-
-def _curve_csv(curve: list[LossPoint]) -> str:
-    lines = ["step,examples,loss,learning_rate,seconds"]
-    lines += [f"{p.step},{p.examples},{p.loss:.6f},{p.learning_rate:.6g},{p.seconds:.3f}" for p in curve]
-    return "\n".join(lines) + "\n"
-
-
-def read_loss_curve(adapter_dir: str | Path) -> list[LossPoint]:
-    """The loss curve saved with an adapter."""
-    rows = (Path(adapter_dir) / LOSS_CURVE).read_text().splitlines()[1:]
-    points = []
-    for row in rows:
-        step, examples, loss, learning_rate, seconds = row.split(",")
-        points.append(LossPoint(int(step), int(examples), float(loss), float(learning_rate), float(seconds)))
-    return points

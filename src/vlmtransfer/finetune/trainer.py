@@ -23,14 +23,13 @@ so on the same hardware the same seed gives bit-identical weights.
 
 from __future__ import annotations
 
-import math
 import time
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass
 from typing import Any
 
 import torch
 
+from vlmtransfer.finetune.record import LossPoint, learning_rate_factor, total_steps, warmup_steps
 from vlmtransfer.models.encoding import (
     IGNORE_INDEX,
     EncodedQuestion,
@@ -40,26 +39,7 @@ from vlmtransfer.models.encoding import (
 )
 from vlmtransfer.settings import SCHEDULES, Schedule, TrainSettings
 
-__all__ = ["SCHEDULES", "LossPoint", "TrainSettings", "target_loss_sum", "total_steps", "train"]
-
-
-@dataclass(frozen=True)
-class LossPoint:
-    """The loss of one optimiser step (mean over its target tokens) and where training was."""
-
-    step: int
-    examples: int
-    loss: float
-    learning_rate: float
-    seconds: float
-
-
-def total_steps(n_questions: int, settings: TrainSettings) -> int:
-    """Optimiser steps a run takes: ``max_steps``, else enough for ``epochs`` passes (at least 1)."""
-    if settings.max_steps is not None:
-        return settings.max_steps
-    per_step = settings.batch_size * settings.grad_accum
-    return max(1, math.ceil(settings.epochs * n_questions / per_step))
+__all__ = ["SCHEDULES", "LossPoint", "Schedule", "TrainSettings", "target_loss_sum", "total_steps", "train"]
 
 
 def train(
@@ -99,9 +79,9 @@ def train(
     torch.manual_seed(settings.seed)
     steps = total_steps(len(questions), settings)
     optimizer = torch.optim.AdamW(parameters, lr=settings.learning_rate, weight_decay=settings.weight_decay)
-    warmup = math.floor(settings.warmup_ratio * steps + 1e-9)  # 0.02 * 1000 must not floor to 19
+    warmup = warmup_steps(settings, steps)
     schedule = torch.optim.lr_scheduler.LambdaLR(
-        optimizer, lambda step: _lr_factor(step, warmup, steps, settings.schedule)
+        optimizer, lambda step: learning_rate_factor(step, warmup, steps, settings.schedule)
     )
     device = next(model.parameters()).device
     order = order if order is not None else _order(len(questions), settings.seed)
@@ -151,19 +131,6 @@ def _next_index(order: Iterator[int], n: int) -> int:
     if not 0 <= index < n:
         raise ValueError(f"the data order gave index {index}, outside the {n} questions")
     return index
-
-
-def _lr_factor(step: int, warmup: int, steps: int, schedule: Schedule = "linear") -> float:
-    """The learning rate's multiplier at ``step`` (0-based): linear warm-up over ``warmup`` steps, then
-    the schedule over the remaining ``steps - warmup``."""
-    if step < warmup:
-        return (step + 1) / (warmup + 1)
-    if schedule == "constant":
-        return 1.0
-    remaining = max(0.0, (steps - step) / max(1, steps - warmup))
-    if schedule == "cosine":
-        return 0.5 * (1.0 - math.cos(math.pi * remaining))
-    return remaining
 
 
 def _order(n: int, seed: int) -> Iterator[int]:

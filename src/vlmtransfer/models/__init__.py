@@ -1,17 +1,37 @@
 """Models: loading any HF image-text-to-text model, presets, and the embedded tiny Qwen2.5-VL.
 
-Imports torch; the analysis and report layers never import this package.
+Loading imports torch; the analysis and report layers never import this package. The names below load
+their modules on first use (PEP 562), so ``models.presets`` (what planning a study needs: which names
+are presets) stays free of torch.
 """
 
-from vlmtransfer.models.loading import (
-    LoadedModel,
-    LoadOptions,
-    load_model,
-    load_processor,
-    pick_device,
-    pick_dtype,
-)
-from vlmtransfer.models.presets import PRESETS, ModelPreset, find_preset
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from vlmtransfer.models.loading import (
+        LoadedModel,
+        LoadOptions,
+        load_model,
+        load_processor,
+        pick_device,
+        pick_dtype,
+    )
+    from vlmtransfer.models.presets import PRESETS, ModelPreset, find_preset
+
+_WHERE = {
+    "LoadedModel": "vlmtransfer.models.loading",
+    "LoadOptions": "vlmtransfer.models.loading",
+    "load_model": "vlmtransfer.models.loading",
+    "load_processor": "vlmtransfer.models.loading",
+    "pick_device": "vlmtransfer.models.loading",
+    "pick_dtype": "vlmtransfer.models.loading",
+    "PRESETS": "vlmtransfer.models.presets",
+    "ModelPreset": "vlmtransfer.models.presets",
+    "find_preset": "vlmtransfer.models.presets",
+}
 
 __all__ = [
     "PRESETS",
@@ -24,3 +44,15 @@ __all__ = [
     "pick_device",
     "pick_dtype",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    if name not in _WHERE:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(_WHERE[name]), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted({*globals(), *__all__})

@@ -2,24 +2,38 @@
 the target; evaluate all on the target; place each between the base model and direct finetuning.
 
 The experiment's runs are ordinary study jobs (stored in the study store as ``mixture`` runs, kept out
-of the transfer matrix), so they are resumable, run on any executor, and are never repeated.
+of the transfer matrix), so they are resumable, run on any executor and with any scorer, and are never
+repeated: :func:`run_selection` is ``select --run`` whole, through the study runner and its worker.
 """
 
 from __future__ import annotations
 
+import json
 import random
 import statistics
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import asdict, dataclass
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
 
+from vlmtransfer.errors import InputError
 from vlmtransfer.fsutil import path_part
-from vlmtransfer.select.recipe import Recipe
+from vlmtransfer.select.recipe import Candidate, Recipe, SelectionRule
+from vlmtransfer.store import RunRecord
 from vlmtransfer.study.config import StudyConfig
 from vlmtransfer.study.plan import BASE, Job, StudyTasks
 
-__all__ = ["Arm", "ArmResult", "selection_arms", "summarize_arms"]
+__all__ = [
+    "Arm",
+    "ArmResult",
+    "Selection",
+    "results_path",
+    "run_selection",
+    "selection_arms",
+    "summarize_arms",
+]
 
 
 @dataclass(frozen=True)
@@ -106,3 +120,106 @@ def _same_seed(column: pd.Series, seed: int | None) -> pd.Series:
 def results_path(study_dir: Path, target: str) -> Path:
     """Where ``select --run`` records an experiment's summary in the study directory."""
     return study_dir / "selection" / f"{path_part(target)}.json"
+
+
+@dataclass(frozen=True)
+class Selection:
+    """A finished experiment: the recipe tested, each arm's result, and the summary document written
+    to the study and the analysis (``recipe``, ``arms``, ``seeds``)."""
+
+    recipe: Recipe
+    arms: list[ArmResult]
+    document: dict[str, Any]
+
+
+def run_selection(
+    config_path: Path,
+    analysis: Path,
+    model: str,
+    target: str,
+    *,
+    ranking: list[Candidate],
+    rule: SelectionRule,
+    budget: int | None = None,
+    draws: int = 3,
+    reset_changed: bool = False,
+    on_start: Callable[[list[Arm], list[Job]], None] | None = None,
+    on_result: Callable[[RunRecord, int, int], None] | None = None,
+) -> Selection:
+    """Test the recipe ``rule`` picks from ``ranking`` for ``target`` with the study of ``config_path``:
+    run every arm's jobs (finished ones are reused), summarise the arms on the target, and write the
+    summary into the study (``selection/<target>.json``) and the analysis directory (the report shows
+    it). ``budget`` defaults to the target's own training-set size in the study; ``on_start(arms,
+    jobs)`` is called once everything is checked, ``on_result`` as each run finishes.
+
+    Raises:
+        InputError: the study lacks the model, the target or a source's training data (named by the
+            config's key), or a mixture needs more examples than its task has (field ``budget``).
+    """
+    from vlmtransfer.fsutil import atomic_write_bytes  # noqa: PLC0415
+    from vlmtransfer.select.recipe import choose_recipe  # noqa: PLC0415
+    from vlmtransfer.store import StudyStore  # noqa: PLC0415
+    from vlmtransfer.study.config import load_study_config  # noqa: PLC0415
+    from vlmtransfer.study.plan import resolve_tasks  # noqa: PLC0415
+    from vlmtransfer.study.runner import run_study  # noqa: PLC0415
+
+    config = load_study_config(config_path)
+    if model not in {m.key for m in config.models}:
+        raise InputError(f"the study has no model labelled {model!r}", source=config_path, where="models")
+    tasks = resolve_tasks(config, config_path)
+    budget = budget or _target_budget(config, target)
+    recipe = choose_recipe(model, target, ranking, rule, budget)
+    if target not in tasks.targets:
+        raise InputError(f"the study does not evaluate {target!r}", source=config_path, where="data.targets")
+    missing = [task for task in recipe.sources if task not in tasks.sources]
+    if missing:
+        raise InputError(
+            f"the study has no training data for {missing[0]!r}", source=config_path, where="data"
+        )
+    arms = selection_arms(config, tasks, recipe, model, draws=draws)
+    _check_mixture_sizes(config, arms)
+    jobs = [job for arm in arms for job in arm.jobs]
+    if on_start:
+        on_start(arms, jobs)
+    run_study(config, config_path, only=jobs, reset_changed=reset_changed, on_result=on_result)
+    with StudyStore(config.output) as store:
+        table = store.accuracy_table(mixtures=True)
+    results = summarize_arms(arms, table, target)
+    document = {"recipe": recipe.to_dict(), "arms": [_arm_dict(r) for r in results], "seeds": config.seeds}
+    summary = (json.dumps(document, indent=2) + "\n").encode()
+    atomic_write_bytes(results_path(config.output, target), summary)
+    atomic_write_bytes(results_path(analysis, target), summary)  # the report shows it with the analysis
+    return Selection(recipe, results, document)
+
+
+def _check_mixture_sizes(config: StudyConfig, arms: list[Arm]) -> None:
+    """Every mixture part must fit in its task's training split; checked before any run starts."""
+    from vlmtransfer.study.plan import training_size  # noqa: PLC0415
+
+    sizes: dict[str, int] = {}
+    for arm in arms:
+        for job in arm.jobs:
+            for task, n in job.mixture:
+                if task not in sizes:
+                    sizes[task] = training_size(config, task) or 0
+                if n > sizes[task]:
+                    raise InputError(
+                        f"the {arm.name} mixture needs {n} examples of {task}, which has {sizes[task]}",
+                        field="budget",
+                    )
+
+
+def _target_budget(config: StudyConfig, target: str) -> int:
+    """Direct finetuning's budget: the target's training examples in the study (after its limit)."""
+    from vlmtransfer.study.plan import training_size  # noqa: PLC0415
+
+    size = training_size(config, target)
+    if size is not None:
+        return size
+    raise InputError(f"{target!r} has no training data to match; give a budget", field="budget")
+
+
+def _arm_dict(result: ArmResult) -> dict[str, Any]:
+    value = asdict(result)
+    value["per_seed"] = {("" if k is None else str(k)): v for k, v in result.per_seed.items()}
+    return value

@@ -30,6 +30,7 @@ from pydantic import (
 )
 
 from vlmtransfer.errors import InputError
+from vlmtransfer.evaluate.registry import DEFAULT_SCORER, get_scorer
 from vlmtransfer.settings import EvalSettings, LoraSettings, TrainSettings, settings_from
 
 __all__ = ["ExecutorConfig", "ModelConfig", "StudyConfig", "load_study_config"]
@@ -45,11 +46,22 @@ MAX_SEED = 2**32 - 1
 
 
 class ModelConfig(_Frozen):
-    """A model of the study: preset, hub id or path, and its label in results."""
+    """A model of the study: preset, hub id or path, its label in results, and the scorer that runs it
+    (``evaluate.registry``: ``hf`` by default; ``dummy`` for tests of the machinery)."""
 
     name: str = Field(min_length=1)
     label: str | None = None
     revision: str | None = None
+    scorer: str = DEFAULT_SCORER
+
+    @field_validator("scorer")
+    @classmethod
+    def _known_scorer(cls, scorer: str) -> str:
+        try:
+            get_scorer(scorer)
+        except InputError as exc:  # the key is the field: say the problem (with the near match) only
+            raise ValueError(exc.problem) from None
+        return scorer
 
     @property
     def key(self) -> str:

@@ -18,6 +18,7 @@ from __future__ import annotations
 import gc
 import multiprocessing
 import os
+import sys
 from collections.abc import Callable, Sequence
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from typing import Protocol
@@ -55,7 +56,7 @@ class LocalExecutor:
             if processes > 1:
                 _run_in_processes(config, model, tasks, model_jobs, on_result, processes)
                 continue
-            from vlmtransfer.study.worker import ModelWorker  # noqa: PLC0415 - torch only when running
+            from vlmtransfer.study.worker import ModelWorker  # noqa: PLC0415 - the scorer's imports only when running
 
             worker = ModelWorker(config, model, tasks)
             for job in model_jobs:
@@ -98,9 +99,12 @@ initializer, which is how ``concurrent.futures`` gives a process state); empty e
 
 
 def _start_process_worker(config: StudyConfig, model: ModelConfig, tasks: StudyTasks, threads: int) -> None:
-    import torch  # noqa: PLC0415
-
-    torch.set_num_threads(threads)
+    # Before any ML library loads (a spawned process starts bare, and a scorer without torch, such as
+    # the dummy, must not import it): torch and its BLAS take their thread count from these.
+    for name in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS"):
+        os.environ[name] = str(threads)
+    if "torch" in sys.modules:
+        sys.modules["torch"].set_num_threads(threads)
     _PROCESS_WORKER[:] = [_QuietWorker(config, model, tasks)]
 
 
@@ -165,21 +169,21 @@ class RayExecutor:
 
 
 class _QuietWorker:
-    """A :class:`ModelWorker` built on first use (and again after a Ray restart), with transformers'
-    logging and progress bars off: it runs away from the terminal the driver reports to."""
+    """A :class:`ModelWorker` built on first use (and again after a Ray restart), with its scorer's
+    library logging and progress bars off: it runs away from the terminal the driver reports to."""
 
-    def __init__(self, config: StudyConfig, model: object, tasks: StudyTasks) -> None:
+    def __init__(self, config: StudyConfig, model: ModelConfig, tasks: StudyTasks) -> None:
         self._args = (config, model, tasks)
         self._worker = None
 
     def run(self, job: Job) -> RunRecord:
         if self._worker is None:
-            from transformers.utils import logging  # noqa: PLC0415
-
+            from vlmtransfer.evaluate.registry import get_scorer  # noqa: PLC0415
             from vlmtransfer.study.worker import ModelWorker  # noqa: PLC0415
 
-            logging.set_verbosity_error()
-            logging.disable_progress_bar()
+            kind = get_scorer(self._args[1].scorer)
+            if kind.quiet:  # nobody reads a worker's library logging and progress bars
+                kind.quiet()
             self._worker = ModelWorker(*self._args)
         return self._worker.run(job)
 

@@ -27,6 +27,7 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
+from vlmtransfer.evaluate.registry import DEFAULT_SCORER, get_scorer
 from vlmtransfer.settings import result_fields
 from vlmtransfer.study.config import ModelConfig, StudyConfig
 from vlmtransfer.study.plan import Job, StudyTasks
@@ -57,11 +58,12 @@ def _hash(value: Any) -> str:
     return hashlib.sha256(json.dumps(value, sort_keys=True).encode()).hexdigest()[:16]
 
 
-def result_versions() -> dict[str, Any]:
+def result_versions(libraries: tuple[str, ...] = _LIBRARIES) -> dict[str, Any]:
     """The versions in every key: vlmtransfer's :data:`RESULTS_VERSION` and the major.minor release of
-    torch, transformers and PEFT (a patch release keeps results; a minor one may not)."""
+    the libraries computing results (the ``hf`` scorer's: torch, transformers and PEFT; a patch release
+    keeps results, a minor one may not)."""
     versions: dict[str, Any] = {"vlmtransfer": RESULTS_VERSION}
-    for library in _LIBRARIES:
+    for library in libraries:
         try:
             versions[library] = ".".join(metadata.version(library).split(".")[:2])
         except metadata.PackageNotFoundError:
@@ -90,9 +92,12 @@ def directory_fingerprint(directory: Path) -> str:
 def model_identity(model: ModelConfig) -> dict[str, Any]:
     """A model as results depend on it: its name and revision, and for a local directory (the embedded
     tiny model included) a fingerprint of its files instead of its path, so a model rebuilt in place is
-    another model and a model moved elsewhere is the same one."""
+    another model and a model moved elsewhere is the same one. A scorer other than the default is part
+    of it (the default is implied, so keys made before scorers were named stay valid)."""
     from vlmtransfer.models.presets import find_preset  # noqa: PLC0415 - no torch there
 
+    if model.scorer != DEFAULT_SCORER:  # not a Hugging Face model: its name is all there is
+        return {"name": model.name, "revision": model.revision, "files": None, "scorer": model.scorer}
     preset = find_preset(model.name)
     local = Path(preset.hub_id if preset else model.name).expanduser()
     if local.is_dir():  # by content, wherever it lies; a preset keeps its name
@@ -102,6 +107,12 @@ def model_identity(model: ModelConfig) -> dict[str, Any]:
             "files": directory_fingerprint(local),
         }
     return {"name": model.name, "revision": model.revision, "files": None}
+
+
+def _libraries(config: StudyConfig, job: Job) -> tuple[str, ...]:
+    """The libraries whose releases the job's results depend on: its model's scorer's."""
+    model = next(m for m in config.models if m.key == job.model)
+    return get_scorer(model.scorer).libraries
 
 
 def _model(config: StudyConfig, tasks: StudyTasks, job: Job) -> dict[str, Any]:
@@ -125,7 +136,7 @@ def training_spec(config: StudyConfig, tasks: StudyTasks, job: Job) -> dict[str,
         },
         "lora": result_fields(config.lora),
         "train": result_fields(replace(config.train, seed=job.seed)),
-        "versions": result_versions(),
+        "versions": result_versions(_libraries(config, job)),
     }
 
 
@@ -138,7 +149,7 @@ def results_spec(config: StudyConfig, tasks: StudyTasks, job: Job) -> dict[str, 
             "base": {
                 "model": _model(config, tasks, job),
                 "max_pixels": config.max_pixels,
-                "versions": result_versions(),
+                "versions": result_versions(_libraries(config, job)),
             }
         }
     else:

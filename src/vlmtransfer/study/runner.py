@@ -38,6 +38,7 @@ __all__ = [
     "check_stale",
     "export_results",
     "make_plan",
+    "prepare_models",
     "read_config_copy",
     "run_study",
 ]
@@ -218,6 +219,31 @@ def check_not_running(study_dir: Path) -> None:
         raise InputError("another vlmtransfer process is running this study", source=study_dir) from None
     finally:
         os.close(fd)
+
+
+def prepare_models(config: StudyConfig, config_path: str | Path = "study config") -> list[str]:
+    """Each model's scorer's early checks (``evaluate.registry``), where its workers will run: in this
+    process with the local executor (a device that is not there, a hub that cannot be reached, named by
+    the config's key), nowhere with Ray (its workers may see another network than this driver).
+    Returns the notes to show (a cached model used offline).
+
+    Raises:
+        InputError: a check refused (the model's key named).
+        SystemRefusalError: the hub is unreachable and a model is not cached.
+    """
+    from vlmtransfer.evaluate.registry import ScorerOptions, prepare_scorer  # noqa: PLC0415
+
+    if config.executor.kind != "local":
+        return []
+    notes = []
+    for position, model in enumerate(config.models):
+        options = ScorerOptions(max_pixels=config.max_pixels, revision=model.revision)
+        note = prepare_scorer(
+            model.scorer, model.name, options, source=f"{config_path}: models.{position}.name"
+        )
+        if note:
+            notes.append(note)
+    return notes
 
 
 def check_stale(plan: StudyPlan, config_path: str | Path, *, reset_changed: bool) -> None:
