@@ -73,6 +73,9 @@ def test_the_summary_reads_what_ran_baselines_matrix_own_task_effects_what_to_lo
     assert "significant transfers (finetuned on -> evaluated on):" in look
     assert "Syn_Counting -> Syn_Jigsaw +0." in look
     assert str(Path(tmp_path / "analysis" / "report.html")) in text
+    # data selection is suggested where a donor was found: jigsaw, which counting raises
+    steps = " ".join(text.split("Next steps")[1].split())
+    assert "--target Syn_Jigsaw --top-k 2" in steps
 
 
 def test_the_summary_says_which_own_task_gains_are_letter_prior(tmp_path):

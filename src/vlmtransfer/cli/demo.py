@@ -220,9 +220,21 @@ class DemoSummary:
             f" q {cells.q[i, j]:.3g}"
         )
 
+    def _selection_target(self) -> str:
+        """The target to try data selection on: the one with the largest significant positive transfer
+        from another task (a donor to train on), else the first target."""
+        cells = self.model.cells
+        donated = [
+            (self.mean[i, j], self.targets[j])
+            for i in range(len(self.sources))
+            for j in range(len(self.targets))
+            if self.sources[i] != self.targets[j] and cells.significant[i, j] and self.mean[i, j] > 0
+        ]
+        return max(donated)[1] if donated else self.targets[0]
+
     def _next_steps(self) -> list[str]:
         study, analysis = self.config.output, self.analysis_dir
-        target = self.targets[0]
+        target = self._selection_target()
         return [
             f"open {escape(str(analysis / 'report.html'))}: heatmap (hover for intervals), transfer graph,"
             " personas, figures",
