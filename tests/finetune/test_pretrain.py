@@ -173,9 +173,12 @@ def test_beats_chance_is_a_one_sided_binomial_test():
 
 
 def test_the_shipped_checkpoint_is_pretrained_and_its_report_is_measured():
-    """Its val accuracy, measured here, matches pretraining.json: far above chance on forensic detection,
-    relative depth, object localisation, multi-view reasoning, counting, relative reflectance and visual
-    similarity, no task at the ceiling, seven between it and chance; every stage is recorded."""
+    """Its val accuracy, measured here, matches pretraining.json (what a rebuild records: the val split as
+    generated today, with the marker tasks' labels off the grid in half the questions and jigsaw's clear
+    edges, docs/synthetic-suite.md "Headroom"): above chance on forensic detection, relative depth,
+    multi-view reasoning, counting, relative reflectance, visual similarity and jigsaw; object
+    localisation, 72.5 % with every label on the grid, is 58 % (p 0.013); no task at the ceiling; every
+    stage is recorded."""
     from vlmtransfer.data.synthetic import generate_examples
     from vlmtransfer.evaluate import accuracy_by_task, score_questions
     from vlmtransfer.models import load_model
@@ -192,6 +195,7 @@ def test_the_shipped_checkpoint_is_pretrained_and_its_report_is_measured():
         "Syn_Multi-view_Reasoning",
         "Syn_Relative_Reflectance",
         "Syn_Visual_Similarity",
+        "Syn_Jigsaw",
     )
     questions = [
         item for task in tasks for item in generate_examples(task, "val", n, report["recipe"]["seed"])
@@ -202,12 +206,12 @@ def test_the_shipped_checkpoint_is_pretrained_and_its_report_is_measured():
     accuracy, chance = report["accuracy"], report["chance"]
     margins = {  # points above chance
         "Syn_Forensic_Detection": 35,
-        "Syn_Relative_Depth": 35,
+        "Syn_Relative_Depth": 30,
         "Syn_Multi-view_Reasoning": 20,
         "Syn_Counting": 20,
-        "Syn_Object_Localization": 20,
         "Syn_Relative_Reflectance": 20,
         "Syn_Visual_Similarity": 15,
+        "Syn_Jigsaw": 5,
     }
     assert {t: accuracy[t] for t in margins if accuracy[t] <= chance[t] + margins[t]} == {}
     above_chance = {t for t in accuracy if _beats_chance(accuracy[t], chance[t], n)}

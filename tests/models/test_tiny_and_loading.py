@@ -97,3 +97,44 @@ def test_the_shipped_chat_template_is_the_one_a_rebuild_writes():
     shipped = files("vlmtransfer").joinpath("assets/tiny-qwen2.5-vl/chat_template.jinja").read_text()
     assert shipped.strip() == CHAT_TEMPLATE.strip()
     assert "<|video_pad|>" in CHAT_TEMPLATE
+
+
+TOKENIZER_CORPUS_DIGEST = "a0aec313974a96ec5eb1b0a3ac0bb93498e80f0d64a1f3bb71c92c5aef72fd70"
+"""sha256 of the tokenizer corpus (each text and a newline) the shipped tiny model's tokenizer was
+trained on. A rendering made for the ``train``/``val`` splits only must not change it, or a rebuild
+trains another tokenizer and so another model."""
+
+
+def test_the_tokenizer_corpus_is_the_one_the_shipped_tokenizer_learnt_from():
+    import hashlib
+    import json
+    from importlib.resources import files
+
+    from vlmtransfer.models.tiny import tokenizer_corpus, train_tokenizer
+
+    corpus = list(tokenizer_corpus())
+    digest = hashlib.sha256()
+    for text in corpus:
+        digest.update(text.encode() + b"\n")
+    assert digest.hexdigest() == TOKENIZER_CORPUS_DIGEST
+    shipped = files("vlmtransfer").joinpath("assets/tiny-qwen2.5-vl/tokenizer.json").read_text()
+    rebuilt = train_tokenizer(corpus).backend_tokenizer.to_str()
+    assert json.loads(rebuilt)["model"]["vocab"] == json.loads(shipped)["model"]["vocab"]
+
+
+def test_examples_drawn_with_the_pretrain_rendering_keep_the_split_streams():
+    """``rendering="pretrain"`` swaps only the generator: the ``pretrain`` split is unchanged by it, and
+    a marker task's ``train`` questions keep their answers while their labels go back on the grid."""
+    pretrain = [r for r, _ in generate_examples("Syn_Relative_Depth", "pretrain", 5, 0)]
+    assert [
+        r for r, _ in generate_examples("Syn_Relative_Depth", "pretrain", 5, 0, rendering="pretrain")
+    ] == pretrain
+    train = [r for r, _ in generate_examples("Syn_Object_Localization", "train", 40, 0)]
+    aligned = [
+        r for r, _ in generate_examples("Syn_Object_Localization", "train", 40, 0, rendering="pretrain")
+    ]
+    assert [r.answer for r in aligned] == [r.answer for r in train]
+    assert {r.meta["render"]["glyph_offset"] for r in aligned} == {0}
+    assert {r.meta["render"]["glyph_offset"] for r in train} == {0, 1}
+    with pytest.raises(InputError, match="rendering"):
+        next(generate_examples("Syn_Relative_Depth", "train", 1, 0, rendering="val"))

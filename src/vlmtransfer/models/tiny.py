@@ -95,11 +95,19 @@ class TinyModelConfig:
 
 
 def tokenizer_corpus(examples_per_task: int = 40, seed: int = 0) -> Iterator[str]:
-    """Text the tokenizer learns from: the synthetic suite's prompts, the instruction, the answers."""
+    """Text the tokenizer learns from: the synthetic suite's prompts, the instruction, the answers.
+
+    The prompts are the ``train`` split's drawn with the ``pretrain`` renderings, the corpus the shipped
+    tokenizer was trained on: a rendering made for ``train``/``val`` only (labels off the grid) draws
+    more numbers per question and would change the prompts, the tokenizer and the whole rebuilt model.
+    """
     from vlmtransfer.data.synthetic import SYNTHETIC_TASKS, generate_examples  # noqa: PLC0415
 
     for task in SYNTHETIC_TASKS:
-        for record, _ in generate_examples(task, "train", examples_per_task, seed, image_size=56):
+        examples = generate_examples(
+            task, "train", examples_per_task, seed, image_size=56, rendering="pretrain"
+        )
+        for record, _ in examples:
             yield record.prompt
     yield ANSWER_INSTRUCTION
     yield from (f"({letter})" for letter in LETTERS)

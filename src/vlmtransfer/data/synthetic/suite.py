@@ -8,6 +8,7 @@ import zlib
 from collections.abc import Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from typing import Literal
 
 import numpy as np
 from PIL import Image
@@ -82,7 +83,13 @@ def answer_indices(task: str, split: str, n: int, seed: int) -> list[int]:
 
 
 def generate_examples(
-    task: str, split: str, n: int, seed: int, image_size: int = 112
+    task: str,
+    split: str,
+    n: int,
+    seed: int,
+    image_size: int = 112,
+    *,
+    rendering: Literal["split", "pretrain"] = "split",
 ) -> Iterator[tuple[MCQRecord, list[Image.Image]]]:
     """The first ``n`` examples of ``task``'s ``split`` for ``seed``: records and their images.
 
@@ -92,16 +99,24 @@ def generate_examples(
     :func:`answer_indices`). Image paths are
     ``images/<split>_<i:05d>_<k>.png``, relative to the task's directory.
 
+    ``rendering="pretrain"`` draws the split's questions with the ``pretrain`` split's renderings (the
+    ``TaskDef.pretraining`` generators): what the split was before renderings made for ``train`` and
+    ``val`` only. The tiny model's tokenizer learns from it, so such renderings never change the
+    tokenizer that ``vlmtransfer model tiny --rebuild`` trains.
+
     Raises:
         InputError: unknown task (with near matches), bad split name, negative ``n`` or seed, or an
             image size below 56.
     """
     definition = task_def(task)
     _check(split, n, seed, image_size)
+    if rendering not in {"split", "pretrain"}:
+        raise InputError(f"unknown rendering {rendering!r} (known: split, pretrain)", field="rendering")
+    generator = definition.generator("pretrain" if rendering == "pretrain" else split)
     answers = answer_indices(task, split, n, seed)
     for i in range(n):
         sequence = np.random.SeedSequence([seed, _key(task), _key(split), _EXAMPLE_STREAM, i])
-        example = definition.generator(split)(np.random.default_rng(sequence), answers[i], image_size)
+        example = generator(np.random.default_rng(sequence), answers[i], image_size)
         if len(example.choices) != definition.choices or len(example.images) != definition.images:
             raise AssertionError(f"{task}: generator broke the task's shape")  # pragma: no cover
         record = MCQRecord(
