@@ -134,9 +134,8 @@ def pgf_target_only_heatmap(
         annotate_limit=annotate_limit,
         significant=_significance(model, order, matrix.columns),
     )
-    ax.set_title(
-        f"PGF on target-only targets, {model.label} (framed: q < {data.options.get('alpha', 0.05):g})"
-    )
+    alpha = data.options.get("alpha", 0.05)
+    ax.set_title(f"PGF on target-only targets\n{model.label} (framed: q < {alpha:g})")
     colorbar(figure, [image], [ax], "PGF (this block's own scale)")
     abbreviation_key(figure, [*matrix.index, *matrix.columns], data)
     return figure
