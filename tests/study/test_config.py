@@ -12,7 +12,7 @@ from vlmtransfer.errors import InputError
 from vlmtransfer.settings import EvalSettings, LoraSettings, TrainSettings
 from vlmtransfer.study.config import load_study_config
 from vlmtransfer.study.jobs import job_key
-from vlmtransfer.study.plan import BASE, Job, StudyTasks, plan_jobs, resolve_tasks
+from vlmtransfer.study.plan import BASE, Job, StudyTasks, plan_jobs, preview_tasks, resolve_tasks
 
 TASKS = ("Syn_Counting", "Syn_Jigsaw")
 
@@ -196,6 +196,13 @@ def test_shipped_configs_validate():
     assert [m.key for m in paper.models] == ["3B", "7B", "32B"]
     assert len(paper.data.targets) == 13
     assert paper.seeds == [0, 1, 2, 3]
+    vsi = load_study_config(REPO / "configs" / "paper-vsi.yaml")  # §5.3: image sources, video targets
+    assert [m.key for m in vsi.models] == ["3B", "7B"]
+    assert vsi.data.target_dirs == [(REPO / "data" / "vsibench").resolve()]
+    assert len(vsi.data.sources) == 13
+    assert vsi.data.targets[:13] == vsi.data.sources
+    assert all(t.startswith("VSI_") for t in vsi.data.targets[13:])
+    assert preview_tasks(vsi).sources == vsi.data.sources  # a dry run works before the data exists
     demo = load_study_config(REPO / "configs" / "demo.yaml")
     expected = demo_config(REPO / "demo-out")
     assert demo.model_dump(exclude={"name", "data"}) == expected.model_dump(exclude={"name", "data"})

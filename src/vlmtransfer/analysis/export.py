@@ -17,6 +17,7 @@ from vlmtransfer.analysis.graph import Clique
 from vlmtransfer.analysis.metrics import PGF_EPSILON
 from vlmtransfer.analysis.pipeline import Analysis, ModelAnalysis
 from vlmtransfer.analysis.table import csv_text
+from vlmtransfer.analysis.target_only import TargetOnlyAnalysis
 from vlmtransfer.analysis.uncertainty import CI_LEVEL
 from vlmtransfer.fsutil import publish_directory, unique_names
 from vlmtransfer.tasks import TaskRegistry, default_registry
@@ -85,7 +86,28 @@ def analysis_to_dict(analysis: Analysis, registry: TaskRegistry | None = None) -
         "persona_tests": _records(members.drop(columns=["qualifies", "member"])),
         "scale": _records(analysis.scale),
     }
+    if analysis.target_only is not None:  # only then: a square study's document keeps its bytes
+        document["target_only"] = _target_only_dict(analysis.target_only)
     return _clean(document)
+
+
+def _target_only_dict(block: TargetOnlyAnalysis) -> dict[str, Any]:
+    """The target-only block: per model its targets, the sources' scores over them and theirs over the
+    sources; personas by the paper's rule and the significant ones, with their tests."""
+    members = block.persona_table[block.persona_table["member"]]
+    return {
+        "models": {
+            label: {
+                "targets": list(targets),
+                "transferability": _scores(block.summary(label, "transferability")),
+                "malleability": _scores(block.summary(label, "malleability")),
+            }
+            for label, targets in block.targets.items()
+        },
+        "personas": block.personas,
+        "personas_significant": _significant_personas(block.persona_table),
+        "persona_tests": _records(members.drop(columns=["qualifies", "member"])),
+    }
 
 
 def _inputs(analysis: Analysis) -> list[dict[str, Any]]:
@@ -261,11 +283,23 @@ def analysis_tables(analysis: Analysis) -> dict[str, pd.DataFrame]:
         "personas.csv": analysis.persona_table,
         "scale.csv": analysis.scale,
     }
+    if analysis.target_only is not None:
+        tables |= _target_only_tables(analysis.target_only)
     for label, slug in unique_names(results).items():
         tables[f"matrices/{slug}.pgf_mean.csv"] = results[label].data.pgf.mean()
         tables[f"matrices/{slug}.pgf_std.csv"] = results[label].data.pgf.std()
         tables[f"matrices/{slug}.pgf_q.csv"] = results[label].data.pgf.matrix(results[label].cells.q)
     return tables
+
+
+def _target_only_tables(block: TargetOnlyAnalysis) -> dict[str, pd.DataFrame]:
+    """``target_only/{transferability,malleability,personas}.csv``: the block's scores and personas."""
+    return {
+        f"target_only/{role}.csv": _concat(
+            {label: block.summary(label, role).reset_index() for label in block.targets}
+        )
+        for role in ("transferability", "malleability")
+    } | {"target_only/personas.csv": block.persona_table}
 
 
 def _concat(frames: dict[str, pd.DataFrame]) -> pd.DataFrame:

@@ -19,15 +19,15 @@ from vlmtransfer.analysis.personas import PERSONAS, persona_table
 from vlmtransfer.analysis.power import detectable_pgf
 from vlmtransfer.analysis.scale import scale_trend
 from vlmtransfer.analysis.significance import clique_tests, null_draws, persona_tests
+from vlmtransfer.analysis.target_only import TargetOnlyAnalysis, target_only_analysis
 from vlmtransfer.analysis.uncertainty import (
     CellStats,
     Replicates,
     bootstrap_replicates,
     cell_statistics,
-    percentile_interval,
+    score_intervals,
     seed_replicates,
     sign_flip_p_values,
-    t_interval,
 )
 from vlmtransfer.errors import InputError
 from vlmtransfer.tasks import GRANULARITIES, LEVELS, TaskRegistry, default_registry
@@ -108,13 +108,18 @@ class ModelAnalysis:
 
 @dataclass(frozen=True, eq=False)
 class Analysis:
-    """Everything computed for a set of models analysed together."""
+    """Everything computed for a set of models analysed together.
+
+    ``target_only`` is the block of targets that are not sources (video targets of image sources,
+    paper §5.3), read on its own; None when every target is also a source (a square matrix).
+    """
 
     models: dict[str, ModelAnalysis]
     persona_table: pd.DataFrame
     personas: dict[str, list[str]]
     scale: pd.DataFrame
     options: AnalysisOptions = field(default_factory=AnalysisOptions)
+    target_only: TargetOnlyAnalysis | None = None
 
 
 def registry_categories(registry: TaskRegistry | None = None) -> dict[str, dict[str, str]]:
@@ -161,7 +166,15 @@ def analyze(
     scores = {"transferability": transfer, "malleability": malleable}
     table = persona_tests(persona_table(transfer, malleable), scores, replicates, options.alpha)
     members = _persona_members(table, options.significant_only)
-    return Analysis(per_model, table, members, scale_trend(transfer, malleable, order), options)
+    block = target_only_analysis(
+        [by_label[label] for label in order],
+        alpha=options.alpha,
+        n_resamples=options.n_resamples,
+        random_state=options.random_state,
+        significant_only=options.significant_only,
+    )
+    scale = scale_trend(transfer, malleable, order)
+    return Analysis(per_model, table, members, scale, options, block)
 
 
 def _persona_members(table: pd.DataFrame, significant_only: bool) -> dict[str, list[str]]:
@@ -244,8 +257,8 @@ def _analyze_model(
         },
         cells=cells,
         score_intervals={
-            "transferability": _score_intervals(transferability, replicates, "transferability"),
-            "malleability": _score_intervals(malleability, replicates, "malleability"),
+            "transferability": score_intervals(transferability, replicates, "transferability"),
+            "malleability": score_intervals(malleability, replicates, "malleability"),
         },
         detectable=_detectable(cells, len(cube.seeds), options.alpha),
     )
@@ -282,19 +295,6 @@ def _edges(cube, cells: CellStats, options: AnalysisOptions) -> pd.DataFrame:
         q=cells.q[rows, cols],
         significant=cells.significant[rows, cols].astype(bool),
     )
-
-
-def _score_intervals(scores: SeedScores, replicates: Replicates | None, role: str) -> pd.DataFrame:
-    columns = {}
-    for sign in ("positive", "negative"):
-        if replicates is not None:
-            low, high = percentile_interval(replicates.scores(role, sign))
-        else:
-            low, high, _ = t_interval(scores.values(sign))
-        undefined = ~scores.defined()
-        columns[f"{sign}_ci_low"] = np.where(undefined, np.nan, low)
-        columns[f"{sign}_ci_high"] = np.where(undefined, np.nan, high)
-    return pd.DataFrame(columns, index=pd.Index(scores.tasks, name="task"))
 
 
 def _detectable(cells: CellStats, seeds: int, alpha: float) -> np.ndarray:

@@ -21,9 +21,10 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 
 import numpy as np
+import pandas as pd
 from scipy import stats
 
-from vlmtransfer.analysis.cube import TransferCube
+from vlmtransfer.analysis.cube import SeedScores, TransferCube
 from vlmtransfer.analysis.metrics import PGF_EPSILON, gap_scores
 from vlmtransfer.analysis.questions import QuestionData
 
@@ -317,6 +318,22 @@ def seed_replicates(
         return mixed.reshape(n_resamples, *array.shape[1:])
 
     return Replicates(mix(values), mix(positive), mix(negative), mix(m_positive), mix(m_negative))
+
+
+def score_intervals(scores: SeedScores, replicates: Replicates | None, role: str) -> pd.DataFrame:
+    """95 % intervals of a role's scores (``transferability`` or ``malleability``), indexed by task with
+    columns ``positive_ci_low, positive_ci_high, negative_ci_low, negative_ci_high``: percentiles of the
+    bootstrap replicates where there are some, else the seeds' t interval; NaN for undefined scores."""
+    columns = {}
+    for sign in ("positive", "negative"):
+        if replicates is not None:
+            low, high = percentile_interval(replicates.scores(role, sign))
+        else:
+            low, high, _ = t_interval(scores.values(sign))
+        undefined = ~scores.defined()
+        columns[f"{sign}_ci_low"] = np.where(undefined, np.nan, low)
+        columns[f"{sign}_ci_high"] = np.where(undefined, np.nan, high)
+    return pd.DataFrame(columns, index=pd.Index(scores.tasks, name="task"))
 
 
 # --- per cell -----------------------------------------------------------------------------------

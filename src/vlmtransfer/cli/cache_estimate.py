@@ -60,7 +60,7 @@ def model_vision_shape(name: str) -> tuple[int, int, int] | None:
 def _image_sizes(config: Any, targets: Sequence[str]) -> Iterator[tuple[int, int]]:
     from vlmtransfer.data.dataset import limited, load_split, split_tasks  # noqa: PLC0415
 
-    for root in config.data.dirs:
+    for root in config.data.eval_dirs:
         present = set(split_tasks(root, config.data.eval_split))
         for task in (t for t in targets if t in present):
             for record in limited(load_split(root, task, config.data.eval_split), config.data.eval_limit):

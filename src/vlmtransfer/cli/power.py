@@ -161,7 +161,7 @@ def eval_questions(config: StudyConfig, task: str) -> int:
     from vlmtransfer.tasks import default_registry  # noqa: PLC0415
 
     split = config.data.eval_split
-    count = _split_lines(config.data.dirs, task, split)
+    count = _split_lines(config.data.eval_dirs, task, split)
     if count is None:
         spec = default_registry().find(task)
         count = spec.sizes.get(split, 0) if spec else 0

@@ -165,7 +165,7 @@ def _gradients(
             training_dir(config, task), task, data.train_split, limit=limit
         )
     for task, found in collect_questions(
-        data.dirs, data.eval_split, tasks=tasks.targets, limit=limit
+        data.eval_dirs, data.eval_split, tasks=tasks.targets, limit=limit
     ).items():
         items[f"target:{task}"] = found
     if source_data:

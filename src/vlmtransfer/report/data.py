@@ -28,6 +28,7 @@ __all__ = [
     "ModelView",
     "PredictionView",
     "ReportData",
+    "TargetOnlyView",
     "TaskInfo",
     "load_prediction",
     "load_report_data",
@@ -171,6 +172,23 @@ class PredictionView:
 
 
 @dataclass(frozen=True)
+class TargetOnlyView:
+    """The analysis' target-only block (``analysis.json`` key ``target_only``): targets that are never
+    sources, e.g. video targets of image sources (paper §5.3).
+
+    ``targets`` per model; ``transferability`` per model (sources' D+/D- over those targets only) and
+    ``malleability`` per model (their Θ+/Θ- over the sources), indexed by task with the score columns;
+    ``personas`` and ``persona_tests`` as the main analysis' (sponges and sieves among the block).
+    """
+
+    targets: Mapping[str, tuple[str, ...]]
+    transferability: Mapping[str, pd.DataFrame]
+    malleability: Mapping[str, pd.DataFrame]
+    personas: Mapping[str, tuple[str, ...]]
+    persona_tests: pd.DataFrame
+
+
+@dataclass(frozen=True)
 class ReportData:
     """Everything a report shows, from one ``analysis.json``.
 
@@ -189,6 +207,7 @@ class ReportData:
     scale: pd.DataFrame
     diagnostics: Mapping[str, DiagnosticsView] = field(default_factory=dict)
     prediction: PredictionView | None = None
+    target_only: TargetOnlyView | None = None
 
     def task(self, name: str) -> TaskInfo:
         """Metadata of ``name``; a task the file does not describe gets its name and no category."""
@@ -287,6 +306,40 @@ def parse_report_data(document: Any, path: str | Path = ANALYSIS_FILE) -> Report
         persona_tests=reader.records(reader.get(root, "persona_tests", ""), "persona_tests", PERSONA_COLUMNS),
         scale=reader.records(reader.get(root, "scale", ""), "scale", ("model",)),
         diagnostics=_diagnostics(reader, root.get("diagnostics")),
+        target_only=_target_only(reader, root.get("target_only"), models),
+    )
+
+
+def _target_only(reader: _Reader, doc: Any, models: Mapping[str, ModelView]) -> TargetOnlyView | None:
+    """The target-only block, checked against the models (None when the analysis has none)."""
+    if doc is None:
+        return None
+    doc = reader.mapping(doc, "target_only")
+    per_model = reader.mapping(reader.get(doc, "models", "target_only"), "target_only.models")
+    targets, transfer, malleable = {}, {}, {}
+    for label, entry in per_model.items():
+        where = f"target_only.models.{label}"
+        if label not in models:
+            raise reader.error(where, "is not a model of the analysis")
+        entry = reader.mapping(entry, where)  # noqa: PLW2901 - the checked version of it
+        names = tuple(reader.strings(reader.get(entry, "targets", where), f"{where}.targets"))
+        unknown = [t for t in names if t not in models[label].targets or t in models[label].sources]
+        if unknown:
+            raise reader.error(f"{where}.targets", f"{unknown[0]!r} is not a target-only target of {label!r}")
+        targets[label] = names
+        transfer[label] = reader.scores(
+            reader.get(entry, "transferability", where), f"{where}.transferability"
+        )
+        malleable[label] = reader.scores(reader.get(entry, "malleability", where), f"{where}.malleability")
+    personas = reader.mapping(reader.get(doc, "personas", "target_only"), "target_only.personas")
+    return TargetOnlyView(
+        targets=targets,
+        transferability=transfer,
+        malleability=malleable,
+        personas={k: tuple(reader.strings(v, f"target_only.personas.{k}")) for k, v in personas.items()},
+        persona_tests=reader.records(
+            reader.get(doc, "persona_tests", "target_only"), "target_only.persona_tests", PERSONA_COLUMNS
+        ),
     )
 
 

@@ -77,13 +77,40 @@ def model_tables(model: ModelView, data: ReportData, slug: str) -> list[Table]:
     ]
     if model.baseline is not None:
         tables.append(_baseline(model, data, f"baseline_{slug}.csv"))
-    return tables
+    return tables + _target_only_scores(model, data, slug)
+
+
+def _target_only_scores(model: ModelView, data: ReportData, slug: str) -> list[Table]:
+    """The model's scores on its target-only block (targets never finetuned on, e.g. video), if any."""
+    block = data.target_only
+    if block is None or model.label not in block.targets:
+        return []
+    named = ", ".join(data.abbreviation(t) for t in block.targets[model.label])
+    return [
+        _scores(
+            block.transferability[model.label],
+            data,
+            "transferability over target-only targets",
+            f"transferability_target_only_{slug}.csv",
+            f"D+ / D- of each source counted over the target-only targets only ({named}): donors and"
+            " pirates there.",
+        ),
+        _scores(
+            block.malleability[model.label],
+            data,
+            "malleability of target-only targets",
+            f"malleability_target_only_{slug}.csv",
+            "Θ+ / Θ- of each target-only target over the sources: sponges and sieves among them.",
+        ),
+    ]
 
 
 def global_tables(data: ReportData) -> list[Table]:
     """Tables across models: the scale trend, the personas with their tests, and the data-selection
     experiments (``vlmtransfer select --run``) recorded beside the analysis, if any."""
     tables = [_scale(data), _personas(data)]
+    if data.target_only is not None:
+        tables.append(_target_only_personas(data))
     selection = _selection(data.path.parent / SELECTION_DIR)
     return [*tables, selection] if selection is not None else tables
 
@@ -131,7 +158,7 @@ def _selection(directory: Path) -> Table | None:
 
 
 def _scores(scores: pd.DataFrame, data: ReportData, what: str, filename: str, note: str) -> Table:
-    symbol = "D" if what == "transferability" else "Θ"
+    symbol = "D" if what.startswith("transferability") else "Θ"
     frame = scores.rename_axis("task").reset_index()
     frame.insert(1, "abbreviation", [data.abbreviation(t) for t in frame["task"]])
     columns = (
@@ -245,37 +272,55 @@ def _scale(data: ReportData) -> Table:
     return Table("Scale trend", "scale.csv", tuple(columns), frame, note, figure="scale_trend")
 
 
+_PERSONA_COLUMNS = (
+    Column("persona", "persona", "text"),
+    Column("task", "task", "text"),
+    Column("model", "model", "text"),
+    Column("value", "score"),
+    Column("model_mean", "model mean"),
+    Column("difference", "score - mean"),
+    Column("p_value", "p-value", "p", "one-sided test of score - model mean; unit: the seed (and question)"),
+    Column("q_member", "q (every model)", "p", "BH q-value of the largest p over models"),
+    Column("welch_t", "Welch t (paper)"),
+    Column(
+        "welch_p_value",
+        "Welch p (paper)",
+        "p",
+        "the paper's one-sided Welch t-test of the task's per-seed scores vs the others'",
+    ),
+)
+
+
 def _personas(data: ReportData) -> Table:
-    columns = (
-        Column("persona", "persona", "text"),
-        Column("task", "task", "text"),
-        Column("model", "model", "text"),
-        Column("value", "score"),
-        Column("model_mean", "model mean"),
-        Column("difference", "score - mean"),
-        Column(
-            "p_value", "p-value", "p", "one-sided test of score - model mean; unit: the seed (and question)"
-        ),
-        Column("q_member", "q (every model)", "p", "BH q-value of the largest p over models"),
-        Column("welch_t", "Welch t (paper)"),
-        Column(
-            "welch_p_value",
-            "Welch p (paper)",
-            "p",
-            "the paper's one-sided Welch t-test of the task's per-seed scores vs the others'",
-        ),
-    )
     note = (
         "Donor: D+ above the model mean; pirate: D- below; sponge: Θ+ above; sieve: Θ- below; in every model."
     )
     return Table(
         "Personas",
         "personas.csv",
-        columns,
+        _PERSONA_COLUMNS,
         data.persona_tests,
         note,
         "no task holds a persona in every model",
         figure="personas",
+    )
+
+
+def _target_only_personas(data: ReportData) -> Table:
+    """Personas of the target-only block: donors and pirates over those targets, sponges and sieves
+    among them (the paper's Figure 7 for video targets)."""
+    note = (
+        "Over the targets that are never sources (e.g. video targets of image sources). Donor / pirate:"
+        " a source's D+ / D- counted on those targets only, beyond the sources' mean; sponge / sieve: a"
+        " target-only target's Θ+ / Θ- beyond the mean of the target-only targets; in every model."
+    )
+    return Table(
+        "Personas over target-only targets",
+        "personas_target_only.csv",
+        _PERSONA_COLUMNS,
+        data.target_only.persona_tests,
+        note,
+        "no task holds a persona on the target-only targets in every model",
     )
 
 

@@ -33,7 +33,7 @@ from vlmtransfer.errors import InputError
 from vlmtransfer.evaluate.registry import DEFAULT_SCORER, get_scorer
 from vlmtransfer.settings import EvalSettings, LoraSettings, TrainSettings, settings_from
 
-__all__ = ["ExecutorConfig", "ModelConfig", "StudyConfig", "load_study_config"]
+__all__ = ["DataConfig", "ExecutorConfig", "ModelConfig", "StudyConfig", "load_study_config"]
 
 
 class _Frozen(BaseModel):
@@ -101,15 +101,27 @@ class ExecutorConfig(_Frozen):
 
 
 class DataConfig(_Frozen):
-    """Which questions: dataset directories, splits, per-task limits, and the task lists."""
+    """Which questions: dataset directories, splits, per-task limits, and the task lists.
+
+    ``target_dirs`` are target-only dataset directories (e.g. a VSI-Bench export beside BLINK): their
+    tasks are evaluated by the baseline and every adapter but never finetuned on, whatever splits they
+    hold, so a study of image sources can measure transfer to video targets (a non-square PGF matrix).
+    """
 
     dirs: list[Path] = Field(min_length=1)
+    target_dirs: list[Path] = Field(default_factory=list)
     targets: list[str] | None = None
     sources: list[str] | None = None
     train_split: str = "train"
     eval_split: str = "val"
     train_limit: Annotated[int, Field(strict=True, ge=1)] | None = None
     eval_limit: Annotated[int, Field(strict=True, ge=1)] | None = None
+
+    @property
+    def eval_dirs(self) -> list[Path]:
+        """Every directory targets are read from: ``dirs``, then ``target_dirs`` (that order is part of
+        each eval split's fingerprint, so a study without target directories keeps its keys)."""
+        return [*self.dirs, *self.target_dirs]
 
 
 class StudyConfig(_Frozen):
@@ -234,7 +246,12 @@ def _resolved(config: StudyConfig, base: Path) -> StudyConfig:
         p = p.expanduser()
         return p if p.is_absolute() else (base / p).resolve()
 
-    data = config.data.model_copy(update={"dirs": [resolve(d) for d in config.data.dirs]})
+    data = config.data.model_copy(
+        update={
+            "dirs": [resolve(d) for d in config.data.dirs],
+            "target_dirs": [resolve(d) for d in config.data.target_dirs],
+        }
+    )
     models = [
         m.model_copy(update={"name": str(resolve(Path(m.name)))}) if _looks_like_path(m.name, base) else m
         for m in config.models

@@ -120,18 +120,30 @@ def split_fingerprint(dirs: list[Path], task: str, split: str) -> str | None:
 def resolve_tasks(config: StudyConfig, config_path: str | Path = "study config") -> StudyTasks:
     """The study's tasks as found in its data directories.
 
+    Targets are ``data.targets`` or else every task with the eval split in ``data.dirs`` (sorted),
+    then every one in ``data.target_dirs`` (sorted); sources are ``data.sources`` or else every task
+    with the train split in ``data.dirs``, never a task of ``data.target_dirs`` (target-only).
+
     Raises:
-        InputError: a data directory is missing, or a listed task has no eval (target) or train
-            (source) split in any of them; the message names the key.
+        InputError: a data directory is missing, a listed task has no eval (target) or train
+            (source) split in any of them, a source is target-only, or a target directory holds no
+            target (none of its tasks, or one also in ``data.dirs``); the message names the key.
     """
     _check_model_paths(config, config_path)
     data = config.data
     with_eval = _tasks_with(data.dirs, data.eval_split, config_path)
     with_train = _tasks_with(data.dirs, data.train_split, config_path)
-    if not with_eval:
+    target_only = _target_only_tasks(config, with_eval, config_path)
+    if not with_eval and not target_only:
         raise InputError(f"no task has a {data.eval_split!r} split", source=config_path, where="data.dirs")
-    targets = _checked(data.targets, with_eval, data.eval_split, config_path, "data.targets")
-    sources = _checked(data.sources, with_train, data.train_split, config_path, "data.sources")
+    targets = (
+        _checked(data.targets, with_eval | target_only, data.eval_split, config_path, "data.targets")
+        if data.targets is not None
+        else [*sorted(with_eval), *sorted(target_only)]
+    )
+    _check_target_dirs_used(config, targets, config_path)
+    _check_not_target_only(data.sources, target_only, config_path)
+    sources = _checked(data.sources, with_train - target_only, data.train_split, config_path, "data.sources")
     if BASE in sources:
         raise InputError(f"{BASE!r} is reserved for the base model", source=config_path, where="data.sources")
     if not sources:
@@ -141,8 +153,11 @@ def resolve_tasks(config: StudyConfig, config_path: str | Path = "study config")
     _check_distinct_paths([m.key for m in config.models], "models", "model labels", config_path)
     _check_distinct_paths(sorted({*targets, *sources}), "data", "task names", config_path)
     fingerprints = {
-        f"{task}/{split}": split_fingerprint(data.dirs, task, split)
-        for split, tasks in ((data.eval_split, with_eval), (data.train_split, with_train))
+        f"{task}/{split}": split_fingerprint(dirs, task, split)
+        for split, tasks, dirs in (
+            (data.eval_split, with_eval | target_only, data.eval_dirs),
+            (data.train_split, with_train, data.dirs),
+        )
         for task in sorted(tasks)
     }
     from vlmtransfer.study.jobs import model_identity  # noqa: PLC0415 - jobs builds on this module
@@ -152,9 +167,65 @@ def resolve_tasks(config: StudyConfig, config_path: str | Path = "study config")
     return StudyTasks(targets, sources, data_fingerprints, models)
 
 
+def _target_only_tasks(config: StudyConfig, with_eval: set[str], config_path: str | Path) -> set[str]:
+    """The tasks of ``data.target_dirs`` (those with the eval split), checked: each directory holds
+    some, none is also a directory of ``data.dirs``, and no task is in both (which copy to evaluate
+    would be a guess)."""
+    data = config.data
+    found: set[str] = set()
+    for position, directory in enumerate(data.target_dirs):
+        where = f"data.target_dirs.{position}"
+        if directory in data.dirs:
+            raise InputError(f"{directory} is also in data.dirs", source=config_path, where=where)
+        tasks = _tasks_with([directory], data.eval_split, config_path, key="data.target_dirs", first=position)
+        if not tasks:
+            raise InputError(
+                f"no task in {directory} has a {data.eval_split!r} split", source=config_path, where=where
+            )
+        both = sorted(tasks & (with_eval | found))
+        if both:
+            raise InputError(
+                f"task {both[0]!r} has a {data.eval_split!r} split here and in another data directory",
+                source=config_path,
+                where=where,
+            )
+        found |= tasks
+    return found
+
+
+def _check_target_dirs_used(config: StudyConfig, targets: list[str], config_path: str | Path) -> None:
+    """With ``data.targets`` listed, each target directory must hold a listed task (else it is unused,
+    which is a mistake in the config, not a wish)."""
+    data = config.data
+    for position, directory in enumerate(data.target_dirs):
+        tasks = set(_split_tasks_of(directory, data.eval_split))
+        if not tasks & set(targets):
+            raise InputError(
+                f"none of its tasks ({', '.join(sorted(tasks))}) is in data.targets",
+                source=config_path,
+                where=f"data.target_dirs.{position}",
+            )
+
+
+def _check_not_target_only(listed: list[str] | None, target_only: set[str], config_path: str | Path) -> None:
+    for position, task in enumerate(listed or []):
+        if task in target_only:
+            raise InputError(
+                f"task {task!r} is target-only (in data.target_dirs), never finetuned on",
+                source=config_path,
+                where=f"data.sources.{position}",
+            )
+
+
+def _split_tasks_of(directory: Path, split: str) -> list[str]:
+    """The tasks of one dataset directory with ``split`` (``<task>/<split>.jsonl``), sorted."""
+    return sorted(path.parent.name for path in directory.glob(f"*/{split}.jsonl"))
+
+
 def missing_data_dirs(config: StudyConfig) -> list[Path]:
-    """The config's data directories that do not exist (yet: ``run --dry-run`` previews without them)."""
-    return [directory for directory in config.data.dirs if not directory.is_dir()]
+    """The config's data directories (target-only ones included) that do not exist (yet: ``run --dry-run``
+    previews without them)."""
+    return [directory for directory in config.data.eval_dirs if not directory.is_dir()]
 
 
 def preview_tasks(config: StudyConfig, config_path: str | Path = "study config") -> StudyTasks:
@@ -165,6 +236,13 @@ def preview_tasks(config: StudyConfig, config_path: str | Path = "study config")
         InputError: the config does not list its targets (only the data could say what they are).
     """
     data = config.data
+    if data.target_dirs and not data.sources:
+        raise InputError(
+            "cannot preview without the data unless data.sources lists the sources "
+            "(data.target_dirs' tasks are targets only)",
+            source=config_path,
+            where="data.sources",
+        )
     if not data.targets:
         missing = ", ".join(str(d) for d in missing_data_dirs(config))
         raise InputError(
@@ -208,14 +286,17 @@ def plan_jobs(config: StudyConfig, tasks: StudyTasks) -> list[Job]:
     return jobs
 
 
-def _tasks_with(dirs: list[Path], split: str, config_path: str | Path) -> set[str]:
+def _tasks_with(
+    dirs: list[Path], split: str, config_path: str | Path, key: str = "data.dirs", first: int = 0
+) -> set[str]:
+    """Tasks with ``split`` in any of ``dirs`` (the config's ``key`` list, from position ``first``)."""
     found: set[str] = set()
-    for position, directory in enumerate(dirs):
+    for position, directory in enumerate(dirs, start=first):
         if not directory.is_dir():
             raise InputError(
-                f"data directory {directory} not found", source=config_path, where=f"data.dirs.{position}"
+                f"data directory {directory} not found", source=config_path, where=f"{key}.{position}"
             )
-        found.update(path.parent.name for path in directory.glob(f"*/{split}.jsonl"))
+        found.update(_split_tasks_of(directory, split))
     return found
 
 

@@ -79,7 +79,9 @@ class ModelWorker:
         self.tasks = tasks
         self.scorer = load_worker_scorer(config, model)
         data = config.data
-        questions = collect_questions(data.dirs, data.eval_split, tasks=tasks.targets, limit=data.eval_limit)
+        questions = collect_questions(
+            data.eval_dirs, data.eval_split, tasks=tasks.targets, limit=data.eval_limit
+        )
         self.requests = [Request(*item) for task in tasks.targets for item in questions[task]]
         self.legacy_training_hash = legacy_training_hash(config, model)
         self.versions = self.scorer.versions()

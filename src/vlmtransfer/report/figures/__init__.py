@@ -22,7 +22,14 @@ from vlmtransfer.report.figures.diagnostics import (
     similarity_figure,
 )
 from vlmtransfer.report.figures.graphs import clique_figure, transfer_graph
-from vlmtransfer.report.figures.heatmaps import off_diagonal_limit, pgf_heatmap, pgf_panel, pgf_std_heatmap
+from vlmtransfer.report.figures.heatmaps import (
+    off_diagonal_limit,
+    pgf_heatmap,
+    pgf_panel,
+    pgf_std_heatmap,
+    pgf_target_only_heatmap,
+    target_only_columns,
+)
 from vlmtransfer.report.figures.style import downscale_png, figure_style, save_figure
 from vlmtransfer.report.figures.summaries import (
     baseline_figure,
@@ -100,6 +107,7 @@ def _model_specs(
             label,
             interactive=True,
         ),
+        *_target_only_specs(data, model, slug, order, annotate),
         FigureSpec(
             f"pgf_std_{slug}",
             f"Seed variability of PGF, {label}",
@@ -131,6 +139,25 @@ def _model_specs(
             label,
         ),
         *_diagnostic_specs(data, label, slug, order, limit=limit, annotate=annotate),
+    ]
+
+
+def _target_only_specs(
+    data: ReportData, model: ModelView, slug: str, order: list[str], annotate: int
+) -> list[FigureSpec]:
+    """The model's target-only block (targets never finetuned on, e.g. video targets of image sources,
+    paper §5.3) in a figure of its own, where it has one."""
+    if not target_only_columns(model):
+        return []
+    return [
+        FigureSpec(
+            f"pgf_target_only_{slug}",
+            f"PGF on target-only targets, {model.label}",
+            "Seed-mean PGF from every source to the targets that are never sources (e.g. video targets of"
+            " image sources), on this block's own colour scale; the static PGF matrix leaves them out.",
+            lambda: pgf_target_only_heatmap(model, data, order, annotate),
+            model.label,
+        )
     ]
 
 

@@ -34,7 +34,9 @@ __all__ = [
     "pgf_heatmap",
     "pgf_panel",
     "pgf_std_heatmap",
+    "pgf_target_only_heatmap",
     "reorder",
+    "target_only_columns",
 ]
 
 SELF_COLOUR = "#e0e0e0"
@@ -70,11 +72,26 @@ def off_diagonal_limit(models: Sequence[ModelView], quantile: float = LIMIT_QUAN
     return limit if limit > 0 else 1.0
 
 
+def target_only_columns(model: ModelView) -> list[str]:
+    """The model's targets that are not sources (its target-only block, e.g. video targets)."""
+    sources = set(model.sources)
+    return [t for t in model.targets if t not in sources]
+
+
+def _without_target_only(matrix: pd.DataFrame, model: ModelView) -> pd.DataFrame:
+    """``matrix`` without the target-only columns (drawn in a figure of their own), unless those are
+    all it has."""
+    block = set(target_only_columns(model))
+    kept = [t for t in matrix.columns if t not in block]
+    return matrix[kept] if kept else matrix
+
+
 def pgf_heatmap(
     model: ModelView, data: ReportData, order: Sequence[str], limit: float, annotate_limit: int = 30
 ) -> Figure:
-    """The seed-mean PGF matrix of one model."""
-    matrix = reorder(model.pgf_mean, order)
+    """The seed-mean PGF matrix of one model; target-only columns (targets that are never sources, e.g.
+    video targets of image sources) are left to :func:`pgf_target_only_heatmap`."""
+    matrix = _without_target_only(reorder(model.pgf_mean, order), model)
     figure = Figure(figsize=matrix_size(matrix, data, extra_width=1.1), layout="constrained")
     ax = figure.add_subplot()
     image = draw_matrix(
@@ -84,7 +101,7 @@ def pgf_heatmap(
         colormaps[DIVERGING],
         pgf_norm(limit),
         annotate_limit=annotate_limit,
-        significant=_significance(model, order),
+        significant=_significance(model, order, matrix.columns),
     )
     ax.set_title(
         f"PGF, {model.label} (mean of {len(model.seeds)} seed{'s' * (len(model.seeds) != 1)};"
@@ -93,6 +110,43 @@ def pgf_heatmap(
     colorbar(figure, [image], [ax], "PGF (share of the gap to the ceiling closed)")
     abbreviation_key(figure, [*matrix.index, *matrix.columns], data)
     return figure
+
+
+def pgf_target_only_heatmap(
+    model: ModelView, data: ReportData, order: Sequence[str], annotate_limit: int = 30
+) -> Figure | None:
+    """The target-only block of one model (sources x targets that are never sources: the paper's
+    Figure 7, image sources on video targets), on a colour scale of its own (transfer to another
+    modality is typically far weaker, and would be a pale strip on the main matrix' scale); None when
+    the model has no such target."""
+    block = target_only_columns(model)
+    if not block:
+        return None
+    matrix = reorder(model.pgf_mean[block], order)
+    figure = Figure(figsize=matrix_size(matrix, data, extra_width=1.1), layout="constrained")
+    ax = figure.add_subplot()
+    image = draw_matrix(
+        ax,
+        matrix,
+        data,
+        colormaps[DIVERGING],
+        pgf_norm(_block_limit(matrix)),
+        annotate_limit=annotate_limit,
+        significant=_significance(model, order, matrix.columns),
+    )
+    alpha = data.options.get("alpha", 0.05)
+    ax.set_title(f"PGF on target-only targets\n{model.label} (framed: q < {alpha:g})")
+    colorbar(figure, [image], [ax], "PGF (this block's own scale)")
+    abbreviation_key(figure, [*matrix.index, *matrix.columns], data)
+    return figure
+
+
+def _block_limit(matrix: pd.DataFrame, quantile: float = LIMIT_QUANTILE) -> float:
+    """The block's colour limit: a high quantile of its |PGF| (1 when it has no value)."""
+    values = np.abs(matrix.to_numpy(dtype=float))
+    values = values[np.isfinite(values)]
+    limit = float(np.quantile(values, quantile)) if values.size else 0.0
+    return limit if limit > 0 else 1.0
 
 
 def pgf_panel(data: ReportData, order: Sequence[str], limit: float, annotate_limit: int = 30) -> Figure:
@@ -206,8 +260,14 @@ def _annotate(ax: Axes, values: np.ndarray, self_mask: np.ndarray, cmap: Colorma
         ax.text(j, i, _short(value), ha="center", va="center", fontsize=size, color=colour)
 
 
-def _significance(model: ModelView, order: Sequence[str]) -> pd.DataFrame | None:
-    return None if model.pgf_significant is None else reorder(model.pgf_significant, order)
+def _significance(
+    model: ModelView, order: Sequence[str], columns: Sequence[str] | None = None
+) -> pd.DataFrame | None:
+    """The significance flags in ``order`` (restricted to ``columns`` when given)."""
+    if model.pgf_significant is None:
+        return None
+    flags = reorder(model.pgf_significant, order)
+    return flags if columns is None else flags[list(columns)]
 
 
 def _mark_significance(ax: Axes, framed: np.ndarray, faded: np.ndarray) -> None:
