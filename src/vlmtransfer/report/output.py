@@ -2,7 +2,7 @@
 
 A report owns exactly two things in its output directory, which may also hold an analysis or other
 files: ``report.html`` and the ``figures/`` directory. It replaces them only if it wrote them (the
-page carries a generator tag; ``figures/`` holds ``figures.json``), so a mistyped ``--out`` never
+page carries a generator tag; ``figures/`` holds ``figures.json``), so a mistyped output directory never
 clobbers someone's work. The page is staged next to its final name before the figures are published
 and moved into place last; if anything fails, neither is changed.
 """
@@ -42,7 +42,7 @@ def check_report_target(out_dir: str | Path, *, html: bool = True, figures: bool
     page = out_dir / REPORT_FILE
     if html and (page.is_dir() or (page.exists() and not _is_our_page(page))):
         raise OutputDirectoryError(
-            f"{page} exists and was not written by vlmtransfer report; choose another --out"
+            f"{page} exists and was not written by vlmtransfer report; choose another output directory"
         )
     if figures:
         check_replaceable(out_dir / FIGURES_DIR, FIGURES_INDEX)
