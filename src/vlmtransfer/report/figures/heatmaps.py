@@ -92,6 +92,34 @@ def pgf_heatmap(
     """The seed-mean PGF matrix of one model; target-only columns (targets that are never sources, e.g.
     video targets of image sources) are left to :func:`pgf_target_only_heatmap`."""
     matrix = _without_target_only(reorder(model.pgf_mean, order), model)
+    title = (
+        f"PGF, {model.label} (mean of {len(model.seeds)} seed{'s' * (len(model.seeds) != 1)};"
+        f" framed: q < {data.options.get('alpha', 0.05):g}, faded: not significant)"
+    )
+    return _pgf_matrix_figure(
+        matrix,
+        model,
+        data,
+        order,
+        limit=limit,
+        annotate_limit=annotate_limit,
+        title=title,
+        scale="PGF (share of the gap to the ceiling closed)",
+    )
+
+
+def _pgf_matrix_figure(
+    matrix: pd.DataFrame,
+    model: ModelView,
+    data: ReportData,
+    order: Sequence[str],
+    *,
+    limit: float,
+    annotate_limit: int,
+    title: str,
+    scale: str,
+) -> Figure:
+    """One PGF matrix on its own axes: cells framed where significant, a colour bar and the key."""
     figure = Figure(figsize=matrix_size(matrix, data, extra_width=1.1), layout="constrained")
     ax = figure.add_subplot()
     image = draw_matrix(
@@ -103,11 +131,8 @@ def pgf_heatmap(
         annotate_limit=annotate_limit,
         significant=_significance(model, order, matrix.columns),
     )
-    ax.set_title(
-        f"PGF, {model.label} (mean of {len(model.seeds)} seed{'s' * (len(model.seeds) != 1)};"
-        f" framed: q < {data.options.get('alpha', 0.05):g}, faded: not significant)"
-    )
-    colorbar(figure, [image], [ax], "PGF (share of the gap to the ceiling closed)")
+    ax.set_title(title)
+    colorbar(figure, [image], [ax], scale)
     abbreviation_key(figure, [*matrix.index, *matrix.columns], data)
     return figure
 
@@ -123,22 +148,18 @@ def pgf_target_only_heatmap(
     if not block:
         return None
     matrix = reorder(model.pgf_mean[block], order)
-    figure = Figure(figsize=matrix_size(matrix, data, extra_width=1.1), layout="constrained")
-    ax = figure.add_subplot()
-    image = draw_matrix(
-        ax,
-        matrix,
-        data,
-        colormaps[DIVERGING],
-        pgf_norm(_block_limit(matrix)),
-        annotate_limit=annotate_limit,
-        significant=_significance(model, order, matrix.columns),
-    )
     alpha = data.options.get("alpha", 0.05)
-    ax.set_title(f"PGF on target-only targets\n{model.label} (framed: q < {alpha:g})")
-    colorbar(figure, [image], [ax], "PGF (this block's own scale)")
-    abbreviation_key(figure, [*matrix.index, *matrix.columns], data)
-    return figure
+    title = f"PGF on target-only targets\n{model.label} (framed: q < {alpha:g})"
+    return _pgf_matrix_figure(
+        matrix,
+        model,
+        data,
+        order,
+        limit=_block_limit(matrix),
+        annotate_limit=annotate_limit,
+        title=title,
+        scale="PGF (this block's own scale)",
+    )
 
 
 def _block_limit(matrix: pd.DataFrame, quantile: float = LIMIT_QUANTILE) -> float:
