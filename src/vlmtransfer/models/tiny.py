@@ -150,10 +150,18 @@ def _processor(tokenizer: Any, image_size: int) -> Any:
         merge_size=2,
         temporal_patch_size=2,
     )
+    # Frames at the images' resolution (transformers' default floor of 100k pixels would blow a 112-px
+    # frame up to 316 px, eight times the tokens), paired by the same temporal patch of two.
+    video_processor = Qwen2VLVideoProcessor(
+        size={"shortest_edge": pixels, "longest_edge": pixels},
+        patch_size=14,
+        merge_size=2,
+        temporal_patch_size=2,
+    )
     return Qwen2_5_VLProcessor(
         image_processor=image_processor,
         tokenizer=tokenizer,
-        video_processor=Qwen2VLVideoProcessor(),
+        video_processor=video_processor,
         chat_template=CHAT_TEMPLATE,
     )
 
