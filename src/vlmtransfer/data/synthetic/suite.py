@@ -18,15 +18,13 @@ from vlmtransfer.data.records import LETTERS, MANIFEST, MCQRecord
 from vlmtransfer.data.synthetic.tasks import TASKS, TaskDef
 from vlmtransfer.errors import InputError
 from vlmtransfer.fsutil import staged_directory
-from vlmtransfer.registry import Registry
 
 __all__ = ["MIN_IMAGE_SIZE", "SYNTHETIC_TASKS", "generate_examples", "generate_suite", "task_def"]
 
-SYNTHETIC_TASKS: tuple[str, ...] = tuple(t.name for t in TASKS)
+SYNTHETIC_TASKS: tuple[str, ...] = TASKS.names()
 """The synthetic tasks, in suite order (the order of ``tasks/synthetic.yaml``)."""
 
 MIN_IMAGE_SIZE = 56
-_BY_NAME: Registry[TaskDef] = Registry("synthetic task", ((t.name, t) for t in TASKS), cutoff=0.5)
 _ANSWER_STREAM = 0  # the stream that deals answer letters
 _EXAMPLE_STREAM = 1  # the streams of the examples themselves
 ANSWER_BLOCK = 20  # answers are balanced over blocks of ANSWER_BLOCK x (number of choices) examples
@@ -34,7 +32,7 @@ ANSWER_BLOCK = 20  # answers are balanced over blocks of ANSWER_BLOCK x (number 
 
 def task_def(name: str) -> TaskDef:
     """The definition of a synthetic task; an unknown name is an InputError listing near matches."""
-    return _BY_NAME.get(name)
+    return TASKS.get(name)
 
 
 def _key(text: str) -> int:
