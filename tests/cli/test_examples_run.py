@@ -92,7 +92,7 @@ PRETRAIN_SIZES = {
     "batch_size": 4,
     "eval_examples_per_task": 2,
 }
-"""`model tiny --rebuild`'s pretraining recipe, made small (as in tests/finetune/test_pretrain.py)."""
+"""`model tiny --rebuild`'s pretraining recipe, made small (as in tests/recipes/test_tiny_pretrain.py)."""
 
 BLINK_FALLBACK = "Syn_Visual_Correspondence"
 """The synthetic task standing in for a BLINK task without a synthetic counterpart."""
@@ -134,13 +134,13 @@ def run_ok(line: str) -> Result:
 def small_sizes() -> Iterator[None]:
     """The demo's and the tiny model's pretraining sizes made small, and the BLINK hub faked."""
     with pytest.MonkeyPatch.context() as patch:
-        from vlmtransfer.finetune import pretrain
+        from vlmtransfer.recipes import tiny_pretrain
         from vlmtransfer.study import demo
 
         for name, value in DEMO_SIZES.items():
             patch.setattr(demo, name, value)  # raises if the demo renames it: update DEMO_SIZES
-        small_recipe = functools.partial(pretrain.PretrainRecipe, **PRETRAIN_SIZES)
-        patch.setattr(pretrain, "PretrainRecipe", small_recipe)
+        small_recipe = functools.partial(tiny_pretrain.PretrainRecipe, **PRETRAIN_SIZES)
+        patch.setattr(tiny_pretrain, "PretrainRecipe", small_recipe)
         yield
 
 

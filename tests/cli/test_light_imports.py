@@ -22,6 +22,30 @@ def test_help_imports_nothing_heavy():
     assert json.loads(result.stdout) == []
 
 
+def test_every_commands_help_page_renders_without_anything_heavy():
+    """What ``vlmtransfer --help`` and ``vlmtransfer <verb> --help`` print, every verb and sub-verb: the
+    rendering too (rich, the epilogs), not only the parameters."""
+    code = (
+        "import json, sys\n"
+        "from typer.main import get_command\n"
+        "from typer.testing import CliRunner\n"
+        "from vlmtransfer.cli.main import app\n"
+        "def paths(command, prefix=()):\n"
+        "    yield prefix\n"
+        "    for name, sub in getattr(command, 'commands', {}).items():\n"
+        "        yield from paths(sub, (*prefix, name))\n"
+        "every = list(paths(get_command(app)))\n"
+        "failed = [a for a in every if CliRunner().invoke(app, [*a, '--help']).exit_code != 0]\n"
+        f"heavy = sorted(m for m in {HEAVY!r} if m in sys.modules)\n"
+        "print(json.dumps([len(every), failed, heavy]))\n"
+    )
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    pages, failed, heavy = json.loads(result.stdout)
+    assert pages > 20  # the app, its verbs and the data and model sub-verbs
+    assert failed == []
+    assert heavy == []
+
+
 def test_the_analysis_package_loads_its_modules_on_first_use():
     code = (
         "import json, sys\n"

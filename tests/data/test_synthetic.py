@@ -267,7 +267,7 @@ def test_image_size_is_configurable():
 def test_forensics_pretrains_on_strong_grids_and_is_scored_on_weak_ones_too():
     """The pretrain split's fakes carry only strong grids; train and val mix in weak ones, so the tiny
     model pretrained on the former stays below the ceiling on the latter."""
-    from vlmtransfer.data.synthetic.tasks import FORENSIC_AMPLITUDE, FORENSIC_PRETRAIN_AMPLITUDE
+    from vlmtransfer.data.synthetic.tasks.forensic import FORENSIC_AMPLITUDE, FORENSIC_PRETRAIN_AMPLITUDE
 
     def amplitudes(split: str) -> list[float]:
         items = generate_examples("Syn_Forensic_Detection", split, 40, seed=0)
@@ -284,7 +284,7 @@ def test_forensics_pretrains_on_strong_grids_and_is_scored_on_weak_ones_too():
 def test_multiview_pretrains_on_large_moves_and_is_scored_on_small_ones_too():
     """The pretrain split renders only large camera moves; train and val mix in moves finer than a
     patch, so the tiny model pretrained on the former stays below the ceiling on the latter."""
-    from vlmtransfer.data.synthetic.tasks import MULTIVIEW_PRETRAIN_TRAVEL, MULTIVIEW_TRAVEL
+    from vlmtransfer.data.synthetic.tasks.multiview import MULTIVIEW_PRETRAIN_TRAVEL, MULTIVIEW_TRAVEL
 
     def travels(split: str) -> list[float]:
         items = generate_examples("Syn_Multi-view_Reasoning", split, 60, seed=0)
@@ -330,7 +330,7 @@ def test_marker_tasks_draw_a_share_of_train_and_val_labels_off_the_grid_and_neve
     """Train and val questions draw their letters one pixel right and down of their patch with
     probability LABELS_OFF_GRID_SHARE (all the labels of a question alike); pretrain never does, and the
     glyphs really move by that pixel."""
-    from vlmtransfer.data.synthetic.tasks import LABELS_OFF_GRID_SHARE
+    from vlmtransfer.data.synthetic.tasks.base import LABELS_OFF_GRID_SHARE
 
     def offsets(split: str) -> list[tuple[int, np.ndarray]]:
         found = []
@@ -361,7 +361,7 @@ def test_marker_tasks_draw_a_share_of_train_and_val_labels_off_the_grid_and_neve
 def test_jigsaw_train_and_val_pieces_differ_more_at_the_edge_than_pretrain_ones():
     """The wrong piece's edge mismatch exceeds the right one's by JIGSAW_MIN_MARGIN in train and val, by
     the pretrain split's smaller margin there (recomputed from the images)."""
-    from vlmtransfer.data.synthetic.tasks import (
+    from vlmtransfer.data.synthetic.tasks.jigsaw import (
         JIGSAW_MIN_MARGIN,
         JIGSAW_PRETRAIN_MIN_MARGIN,
         border_mismatch,

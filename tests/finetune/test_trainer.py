@@ -9,7 +9,6 @@ import pytest
 
 from vlmtransfer.data.synthetic import generate_examples
 from vlmtransfer.finetune.lora import LoraSettings, attach_lora
-from vlmtransfer.finetune.pretrain import PretrainRecipe, _stage_order
 from vlmtransfer.finetune.trainer import TrainSettings, train
 from vlmtransfer.models import load_model
 from vlmtransfer.models.encoding import encode_question
@@ -88,16 +87,3 @@ def test_a_custom_order_decides_the_data_and_should_stop_ends_training(loaded, q
         final_weights(questions, order=iter([0, 1, 2]))
     with pytest.raises(ValueError, match="index 8, outside the 8 questions"):
         final_weights(questions, order=itertools.repeat(8))
-
-
-def test_a_curriculum_stage_replays_earlier_tasks_at_the_recipe_share():
-    current, earlier = range(100, 200), list(range(100))
-    drawn = list(itertools.islice(_stage_order(current, earlier, 0.3, seed=0, stage=1), 4000))
-    replayed = sum(index < 100 for index in drawn) / len(drawn)
-    assert replayed == pytest.approx(0.3, abs=0.03)
-    first_pass = [index for index in drawn if index >= 100][:100]
-    assert sorted(first_pass) == list(current)
-    assert all(index >= 100 for index in itertools.islice(_stage_order(current, [], 0.3, 0, 0), 500))
-    assert drawn == list(itertools.islice(_stage_order(current, earlier, 0.3, seed=0, stage=1), 4000))
-    with pytest.raises(ValueError, match="replay_share"):
-        PretrainRecipe(replay_share=1.0)

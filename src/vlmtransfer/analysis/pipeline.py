@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import difflib
 import math
 import zlib
 from collections.abc import Mapping, Sequence
@@ -30,6 +29,7 @@ from vlmtransfer.analysis.uncertainty import (
     sign_flip_p_values,
 )
 from vlmtransfer.errors import InputError
+from vlmtransfer.registry import did_you_mean
 from vlmtransfer.tasks import GRANULARITIES, LEVELS, TaskRegistry, default_registry
 
 __all__ = [
@@ -132,8 +132,7 @@ def resolve_model_order(labels: Sequence[str], order: Sequence[str]) -> list[str
     """``order`` first (each must be a known label, named once), then the remaining labels."""
     for i, name in enumerate(order):
         if name not in labels:
-            close = difflib.get_close_matches(name, labels, n=1)
-            hint = f" (did you mean {close[0]!r}?)" if close else f" (models: {', '.join(labels)})"
+            hint = did_you_mean(name, labels, n=1) or f" (models: {', '.join(labels)})"
             raise InputError(f"unknown model {name!r}{hint}", field="model_order")
         if name in order[:i]:
             raise InputError(f"model {name!r} is named twice", field="model_order")

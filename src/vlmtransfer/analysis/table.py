@@ -8,7 +8,6 @@ make an error message actionable.
 from __future__ import annotations
 
 import csv
-import difflib
 import hashlib
 import io
 from collections.abc import Sequence
@@ -18,6 +17,7 @@ import numpy as np
 import pandas as pd
 
 from vlmtransfer.errors import InputError
+from vlmtransfer.registry import near_matches
 
 __all__ = [
     "LINE",
@@ -160,7 +160,7 @@ def check_columns(
                 where="line 1",
             )
     for column in unknown:
-        close = difflib.get_close_matches(column, known, n=1, cutoff=0.8)
+        close = near_matches(column, known, n=1, cutoff=0.8)
         if close:
             raise InputError(
                 f"unknown column {column!r} (did you mean {close[0]!r}?)",
@@ -170,7 +170,7 @@ def check_columns(
 
 
 def _suggestion(column: str, candidates: Sequence[str]) -> str:
-    close = difflib.get_close_matches(column, candidates, n=1, cutoff=0.6)
+    close = near_matches(column, candidates, n=1, cutoff=0.6)
     if not close:
         close = [c for c in candidates if c.lower() == column.lower()]
     return f" (found {close[0]!r}: misspelt?)" if close else ""

@@ -104,7 +104,7 @@ def _rebuild(
     from dataclasses import replace  # noqa: PLC0415
 
     from vlmtransfer.cli.progress import quiet_ml_libraries, step_progress, training_callback  # noqa: PLC0415
-    from vlmtransfer.finetune.pretrain import PretrainRecipe, pretrain_tiny  # noqa: PLC0415
+    from vlmtransfer.recipes.tiny_pretrain import PretrainRecipe, pretrain_tiny  # noqa: PLC0415
 
     recipe = PretrainRecipe(seed=seed)
     if keep_best is not None:

@@ -14,7 +14,6 @@ commit hash before loading and records it in every record's ``meta`` and in the 
 from __future__ import annotations
 
 import contextlib
-import difflib
 import hashlib
 import io
 import re
@@ -27,6 +26,7 @@ from vlmtransfer.data.dataset import write_manifest, write_split
 from vlmtransfer.data.records import MANIFEST, MCQRecord, record_from_dict
 from vlmtransfer.errors import InputError
 from vlmtransfer.fsutil import staged_directory
+from vlmtransfer.registry import did_you_mean
 
 __all__ = [
     "BLINK_DATASET",
@@ -125,8 +125,7 @@ _REQUIRED_COLUMNS = ("idx", "prompt", "choices", "answer")
 def _check_task_and_split(task: str, split: str) -> None:
     """Task names become directory names, so only BLINK's own configs are accepted."""
     if task not in KNOWN_CONFIGS:
-        close = difflib.get_close_matches(task, sorted(KNOWN_CONFIGS), n=2)
-        hint = f" (did you mean {', '.join(map(repr, close))}?)" if close else ""
+        hint = did_you_mean(task, sorted(KNOWN_CONFIGS), n=2)
         raise InputError(f"{task!r} is not a BLINK task{hint}", field="tasks")
     if not _SPLIT.match(split):
         raise InputError(f"{split!r} is not a split name (BLINK has val and test)", field="split")

@@ -27,7 +27,6 @@ Both fields are written only when used, so image-only datasets keep their exact 
 
 from __future__ import annotations
 
-import difflib
 import json
 import math
 import warnings
@@ -38,6 +37,7 @@ from typing import Any
 
 from vlmtransfer.errors import InputError
 from vlmtransfer.fsutil import atomic_write_bytes
+from vlmtransfer.registry import did_you_mean
 
 __all__ = [
     "ANSWER_TYPES",
@@ -160,8 +160,7 @@ def record_from_dict(obj: Any, *, source: str | Path = "<record>", line: int | N
         raise InputError("a record must be a JSON object", source=source, where=where)
     for name in obj:
         if name not in _FIELDS:
-            close = difflib.get_close_matches(name, _FIELDS, n=1)
-            hint = f" (did you mean {close[0]!r}?)" if close else ""
+            hint = did_you_mean(name, _FIELDS, n=1)
             raise InputError(f"unknown field {name!r}{hint}", source=source, where=where)
     if obj.get("answer_type", "choice") not in ANSWER_TYPES:  # it decides which fields are required
         raise InputError(

@@ -29,7 +29,6 @@ added in 2025), so the revision is resolved to a commit before loading and recor
 
 from __future__ import annotations
 
-import difflib
 import hashlib
 import os
 import re
@@ -46,6 +45,7 @@ from vlmtransfer.data.numbers import format_number
 from vlmtransfer.data.records import MANIFEST, MCQRecord, record_from_dict, write_records
 from vlmtransfer.errors import InputError
 from vlmtransfer.fsutil import staged_directory
+from vlmtransfer.registry import did_you_mean
 
 __all__ = [
     "CONFIG_FILES",
@@ -135,12 +135,7 @@ def question_types(selection: Sequence[str] | None = None) -> tuple[str, ...]:
             chosen.append(name)
         else:
             known = sorted({*QUESTION_TYPES, *_ALIASES})
-            close = difflib.get_close_matches(name, known, n=2)
-            hint = (
-                f" (did you mean {', '.join(map(repr, close))}?)"
-                if close
-                else f" (known: {', '.join(known)})"
-            )
+            hint = did_you_mean(name, known, n=2) or f" (known: {', '.join(known)})"
             raise InputError(f"{name!r} is not a VSI-Bench question type{hint}", field="types")
     return tuple(dict.fromkeys(chosen))
 

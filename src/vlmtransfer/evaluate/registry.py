@@ -5,19 +5,18 @@ A study's model names its scorer (``models: [{name: tiny, scorer: hf}]``), so do
 and ``evaluate --scorer``; each entry knows how to load a model as a
 :class:`~vlmtransfer.evaluate.scorer.TrainableScorer`, which libraries' releases its results depend on
 (in every job key, ``study.jobs``), and how to check things early (a device, the hub, an adapter
-directory) before anything heavy loads. Like the executors' registry, a plain dict: add an entry with
-:func:`register_scorer`.
+directory) before anything heavy loads. Like the executors, a :class:`~vlmtransfer.registry.Registry`: add
+an entry with :func:`register_scorer`.
 """
 
 from __future__ import annotations
 
-import difflib
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from vlmtransfer.errors import InputError
 from vlmtransfer.evaluate.scorer import TrainableScorer
+from vlmtransfer.registry import Registry
 from vlmtransfer.settings import EvalSettings
 
 __all__ = [
@@ -118,37 +117,39 @@ def _check_dummy_adapter(path: Path) -> None:
     read_dummy_adapter(path)
 
 
-SCORERS: dict[str, ScorerKind] = {
-    kind.name: kind
-    for kind in (
-        ScorerKind(
-            "hf",
-            _load_hf,
-            libraries=("torch", "transformers", "peft"),
-            prepare=_prepare_hf,
-            quiet=_quiet_hf,
-            check_adapter=_check_hf_adapter,
-            summary="Hugging Face transformers + PEFT: any image-text-to-text model, LoRA adapters",
-        ),
-        ScorerKind(
-            "dummy",
-            _load_dummy,
-            check_adapter=_check_dummy_adapter,
-            summary="deterministic answers from hashes of model, adapter and question (tests; no torch)",
-        ),
-    )
-}
+SCORERS: Registry[ScorerKind] = Registry(
+    "scorer",
+    (
+        (kind.name, kind)
+        for kind in (
+            ScorerKind(
+                "hf",
+                _load_hf,
+                libraries=("torch", "transformers", "peft"),
+                prepare=_prepare_hf,
+                quiet=_quiet_hf,
+                check_adapter=_check_hf_adapter,
+                summary="Hugging Face transformers + PEFT: any image-text-to-text model, LoRA adapters",
+            ),
+            ScorerKind(
+                "dummy",
+                _load_dummy,
+                check_adapter=_check_dummy_adapter,
+                summary="deterministic answers from hashes of model, adapter and question (tests; no torch)",
+            ),
+        )
+    ),
+    field="scorer",
+)
 
 
 def register_scorer(kind: ScorerKind, *, replace: bool = False) -> None:
     """Add ``kind`` to :data:`SCORERS`.
 
     Raises:
-        ValueError: a scorer of that name exists and ``replace`` is false.
+        InputError: a scorer of that name exists and ``replace`` is false.
     """
-    if kind.name in SCORERS and not replace:
-        raise ValueError(f"a scorer named {kind.name!r} is registered already")
-    SCORERS[kind.name] = kind
+    SCORERS.register(kind.name, kind, replace=replace)
 
 
 def get_scorer(name: str) -> ScorerKind:
@@ -157,13 +158,7 @@ def get_scorer(name: str) -> ScorerKind:
     Raises:
         InputError: naming the field ``scorer``, with the near match and the known names.
     """
-    try:
-        return SCORERS[name]
-    except KeyError:
-        close = difflib.get_close_matches(name, SCORERS, n=1)
-        hint = f"did you mean {close[0]!r}? " if close else ""
-        known = ", ".join(sorted(SCORERS))
-        raise InputError(f"unknown scorer {name!r} ({hint}known: {known})", field="scorer") from None
+    return SCORERS.get(name)
 
 
 def load_scorer(name: str, model: str, options: ScorerOptions | None = None) -> TrainableScorer:

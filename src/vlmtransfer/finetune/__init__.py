@@ -1,1 +1,1 @@
-"""Training: LoRA finetuning of any VLM, and pretraining of the embedded tiny model (imports torch)."""
+"""Training: the training loop and LoRA finetuning of any VLM (imports torch)."""

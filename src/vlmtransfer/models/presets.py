@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-import difflib
 from dataclasses import dataclass
 from pathlib import Path
 
-from vlmtransfer.errors import InputError
+from vlmtransfer.registry import Registry
 
 __all__ = ["EMBEDDED_TINY", "PRESETS", "ModelPreset", "find_preset"]
 
@@ -31,15 +30,24 @@ class ModelPreset:
     revision: str = "main"
 
 
-PRESETS: dict[str, ModelPreset] = {
-    p.name: p
-    for p in (
-        ModelPreset("qwen2.5-vl-3b", "Qwen/Qwen2.5-VL-3B-Instruct", "3B"),
-        ModelPreset("qwen2.5-vl-7b", "Qwen/Qwen2.5-VL-7B-Instruct", "7B"),
-        ModelPreset("qwen2.5-vl-32b", "Qwen/Qwen2.5-VL-32B-Instruct", "32B"),
-        ModelPreset("tiny", str(EMBEDDED_TINY), "tiny"),
-    )
-}
+PRESETS: Registry[ModelPreset] = Registry(
+    "model preset",
+    (
+        (p.name, p)
+        for p in (
+            ModelPreset("qwen2.5-vl-3b", "Qwen/Qwen2.5-VL-3B-Instruct", "3B"),
+            ModelPreset("qwen2.5-vl-7b", "Qwen/Qwen2.5-VL-7B-Instruct", "7B"),
+            ModelPreset("qwen2.5-vl-32b", "Qwen/Qwen2.5-VL-32B-Instruct", "32B"),
+            ModelPreset("tiny", str(EMBEDDED_TINY), "tiny"),
+        )
+    ),
+    field="model",
+    suggest=1,
+    cutoff=0.8,
+    normalize=str.lower,
+)
+"""The presets by (lower-case) name; a name is looked up case-insensitively. Only a name this close to a
+preset's (difflib's ratio >= 0.8) is taken for a mistyped preset rather than a hub id or a path."""
 
 
 def find_preset(name: str) -> ModelPreset | None:
@@ -48,10 +56,9 @@ def find_preset(name: str) -> ModelPreset | None:
     A name that looks like a preset but is not one (no ``/``, close to a preset name) is an error
     with the near match, so ``qwen2.5-vl-7B-instruct`` typos do not turn into hub lookups.
     """
-    preset = PRESETS.get(name.lower())
+    preset = PRESETS.find(name)
     if preset or "/" in name:
         return preset
-    close = difflib.get_close_matches(name.lower(), PRESETS, n=1, cutoff=0.8)
-    if close:
-        raise InputError(f"unknown model preset {name!r} (did you mean {close[0]!r}?)", field="model")
+    if PRESETS.near_matches(name):
+        raise PRESETS.unknown(name)
     return None

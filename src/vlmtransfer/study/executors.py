@@ -24,6 +24,7 @@ from concurrent.futures import ProcessPoolExecutor, as_completed
 from typing import Protocol
 
 from vlmtransfer.errors import InputError
+from vlmtransfer.registry import Registry
 from vlmtransfer.store import RunRecord
 from vlmtransfer.study.config import ModelConfig, StudyConfig
 from vlmtransfer.study.plan import Job, StudyTasks
@@ -188,12 +189,15 @@ class _QuietWorker:
         return self._worker.run(job)
 
 
-EXECUTORS: dict[str, Callable[[], Executor]] = {"local": LocalExecutor, "ray": RayExecutor}
+EXECUTORS: Registry[Callable[[], Executor]] = Registry(
+    "executor", [("local", LocalExecutor), ("ray", RayExecutor)], where="executor.kind"
+)
 
 
 def get_executor(kind: str) -> Executor:
-    """The executor registered as ``kind``."""
-    try:
-        return EXECUTORS[kind]()
-    except KeyError:
-        raise ValueError(f"unknown executor {kind!r} (known: {', '.join(sorted(EXECUTORS))})") from None
+    """The executor registered as ``kind``.
+
+    Raises:
+        InputError: an unknown kind, with its near matches and the known kinds.
+    """
+    return EXECUTORS.get(kind)()

@@ -6,7 +6,6 @@ a fresh one holding the built-in suites, and users extend it with :meth:`TaskReg
 
 from __future__ import annotations
 
-import difflib
 from collections.abc import Iterable, Iterator
 from importlib import resources
 from pathlib import Path
@@ -15,6 +14,7 @@ from typing import Any
 import yaml
 
 from vlmtransfer.errors import InputError
+from vlmtransfer.registry import Registry
 from vlmtransfer.tasks.spec import TaskSpec
 
 __all__ = ["BUILTIN_SUITES", "TaskRegistry", "default_registry", "load_task_file"]
@@ -27,15 +27,13 @@ class TaskRegistry:
     """An ordered, name-keyed collection of :class:`TaskSpec`."""
 
     def __init__(self, specs: Iterable[TaskSpec] = ()) -> None:
-        self._specs: dict[str, TaskSpec] = {}
+        self._specs: Registry[TaskSpec] = Registry("task")
         for spec in specs:
             self.register(spec)
 
     def register(self, spec: TaskSpec, *, replace: bool = False) -> None:
         """Add ``spec``; a second task of the same name is an error unless ``replace``."""
-        if spec.name in self._specs and not replace:
-            raise InputError(f"task {spec.name!r} is already registered")
-        self._specs[spec.name] = spec
+        self._specs.register(spec.name, spec, replace=replace)
 
     def add_file(self, path: str | Path, *, replace: bool = False) -> list[TaskSpec]:
         """Register every task of a YAML/JSON task file (see :func:`load_task_file`)."""
@@ -45,17 +43,12 @@ class TaskRegistry:
         return specs
 
     def get(self, name: str) -> TaskSpec:
-        """The spec called ``name``; the error lists near matches."""
-        try:
-            return self._specs[name]
-        except KeyError:
-            close = difflib.get_close_matches(name, self._specs, n=3)
-            hint = f" (did you mean {', '.join(map(repr, close))}?)" if close else ""
-            raise InputError(f"unknown task {name!r}{hint}") from None
+        """The spec called ``name``; the error lists near matches and the known tasks."""
+        return self._specs.get(name)
 
     def find(self, name: str) -> TaskSpec | None:
         """The spec called ``name``, or None for tasks the registry does not know."""
-        return self._specs.get(name)
+        return self._specs.find(name)
 
     def suite(self, suite: str, *, include_non_default: bool = False) -> list[TaskSpec]:
         """Tasks of ``suite`` in registry order (its default selection unless asked otherwise)."""

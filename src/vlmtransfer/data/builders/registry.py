@@ -2,10 +2,6 @@
 
 from __future__ import annotations
 
-import difflib
-from collections.abc import Mapping
-from types import MappingProxyType
-
 from vlmtransfer.data.builders.art_style import WikiArtStyle
 from vlmtransfer.data.builders.base import Builder
 from vlmtransfer.data.builders.counting import TallyQACounting
@@ -21,12 +17,14 @@ from vlmtransfer.data.builders.spatial_relation import VSRSpatialRelation
 from vlmtransfer.data.builders.visual_correspondence import HPatchesCorrespondence
 from vlmtransfer.data.builders.visual_similarity import NightsSimilarity
 from vlmtransfer.errors import InputError
+from vlmtransfer.registry import Registry
 
 __all__ = ["BUILDERS", "get_builder"]
 
-BUILDERS: Mapping[str, Builder] = MappingProxyType(
-    {
-        builder.task: builder
+BUILDERS: Registry[Builder] = Registry(
+    "training-set builder",
+    (
+        (builder.task, builder)
         for builder in (
             WikiArtStyle(),
             TallyQACounting(),
@@ -42,7 +40,8 @@ BUILDERS: Mapping[str, Builder] = MappingProxyType(
             HPatchesCorrespondence(),
             NightsSimilarity(),
         )
-    }
+    ),
+    source="TASK",
 )
 """The builder of each of the 13 BLINK tasks of the study, in BLINK's (alphabetical) task order."""
 
@@ -53,12 +52,6 @@ def get_builder(task: str) -> Builder:
     Raises:
         InputError: IQ_Test (no training source) or an unknown task, listing near matches.
     """
-    if task in BUILDERS:
-        return BUILDERS[task]
     if task == "IQ_Test":
         raise InputError("IQ_Test has no training source; the study leaves it out", source="TASK")
-    close = difflib.get_close_matches(task, BUILDERS, n=3)
-    hint = f" (did you mean {', '.join(map(repr, close))}?)" if close else ""
-    raise InputError(
-        f"no training-set builder for {task!r}{hint}; known: {', '.join(BUILDERS)}", source="TASK"
-    )
+    return BUILDERS.get(task)

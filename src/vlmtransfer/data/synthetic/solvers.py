@@ -19,7 +19,7 @@ from PIL import Image
 from vlmtransfer.data.records import LETTERS, MCQRecord
 from vlmtransfer.data.synthetic.render import MARKER_RED, PALETTE, box_iou
 from vlmtransfer.data.synthetic.scenes import shading
-from vlmtransfer.data.synthetic.tasks import border_mismatch
+from vlmtransfer.data.synthetic.tasks.jigsaw import border_mismatch
 from vlmtransfer.errors import InputError
 
 __all__ = ["solve"]

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import difflib
 import os
 import zlib
 from collections.abc import Iterator, Sequence
@@ -22,11 +21,10 @@ from vlmtransfer.fsutil import staged_directory
 
 __all__ = ["MIN_IMAGE_SIZE", "SYNTHETIC_TASKS", "generate_examples", "generate_suite", "task_def"]
 
-SYNTHETIC_TASKS: tuple[str, ...] = tuple(t.name for t in TASKS)
+SYNTHETIC_TASKS: tuple[str, ...] = TASKS.names()
 """The synthetic tasks, in suite order (the order of ``tasks/synthetic.yaml``)."""
 
 MIN_IMAGE_SIZE = 56
-_BY_NAME = {t.name: t for t in TASKS}
 _ANSWER_STREAM = 0  # the stream that deals answer letters
 _EXAMPLE_STREAM = 1  # the streams of the examples themselves
 ANSWER_BLOCK = 20  # answers are balanced over blocks of ANSWER_BLOCK x (number of choices) examples
@@ -34,14 +32,7 @@ ANSWER_BLOCK = 20  # answers are balanced over blocks of ANSWER_BLOCK x (number 
 
 def task_def(name: str) -> TaskDef:
     """The definition of a synthetic task; an unknown name is an InputError listing near matches."""
-    try:
-        return _BY_NAME[name]
-    except KeyError:
-        close = difflib.get_close_matches(name, SYNTHETIC_TASKS, n=3, cutoff=0.5)
-        hint = f" (did you mean {', '.join(map(repr, close))}?)" if close else ""
-        raise InputError(
-            f"unknown synthetic task {name!r}{hint}; known: {', '.join(SYNTHETIC_TASKS)}"
-        ) from None
+    return TASKS.get(name)
 
 
 def _key(text: str) -> int:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import itertools
 import json
 import math
 
@@ -12,15 +13,16 @@ from safetensors.torch import load_file
 from typer.testing import CliRunner
 
 from vlmtransfer.cli.main import app
-from vlmtransfer.finetune.pretrain import (
+from vlmtransfer.models.presets import EMBEDDED_TINY
+from vlmtransfer.recipes.tiny_pretrain import (
     CURRICULUM,
     PRETRAINING_REPORT,
     PretrainRecipe,
+    _stage_order,
     _stalled,
     breadth_score,
     pretrain_tiny,
 )
-from vlmtransfer.models.presets import EMBEDDED_TINY
 
 SHORT = PretrainRecipe(
     examples_per_task=4,
@@ -50,6 +52,19 @@ def test_a_stage_stalls_when_patience_steps_bring_no_progress(accuracies, stalle
     history = [(100 * (k + 1), float(a)) for k, a in enumerate(accuracies)]
     assert _stalled(history, patience=300, min_delta=2.0) is stalled
     assert _stalled(history, patience=0, min_delta=2.0) is False
+
+
+def test_a_curriculum_stage_replays_earlier_tasks_at_the_recipe_share():
+    current, earlier = range(100, 200), list(range(100))
+    drawn = list(itertools.islice(_stage_order(current, earlier, 0.3, seed=0, stage=1), 4000))
+    replayed = sum(index < 100 for index in drawn) / len(drawn)
+    assert replayed == pytest.approx(0.3, abs=0.03)
+    first_pass = [index for index in drawn if index >= 100][:100]
+    assert sorted(first_pass) == list(current)
+    assert all(index >= 100 for index in itertools.islice(_stage_order(current, [], 0.3, 0, 0), 500))
+    assert drawn == list(itertools.islice(_stage_order(current, earlier, 0.3, seed=0, stage=1), 4000))
+    with pytest.raises(ValueError, match="replay_share"):
+        PretrainRecipe(replay_share=1.0)
 
 
 @pytest.mark.slow
