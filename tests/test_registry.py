@@ -96,7 +96,8 @@ def test_the_projects_registries_share_the_unknown_name_style():
         "TASK: unknown training-set builder 'Countng' (did you mean 'Counting'?); known: Art_Style, Counting,"
     )
     assert _unknown(lambda: next(generate_examples("Syn_Countng", "val", 1, 0))).startswith(
-        "unknown synthetic task 'Syn_Countng' (did you mean 'Syn_Counting'?); known: Syn_Art_Style,"
+        "unknown synthetic task 'Syn_Countng' (did you mean 'Syn_Counting', 'Syn_Video_Object_Counting'?);"
+        " known: Syn_Art_Style,"
     )
     assert _unknown(lambda: default_registry().get("Countng")).startswith(
         "unknown task 'Countng' (did you mean 'Counting'"

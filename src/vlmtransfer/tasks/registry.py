@@ -19,7 +19,7 @@ from vlmtransfer.tasks.spec import TaskSpec
 
 __all__ = ["BUILTIN_SUITES", "TaskRegistry", "default_registry", "load_task_file"]
 
-BUILTIN_SUITES: tuple[str, ...] = ("blink", "synthetic", "vsibench")
+BUILTIN_SUITES: tuple[str, ...] = ("blink", "synthetic", "synthetic_video", "vsibench")
 _SPEC_FIELDS = set(TaskSpec.__dataclass_fields__)
 
 

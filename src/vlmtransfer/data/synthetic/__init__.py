@@ -7,6 +7,9 @@ that finetuning on one task can transfer to others. See ``docs/synthetic-suite.m
 
 Generation is deterministic: the same seed gives byte-identical files. The task specs (level,
 granularity, choices, images) are in ``vlmtransfer/tasks/synthetic.yaml`` (suite ``synthetic``).
+Four video tasks (a camera panning along a strip of shapes, asked VSI-Bench's questions; clips as
+folders of frames) are generated when named: ``SYNTHETIC_VIDEO_TASKS``, suite ``synthetic_video``
+(:mod:`.video_tasks`).
 
 ::
 
@@ -17,6 +20,11 @@ granularity, choices, images) are in ``vlmtransfer/tasks/synthetic.yaml`` (suite
 """
 
 from vlmtransfer.data.synthetic.solvers import solve
-from vlmtransfer.data.synthetic.suite import SYNTHETIC_TASKS, generate_examples, generate_suite
+from vlmtransfer.data.synthetic.suite import (
+    SYNTHETIC_TASKS,
+    SYNTHETIC_VIDEO_TASKS,
+    generate_examples,
+    generate_suite,
+)
 
-__all__ = ["SYNTHETIC_TASKS", "generate_examples", "generate_suite", "solve"]
+__all__ = ["SYNTHETIC_TASKS", "SYNTHETIC_VIDEO_TASKS", "generate_examples", "generate_suite", "solve"]

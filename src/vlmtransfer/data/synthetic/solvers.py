@@ -20,6 +20,7 @@ from vlmtransfer.data.records import LETTERS, MCQRecord
 from vlmtransfer.data.synthetic.render import MARKER_RED, PALETTE, box_iou
 from vlmtransfer.data.synthetic.scenes import shading
 from vlmtransfer.data.synthetic.tasks.jigsaw import border_mismatch
+from vlmtransfer.data.synthetic.video_tasks import VIDEO_TASKS, solve_video
 from vlmtransfer.errors import InputError
 
 __all__ = ["solve"]
@@ -256,11 +257,16 @@ _SOLVERS: dict[str, Callable[[Sequence[Pixels], Mapping[str, Any], MCQRecord], i
 
 def solve(record: MCQRecord, images: Sequence[Image.Image]) -> str:
     """The answer letter a non-neural solver recovers for a synthetic question (never reading
-    ``record.answer``).
+    ``record.answer``); a video question's ``images`` are its clip's frames, in time order.
 
     Raises:
         InputError: the record is not from a synthetic task, or comes with the wrong number of images.
     """
+    if record.task in VIDEO_TASKS:
+        frames = VIDEO_TASKS[record.task].frames
+        if len(images) != frames or record.images:
+            raise InputError(f"expected one clip of {frames} frames, got {len(images)}", source=record.id)
+        return LETTERS[solve_video(record.task, images, record.meta["render"], record.choices)]
     solver = _SOLVERS.get(record.task)
     if solver is None:
         raise InputError(f"no synthetic solver for task {record.task!r}", source=record.id)

@@ -16,13 +16,28 @@ from vlmtransfer.data.dataset import image_bytes, write_manifest, write_split
 from vlmtransfer.data.prompts import format_question
 from vlmtransfer.data.records import LETTERS, MANIFEST, MCQRecord
 from vlmtransfer.data.synthetic.tasks import TASKS, TaskDef
+from vlmtransfer.data.synthetic.video_tasks import VIDEO_QUESTION_PREFIX, VIDEO_TASKS, VideoTaskDef
 from vlmtransfer.errors import InputError
 from vlmtransfer.fsutil import staged_directory
+from vlmtransfer.registry import Registry
 
-__all__ = ["MIN_IMAGE_SIZE", "SYNTHETIC_TASKS", "generate_examples", "generate_suite", "task_def"]
+__all__ = [
+    "MIN_IMAGE_SIZE",
+    "SYNTHETIC_TASKS",
+    "SYNTHETIC_VIDEO_TASKS",
+    "generate_examples",
+    "generate_suite",
+    "task_def",
+]
 
 SYNTHETIC_TASKS: tuple[str, ...] = TASKS.names()
-"""The synthetic tasks, in suite order (the order of ``tasks/synthetic.yaml``)."""
+"""The synthetic image tasks, in suite order (the order of ``tasks/synthetic.yaml``): the default
+selection, and what the tiny model was pretrained on."""
+SYNTHETIC_VIDEO_TASKS: tuple[str, ...] = VIDEO_TASKS.names()
+"""The synthetic video tasks (``tasks/synthetic_video.yaml``), generated when named."""
+_ANY_TASK: Registry[TaskDef | VideoTaskDef] = Registry(
+    "synthetic task", (*TASKS.items(), *VIDEO_TASKS.items()), cutoff=0.5
+)
 
 MIN_IMAGE_SIZE = 56
 _ANSWER_STREAM = 0  # the stream that deals answer letters
@@ -30,9 +45,10 @@ _EXAMPLE_STREAM = 1  # the streams of the examples themselves
 ANSWER_BLOCK = 20  # answers are balanced over blocks of ANSWER_BLOCK x (number of choices) examples
 
 
-def task_def(name: str) -> TaskDef:
-    """The definition of a synthetic task; an unknown name is an InputError listing near matches."""
-    return TASKS.get(name)
+def task_def(name: str) -> TaskDef | VideoTaskDef:
+    """The definition of a synthetic image or video task; an unknown name is an InputError listing
+    near matches."""
+    return _ANY_TASK.get(name)
 
 
 def _key(text: str) -> int:
@@ -82,13 +98,16 @@ def generate_examples(
     *,
     rendering: Literal["split", "pretrain"] = "split",
 ) -> Iterator[tuple[MCQRecord, list[Image.Image]]]:
-    """The first ``n`` examples of ``task``'s ``split`` for ``seed``: records and their images.
+    """The first ``n`` examples of ``task``'s ``split`` for ``seed``: records and their images (a video
+    task's: its clip's frames, in time order).
 
     Example ``i`` is drawn from its own stream, ``SeedSequence([seed, crc32(task), crc32(split), 1, i])``,
     so it does not depend on other tasks, nor on ``n`` unless it lies in the final, partial block of
     answers, and splits never share a stream (nor do the streams dealing the answers, see
     :func:`answer_indices`). Image paths are
-    ``images/<split>_<i:05d>_<k>.png``, relative to the task's directory.
+    ``images/<split>_<i:05d>_<k>.png``, relative to the task's directory; a video task's record names
+    one video, the folder of frames ``videos/<split>_<i:05d>`` (frames ``<k:02d>.png``), and its prompt
+    starts with VSI-Bench's ``These are frames of a video.``.
 
     ``rendering="pretrain"`` draws the split's questions with the ``pretrain`` split's renderings (the
     ``TaskDef.pretraining`` generators): what the split was before renderings made for ``train`` and
@@ -103,6 +122,9 @@ def generate_examples(
     _check(split, n, seed, image_size)
     if rendering not in {"split", "pretrain"}:
         raise InputError(f"unknown rendering {rendering!r} (known: split, pretrain)", field="rendering")
+    if isinstance(definition, VideoTaskDef):
+        yield from _video_examples(definition, split, n, seed, image_size)
+        return
     generator = definition.generator("pretrain" if rendering == "pretrain" else split)
     answers = answer_indices(task, split, n, seed)
     for i in range(n):
@@ -130,12 +152,59 @@ def generate_examples(
         yield record, example.images
 
 
+def _video_examples(
+    definition: VideoTaskDef, split: str, n: int, seed: int, size: int
+) -> Iterator[tuple[MCQRecord, list[Image.Image]]]:
+    """:func:`generate_examples` of a video task: the same streams and answer dealing, one clip each."""
+    task = definition.name
+    answers = answer_indices(task, split, n, seed)
+    for i in range(n):
+        sequence = np.random.SeedSequence([seed, _key(task), _key(split), _EXAMPLE_STREAM, i])
+        example = definition.generate(np.random.default_rng(sequence), answers[i], size)
+        if len(example.choices) != definition.choices or len(example.frames) != definition.frames:
+            raise AssertionError(f"{task}: generator broke the task's shape")  # pragma: no cover
+        record = MCQRecord(
+            id=f"syn_{split}_{task}_{i:05d}",
+            task=task,
+            images=(),
+            prompt=f"{VIDEO_QUESTION_PREFIX}\n{format_question(example.question, example.choices)}",
+            choices=example.choices,
+            answer=LETTERS[answers[i]],
+            meta={
+                "generator": "synthetic",
+                "seed": seed,
+                "split": split,
+                "index": i,
+                "image_size": size,
+                "mirrors": definition.mirrors,
+                "render": example.render,
+            },
+            videos=(f"videos/{split}_{i:05d}",),
+        )
+        yield record, example.frames
+
+
 def _write_unit(staging: Path, task: str, split: str, n: int, *, seed: int, image_size: int) -> None:
+    if isinstance(task_def(task), VideoTaskDef):
+        write_split(staging, task, split, _video_items(staging / task, task, split, n, seed, image_size))
+        return
     items = (
         (record, [image_bytes(im) for im in images])
         for record, images in generate_examples(task, split, n, seed, image_size)
     )
     write_split(staging, task, split, items)
+
+
+def _video_items(  # noqa: PLR0917 - _write_unit's arguments, passed on
+    task_dir: Path, task: str, split: str, n: int, seed: int, image_size: int
+) -> Iterator[tuple[MCQRecord, list[bytes]]]:
+    """Records of a video task for ``write_split``, each clip's frames written to its folder first."""
+    for record, frames in generate_examples(task, split, n, seed, image_size):
+        folder = task_dir / record.videos[0]
+        folder.mkdir(parents=True, exist_ok=True)
+        for k, frame in enumerate(frames):
+            (folder / f"{k:02d}.png").write_bytes(image_bytes(frame))
+        yield record, []
 
 
 def generate_suite(  # noqa: PLR0917 - the public signature, positional as documented
@@ -148,7 +217,9 @@ def generate_suite(  # noqa: PLR0917 - the public signature, positional as docum
 ) -> dict[str, dict[str, int]]:
     """Write the synthetic suite to ``out_dir`` (all or nothing; an earlier suite there is replaced).
 
-    Layout: ``out_dir/<task>/train.jsonl``, ``val.jsonl``, ``images/<split>_<index:05d>_<k>.png`` and
+    ``tasks``: image and video task names (default: every image task). Layout:
+    ``out_dir/<task>/train.jsonl``, ``val.jsonl``, ``images/<split>_<index:05d>_<k>.png`` (a video
+    task's ``videos/<split>_<index:05d>/<k:02d>.png``, a folder of frames per clip) and
     ``out_dir/manifest.json`` (kind ``synthetic``, with the seed and image size). A split with no
     examples gets no file.
 
