@@ -33,13 +33,16 @@ def _planted_study(tmp_path):
     path = tmp_path / "questions.csv"
     questions.to_csv(path, index=False)
     result = analyze([path], out=str(tmp_path / "analysis"), quiet=True, bootstrap=1000)
-    config = SimpleNamespace(
+    return _config(tmp_path), _accuracy_table(questions), result
+
+
+def _config(tmp_path):
+    return SimpleNamespace(
         output=tmp_path / "study",
         seeds=[0, 1, 2],
         lora=SimpleNamespace(rank=16),
         train=SimpleNamespace(max_steps=192),
     )
-    return config, _accuracy_table(questions), result
 
 
 def test_the_summary_reads_what_ran_baselines_matrix_own_task_effects_what_to_look_at_next_steps(tmp_path):
@@ -93,3 +96,28 @@ def test_the_summary_says_which_own_task_gains_are_letter_prior(tmp_path):
     look = text.split("What to look at")[1].split("Next steps")[0]
     significant = sum("*" in rows[t].split("│")[5] for t in rows)  # the q column's star
     assert f"{significant - 1} of the {significant} significant own-task gains vanish" in look
+
+
+def test_targets_never_finetuned_on_get_their_own_line(tmp_path):
+    """The demo's video targets are evaluated after every finetune but never trained on: the summary
+    says how many of their cells are significant, and names the largest (here a planted one)."""
+    video = "Syn_Video_Object_Counting"
+    planted = {**PLANTED, ("Syn_Counting", video): 0.6}
+    questions = question_table(
+        [*TASKS, video], 3, 150, flip_rate=0.15, planted=planted, rng=np.random.default_rng(1)
+    )
+    questions = questions[questions["source"] != video]
+    path = tmp_path / "questions.csv"
+    questions.to_csv(path, index=False)
+    result = analyze([path], out=str(tmp_path / "analysis"), quiet=True, bootstrap=1000)
+    summary = DemoSummary(
+        _config(tmp_path), _accuracy_table(questions), result, tmp_path / "analysis", tmp_path
+    )
+    console = Console(record=True, width=400)
+    summary.print(console, seconds=1.0)
+    text = console.export_text()
+    look = " ".join(text.split("What to look at")[1].split("Next steps")[0].split())
+    assert "targets never finetuned on (vOC):" in look
+    assert f"the largest: Syn_Counting -> {video} +0." in look
+    own = text.split("Finetuned on a task, evaluated on that task")[1].split("mean own")[0]
+    assert "vOC" not in own  # no diagonal for a target that is no source

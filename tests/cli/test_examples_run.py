@@ -74,6 +74,8 @@ SLOW = (
 
 DEMO_SIZES = {
     "DEMO_TASKS": ("Syn_Counting", "Syn_Forensic_Detection", "Syn_Object_Localization"),
+    "DEMO_VIDEO_TARGETS": ("Syn_Video_Object_Counting",),
+    "DEMO_VIDEO_VAL": 4,
     "DEMO_SEEDS": (0, 1),
     "DEMO_TRAIN": 16,
     "DEMO_VAL": 8,
@@ -293,7 +295,7 @@ def build_workspace(root: Path) -> None:
                 f"vlmtransfer finetune --model tiny --train data/synthetic --task {task} --out adapters/{out}"
             )
             run_ok(train)
-        prepare_demo_data(root / "demo-out" / "data")
+        prepare_demo_data(root / "demo-out")
         single_task_folder(root / "demo-out" / "data", "Syn_Counting", root / "my_task")
         seeds, steps = list(DEMO_SIZES["DEMO_SEEDS"]), DEMO_SIZES["DEMO_STEPS"]
         (root / "configs" / "demo.yaml").write_text(

@@ -41,9 +41,9 @@ def demo(
     started = time.perf_counter()
     progress = Console(stderr=True)
     out = out.resolve()
-    data_dir = out / "data"
-    generated = prepare_demo_data(data_dir)
-    progress.print(f"synthetic data: {'generated' if generated else 'reused'} ({escape(str(data_dir))})")
+    generated = prepare_demo_data(out)
+    folders = f"{escape(str(out / 'data'))}, {escape(str(out / 'video'))}"
+    progress.print(f"synthetic data: {'generated' if generated else 'reused'} ({folders})")
     config = demo_config(out)
     execute_study(config, Path("demo"), reset_changed=True)
     # The study's own analysis folder, the one `analyze STUDY_DIR`, `report STUDY_DIR` and `select` use.
@@ -189,6 +189,7 @@ class DemoSummary:
                 f" within noise at these sizes (the smallest p: {self._cell_text(i, j)})."
             )
         lines += self._prior_lines()
+        lines += self._target_only_lines()
         floor = [float(v) for v in self.model.detectable if math.isfinite(v)]
         if floor:
             lines.append(
@@ -196,6 +197,24 @@ class DemoSummary:
                 " target (the noise floor table of `vlmtransfer analyze`; `vlmtransfer power` plans more)."
             )
         return lines
+
+    def _target_only_lines(self) -> list[str]:
+        """Transfer to the targets that are never finetuned on (the demo's video targets), in one line."""
+        only = [j for j, target in enumerate(self.targets) if target not in self.sources]
+        if not only:
+            return []
+        cells = self.model.cells
+        block = [(i, j) for i in range(len(self.sources)) for j in only]
+        flagged = [c for c in block if cells.significant[c]]
+        names = ", ".join(escape(short_task(self.targets[j])) for j in only)
+        if not flagged:
+            return [f"targets never finetuned on ({names}): none of the {len(block)} cells is significant."]
+        up = sum(1 for c in flagged if self.mean[c] > 0)
+        top = max(flagged, key=lambda c: abs(self.mean[c]))
+        return [
+            f"targets never finetuned on ({names}): {len(flagged)} of {len(block)} cells significant"
+            f" ({up} positive); the largest: {self._cell_text(*top)} (the report's target-only block)."
+        ]
 
     def _prior_lines(self) -> list[str]:
         """How many significant own-task gains are a shift of the answer-letter prior."""
