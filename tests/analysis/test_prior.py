@@ -10,6 +10,7 @@ import pytest
 
 from vlmtransfer.analysis import AnalysisOptions
 from vlmtransfer.analysis.prior import (
+    calibratable,
     calibrated_predictions,
     choice_probabilities,
     decompose_prior,
@@ -134,7 +135,7 @@ def test_json_form_counts_and_is_serialisable(planted):
     json.dumps(data, allow_nan=False)
 
 
-def test_reads_parquet_and_csv_and_refuses_generation_runs(planted, tmp_path):
+def test_reads_parquet_and_csv_and_sets_generated_answers_aside(planted, tmp_path):
     planted.to_parquet(tmp_path / "p.parquet", index=False)
     assert len(read_predictions(tmp_path / "p.parquet")) == len(planted)
     as_csv = planted.assign(logprobs=[json.dumps(list(v)) for v in planted["logprobs"]])
@@ -143,8 +144,43 @@ def test_reads_parquet_and_csv_and_refuses_generation_runs(planted, tmp_path):
     np.testing.assert_allclose(back["logprobs"][5], planted["logprobs"][5])
     as_csv.loc[3, "logprobs"] = "[]"
     as_csv.to_csv(tmp_path / "g.csv", index=False)
-    with pytest.raises(InputError, match="row 4: no per-choice log-probabilities"):
-        read_predictions(tmp_path / "g.csv")
+    generated = read_predictions(tmp_path / "g.csv")
+    kept, left_out = calibratable(generated)
+    target = generated["target"][3]
+    assert list(left_out) == [target]
+    assert left_out[target].startswith("row 4: no per-choice log-probabilities")
+    assert set(kept["target"]) == set(planted["target"]) - {target}
     planted.drop(columns=["logprobs"]).to_csv(tmp_path / "n.csv", index=False)
     with pytest.raises(InputError, match="missing column"):
         read_predictions(tmp_path / "n.csv")
+
+
+def _numeric_and_mixed_targets(planted: pd.DataFrame) -> pd.DataFrame:
+    """``planted``'s runs on two more targets the prior cannot be removed from, as VSI-Bench has: one
+    numeric (generated answers, no log-probabilities) and one mixing 2- and 3-choice questions."""
+    extra = []
+    for _, run in planted.groupby(["source", "seed"], sort=False):
+        numeric = run[run["target"] == "T2"].head(10).assign(target="N", answer="3", predicted="3")
+        numeric["logprobs"] = [[] for _ in range(len(numeric))]
+        mixed = run[run["target"] == "T2"].head(10).assign(target="M")
+        mixed["logprobs"] = [list(v) + ([-9.0] if k % 2 else []) for k, v in enumerate(mixed["logprobs"])]
+        extra += [numeric, mixed]
+    return pd.concat([planted, *extra], ignore_index=True)
+
+
+def test_targets_that_cannot_be_calibrated_are_left_out_and_the_rest_decomposed_as_alone(planted):
+    """A study with numeric and mixed-choice targets (VSI-Bench's) is decomposed on its other targets,
+    with exactly the cells the decomposition of those targets alone gives."""
+    alone = decompose_prior(planted, OPTIONS)
+    mixed = decompose_prior(_numeric_and_mixed_targets(planted), OPTIONS)
+    assert set(mixed.left_out) == {"N", "M"}
+    assert "no per-choice log-probabilities" in mixed.left_out["N"]
+    assert mixed.left_out["M"] == "questions with different numbers of choices [2, 3]"
+    pd.testing.assert_frame_equal(mixed.cells["m"], alone.cells["m"])
+    assert prior_to_dict(mixed)["left_out"] == mixed.left_out
+
+
+def test_a_study_with_nothing_to_calibrate_is_refused(planted):
+    generated = planted.assign(logprobs=[[] for _ in range(len(planted))])
+    with pytest.raises(InputError, match="no target has per-choice log-probabilities to calibrate"):
+        decompose_prior(generated, OPTIONS)

@@ -32,7 +32,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -53,6 +53,7 @@ from vlmtransfer.errors import InputError
 __all__ = [
     "PRIOR_CELL_COLUMNS",
     "PriorDecomposition",
+    "calibratable",
     "calibrated_predictions",
     "choice_log_probabilities",
     "choice_probabilities",
@@ -87,9 +88,11 @@ def read_predictions(path: str | Path) -> pd.DataFrame:
     """A per-question table with per-choice log-probabilities, typed: a study directory (its
     ``predictions.parquet``), a Parquet file, or a CSV whose ``logprobs`` cells are JSON lists.
 
+    Rows without log-probabilities (numeric questions, generate-mode runs) are kept, as empty lists:
+    :func:`calibratable` sets their targets aside.
+
     Raises:
-        InputError: the file cannot be read, lacks a column the decomposition needs, or has no
-            log-probabilities (generation-mode runs).
+        InputError: the file cannot be read or lacks a column the decomposition needs.
     """
     path = Path(path)
     if path.is_dir():
@@ -107,14 +110,30 @@ def read_predictions(path: str | Path) -> pd.DataFrame:
         frame = frame[~frame["kind"].isin(EXCLUDED_KINDS)]
     frame = frame.reset_index(drop=True)
     frame["logprobs"] = [_logprob_list(v, path, i) for i, v in enumerate(frame["logprobs"])]
-    empty = [i for i, v in enumerate(frame["logprobs"]) if len(v) < 2]
-    if empty:
-        raise InputError(
-            f"row {empty[0] + 1}: no per-choice log-probabilities (runs evaluated in generate mode"
-            " cannot be calibrated; evaluate with mode loglik)",
-            source=path,
-        )
     return frame
+
+
+def calibratable(predictions: pd.DataFrame) -> tuple[pd.DataFrame, dict[str, str]]:
+    """The rows of the targets whose letter prior can be removed, and why each other target cannot.
+
+    A target can be calibrated when every question has per-choice log-probabilities and all have the
+    same number of choices. Numeric questions (answered by generation, as VSI-Bench's counting),
+    generate-mode runs, and a target mixing 2-, 3- and 4-choice questions (VSI-Bench's relative
+    direction) are left out by target, so the rest of a study is still decomposed.
+    """
+    reasons: dict[str, str] = {}
+    for target, rows in predictions.groupby("target", sort=False):
+        lengths = rows["logprobs"].map(len)
+        if (lengths < 2).any():
+            first = int(lengths.index[(lengths < 2).to_numpy()][0])
+            reasons[str(target)] = (
+                f"row {first + 1}: no per-choice log-probabilities (a numeric question, or a run"
+                " evaluated in generate mode)"
+            )
+        elif lengths.nunique() > 1:
+            reasons[str(target)] = f"questions with different numbers of choices {sorted(set(lengths))}"
+    kept = predictions[~predictions["target"].astype(str).isin(reasons)].reset_index(drop=True)
+    return kept, reasons
 
 
 def _logprob_list(value: Any, path: Path, row: int) -> list[float]:
@@ -212,12 +231,14 @@ class PriorDecomposition:
         priors: letter priors of every run and target (:func:`letter_priors`).
         shift: per finetuned run and target, the prior shift from the base model (:func:`prior_shift`).
         corrected: per model, the prior-corrected :class:`ModelData` (accuracies, PGF cube, questions).
+        left_out: targets that could not be calibrated, each with the reason (:func:`calibratable`).
     """
 
     cells: dict[str, pd.DataFrame]
     priors: pd.DataFrame
     shift: pd.DataFrame
     corrected: dict[str, ModelData]
+    left_out: dict[str, str] = field(default_factory=dict)
 
     def shift_by_source(self) -> pd.DataFrame:
         """Per model and source: the prior shift averaged over targets and seeds."""
@@ -232,8 +253,21 @@ def decompose_prior(
     origin: str | Path = "predictions",
 ) -> PriorDecomposition:
     """Raw and prior-corrected PGF with per-cell statistics, the share of each change the prior
-    explains, and the letter-prior shift of every run (see the module docstring)."""
+    explains, and the letter-prior shift of every run (see the module docstring), over the targets
+    that can be calibrated (the others are listed in ``left_out``).
+
+    Raises:
+        InputError: no target can be calibrated (e.g. every run was evaluated in generate mode).
+    """
     options = options or AnalysisOptions()
+    predictions, left_out = calibratable(predictions)
+    if predictions.empty:
+        reasons = "; ".join(f"{target}: {why}" for target, why in left_out.items())
+        raise InputError(
+            "no target has per-choice log-probabilities to calibrate (evaluate with mode loglik or"
+            f" both): {reasons}",
+            source=origin,
+        )
     raw = models_from_question_table(text_table(predictions), origin, ceilings, default_ceilings)
     fixed = models_from_question_table(
         text_table(calibrated_predictions(predictions)), origin, ceilings, default_ceilings
@@ -248,7 +282,7 @@ def decompose_prior(
             cell_evidence(corrected[model.label], options),
         )
     priors = letter_priors(predictions)
-    return PriorDecomposition(cells, priors, prior_shift(priors), corrected)
+    return PriorDecomposition(cells, priors, prior_shift(priors), corrected, left_out)
 
 
 def _delta_accuracy(model: ModelData) -> pd.DataFrame:
@@ -321,6 +355,7 @@ def prior_to_dict(decomposition: PriorDecomposition, sources: Sequence[str] | No
         "method": "batch calibration in log space (after Zhou et al., ICLR 2024): each run's mean"
         " log-probability of each letter on a target subtracted before the argmax",
         "models": models,
+        "left_out": dict(decomposition.left_out),
     }
 
 
