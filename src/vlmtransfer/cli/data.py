@@ -107,6 +107,8 @@ SYNTH_EXAMPLES = """[bold]Examples[/bold]
   vlmtransfer data synth --out data/synthetic --train 1000 --val 200 --seed 0
 
   vlmtransfer data synth --out data/depth --tasks Syn_Relative_Depth --tasks Syn_Multi-view_Reasoning
+
+  vlmtransfer data synth --out data/video --tasks Syn_Video_Object_Counting --train 0 --val 40
 """
 
 
@@ -365,7 +367,8 @@ def synth(
         list[str] | None,
         typer.Option(
             "--tasks",
-            help="Tasks to generate (default: all). Repeatable or comma-separated.",
+            help="Tasks to generate (default: every image task; the Syn_Video_* tasks by name)."
+            " Repeatable or comma-separated.",
             callback=comma_values,
         ),
     ] = None,
