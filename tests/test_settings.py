@@ -8,7 +8,7 @@ from tests.conftest import REPO
 from vlmtransfer.cli.errors import flag_for
 from vlmtransfer.errors import InputError
 from vlmtransfer.select.recipe import SelectionRule
-from vlmtransfer.settings import EvalSettings, LoraSettings, TrainSettings, settings_from
+from vlmtransfer.settings import EvalSettings, LoraSettings, TrainSettings, VideoSettings, settings_from
 
 
 @pytest.mark.parametrize(
@@ -21,6 +21,9 @@ from vlmtransfer.settings import EvalSettings, LoraSettings, TrainSettings, sett
         (lambda: SelectionRule(top_k=0), "top_k"),
         (lambda: settings_from(TrainSettings, {"learning_rate": "fast"}), "learning_rate"),
         (lambda: settings_from(LoraSettings, {"rnk": 4}), "rnk"),
+        (lambda: VideoSettings(frames=0), "frames"),
+        (lambda: VideoSettings(fps=1.0), "fps"),  # and frames (32): one or the other
+        (lambda: settings_from(VideoSettings, {"frames": None, "fps": "1"}), "fps"),
     ],
 )
 def test_library_errors_name_the_field_never_a_flag(build, field):
@@ -45,3 +48,5 @@ def test_one_number_is_one_setting():
     assert LoraSettings(alpha=16) == LoraSettings(alpha=16.0)
     assert isinstance(LoraSettings(alpha=16).alpha, float)
     assert LoraSettings(target_modules=["q_proj"]).target_modules == ("q_proj",)  # type: ignore[arg-type]
+    assert VideoSettings(frames=None, fps=1) == VideoSettings(frames=None, fps=1.0)
+    assert isinstance(VideoSettings(frames=None, fps=1).fps, float)

@@ -1,8 +1,9 @@
-"""The settings that change results: LoRA, training and evaluation. Their one definition (issue 29).
+"""The settings that change results: LoRA, training, evaluation and video sampling. Their one definition
+(issue 29).
 
-A study's YAML sections (``lora:``, ``train:``, ``eval:``), the CLI's flags and Python callers all resolve
-into these dataclasses, so a default lives in one place and every setting a study can change is one a
-study can set. Validation lives here too, in ``__post_init__``: a bad value raises
+A study's YAML sections (``lora:``, ``train:``, ``eval:``, ``video:``), the CLI's flags and Python
+callers all resolve into these dataclasses, so a default lives in one place and every setting a study can
+change is one a study can set. Validation lives here too, in ``__post_init__``: a bad value raises
 :class:`~vlmtransfer.errors.InputError` naming the *field* (``learning_rate``), never a CLI flag or a
 YAML key; the CLI maps fields to its flags and the study config to its keys.
 
@@ -29,6 +30,7 @@ from vlmtransfer.errors import InputError
 
 __all__ = [
     "DEFAULT_TARGET_MODULES",
+    "MAX_FPS",
     "MODES",
     "SCHEDULES",
     "EvalSettings",
@@ -36,6 +38,7 @@ __all__ = [
     "Mode",
     "Schedule",
     "TrainSettings",
+    "VideoSettings",
     "result_fields",
     "settings_from",
 ]
@@ -46,6 +49,8 @@ Mode = Literal["loglik", "generate", "both"]
 MODES: tuple[Mode, ...] = ("loglik", "generate", "both")
 DEFAULT_TARGET_MODULES = ("q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj")
 """Every attention and MLP projection of a Qwen2-style language model."""
+MAX_FPS = 1000.0
+"""Highest frame rate a video may have or be sampled at."""
 
 Int = Annotated[int, Strict()]
 Float = Annotated[float, Strict()]  # strict floats still take ints (``alpha: 16``), not bools or strings
@@ -58,12 +63,16 @@ def _check(checks: Mapping[str, tuple[bool, str]], owner: object) -> None:
             raise InputError(f"{rule}, got {getattr(owner, name)!r}", field=name)
     for f in fields(owner):  # type: ignore[arg-type]
         value = getattr(owner, f.name)
-        if f.type == "Float" and isinstance(value, int) and not isinstance(value, bool):
+        if f.type in ("Float", "Float | None") and isinstance(value, int) and not isinstance(value, bool):
             object.__setattr__(owner, f.name, float(value))  # 16 and 16.0 are one setting (and one key)
 
 
 def _finite(value: float) -> bool:
     return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+
+
+def _whole(value: int, least: int) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and value >= least
 
 
 @dataclass(frozen=True)
@@ -190,6 +199,53 @@ class EvalSettings:
                 "cache_budget_bytes": (
                     self.cache_budget_bytes is None or self.cache_budget_bytes >= 0,
                     "must be >= 0",
+                ),
+            },
+            self,
+        )
+
+
+@dataclass(frozen=True)
+class VideoSettings:
+    """Which frames of a video the model sees (``data.video``; ``FrameSampling`` there).
+
+    Attributes:
+        frames: this many frames spread uniformly over the video, first to last (fewer when it has
+            fewer); the default is VSI-Bench's setting for Qwen2.5-VL. None to sample by ``fps``.
+        fps: frames per second of video, at most ``max_frames``; only with ``frames`` None (a study's
+            ``video: {fps: 1.0}`` alone means that).
+        max_frames: cap on the frames ``fps`` sampling takes (Qwen2.5-VL's processor caps at 768).
+        folder_fps: the frame rate a folder of frames was extracted at (a folder has none of its own).
+
+    They change the answers to video questions only: a study's job keys hold them when its targets (or
+    a job's training data) have videos, not otherwise (``study.jobs``).
+    """
+
+    __pydantic_config__: ClassVar[ConfigDict] = _EDGE
+
+    frames: Int | None = 32
+    fps: Float | None = None
+    max_frames: Int = 768
+    folder_fps: Float = 1.0
+
+    def __post_init__(self) -> None:
+        if self.frames is None and self.fps is None:
+            raise InputError("give frames or fps (frames sampled in all, or per second)", field="frames")
+        if self.frames is not None and self.fps is not None:
+            raise InputError(
+                f"give frames or fps, not both (frames: null to sample by fps), got {self.fps!r}", field="fps"
+            )
+        _check(
+            {
+                "frames": (self.frames is None or _whole(self.frames, 1), "must be a whole number >= 1"),
+                "fps": (
+                    self.fps is None or (_finite(self.fps) and 0 < self.fps <= MAX_FPS),
+                    f"must be in (0, {MAX_FPS:g}]",
+                ),
+                "max_frames": (_whole(self.max_frames, 1), "must be a whole number >= 1"),
+                "folder_fps": (
+                    _finite(self.folder_fps) and 0 < self.folder_fps <= MAX_FPS,
+                    f"must be in (0, {MAX_FPS:g}]",
                 ),
             },
             self,

@@ -87,11 +87,22 @@ def test_uniform_sampling_is_the_official_linspace():
 
 
 @pytest.mark.parametrize(
-    "kwargs", [{"frames": 0}, {"frames": None}, {"frames": 4, "fps": 1.0}, {"frames": None, "fps": -1.0}]
+    ("kwargs", "field"),
+    [
+        ({"frames": 0}, "frames"),
+        ({"frames": None}, "frames"),
+        ({"frames": 4, "fps": 1.0}, "fps"),
+        ({"frames": None, "fps": -1.0}, "fps"),
+        ({"frames": None, "fps": float("inf")}, "fps"),
+        ({"max_frames": 0}, "max_frames"),
+        ({"folder_fps": 0.0}, "folder_fps"),
+    ],
 )
-def test_frame_sampling_refuses_nonsense(kwargs):
-    with pytest.raises(ValueError, match="frame sampling"):
+def test_frame_sampling_refuses_nonsense_naming_the_field(kwargs, field):
+    """FrameSampling is the settings' VideoSettings: a bad value is an InputError naming its field."""
+    with pytest.raises(InputError) as caught:
         FrameSampling(**kwargs)
+    assert caught.value.field == field
 
 
 def test_clip_decodes_only_the_sampled_frames_with_their_metadata(tmp_path):

@@ -162,15 +162,15 @@ def _gradients(
     items: dict[str, list[Any]] = {}
     for task in tasks.sources:
         items[f"source:{task}"] = load_questions(
-            training_dir(config, task), task, data.train_split, limit=limit
+            training_dir(config, task), task, data.train_split, limit=limit, sampling=config.video
         )
     for task, found in collect_questions(
-        data.eval_dirs, data.eval_split, tasks=tasks.targets, limit=limit
+        data.eval_dirs, data.eval_split, tasks=tasks.targets, limit=limit, sampling=config.video
     ).items():
         items[f"target:{task}"] = found
     if source_data:
         for task, found in collect_questions(
-            source_data, data.train_split, tasks=sources or None, limit=limit
+            source_data, data.train_split, tasks=sources or None, limit=limit, sampling=config.video
         ).items():
             items[f"new:{task}"] = found
     loaded = load_model(chosen.name, LoadOptions(max_pixels=config.max_pixels, revision=chosen.revision))

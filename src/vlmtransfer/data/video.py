@@ -13,7 +13,8 @@ own: it plays at :attr:`FrameSampling.folder_fps`).
   sampled frames are kept: a 3-minute 30-fps video is decoded frame by frame and 32 frames stay.
 - :class:`FrameSampling` says which frames: ``frames`` spread uniformly over the whole video (default 32,
   VSI-Bench's setting for Qwen2.5-VL: ``np.linspace(0, n - 1, frames)`` floored, as its official code),
-  or ``fps`` frames per second of video (at most ``max_frames``).
+  or ``fps`` frames per second of video (at most ``max_frames``). It is
+  :class:`vlmtransfer.settings.VideoSettings` (its one definition; a study's ``video:`` section).
 
 Why the metadata travels with the frames: Qwen2.5-VL places each temporal patch at a time position
 derived from the sampled frame rate (``second_per_grid_ts``). A processor handed bare frames assumes
@@ -32,6 +33,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+
+from vlmtransfer.settings import MAX_FPS, VideoSettings
 
 __all__ = [
     "FRAME_SUFFIXES",
@@ -57,43 +60,14 @@ MAX_VIDEO_SECONDS = 4 * 3600.0
 MAX_FRAME_PIXELS = 50_000_000
 """Largest frame (width x height) accepted, as for images (``records.MAX_IMAGE_PIXELS``)."""
 
-MAX_FPS = 1000.0
-
 
 class VideoError(ValueError):
     """A video that cannot be used; the message completes "<path> ..." (e.g. "has no frames")."""
 
 
-@dataclass(frozen=True)
-class FrameSampling:
-    """Which frames of a video the model sees.
-
-    Attributes:
-        frames: this many frames spread uniformly over the video (fewer when it has fewer). Set to None
-            to sample by ``fps`` instead.
-        fps: frames per second of video; used only when ``frames`` is None.
-        max_frames: cap on the frames ``fps`` sampling takes (Qwen2.5-VL's processor caps at 768).
-        folder_fps: the frame rate a folder of frames was extracted at (a folder has none of its own).
-    """
-
-    frames: int | None = 32
-    fps: float | None = None
-    max_frames: int = 768
-    folder_fps: float = 1.0
-
-    def __post_init__(self) -> None:
-        if (self.frames is None) == (self.fps is None):
-            raise ValueError("frame sampling: give exactly one of frames and fps")
-        if self.frames is not None and not (isinstance(self.frames, int) and self.frames >= 1):
-            raise ValueError(f"frame sampling: frames must be a whole number >= 1, got {self.frames!r}")
-        if self.fps is not None and not (0 < self.fps <= MAX_FPS):
-            raise ValueError(f"frame sampling: fps must be in (0, {MAX_FPS:g}], got {self.fps!r}")
-        if not (isinstance(self.max_frames, int) and self.max_frames >= 1):
-            raise ValueError(f"frame sampling: max_frames must be >= 1, got {self.max_frames!r}")
-        if not (0 < self.folder_fps <= MAX_FPS):
-            raise ValueError(
-                f"frame sampling: folder_fps must be in (0, {MAX_FPS:g}], got {self.folder_fps!r}"
-            )
+FrameSampling = VideoSettings
+"""Which frames of a video the model sees: :class:`vlmtransfer.settings.VideoSettings` (its one
+definition, a study's ``video:`` section), under the name this module's code gives it."""
 
 
 @dataclass(frozen=True)

@@ -3,10 +3,11 @@
 Validated at the edge with pydantic; any problem becomes one line naming the file and the key
 (``study.yaml: train.learning_rate: must be > 0``). Paths in the file are relative to the file.
 
-The ``lora``, ``train`` and ``eval`` sections are the settings dataclasses of :mod:`vlmtransfer.settings`
-(their one definition): every field is a key, keys left out take the library's defaults, and the config
-holds the resolved settings. What a run's results depend on, and so when stored results are stale, is
-decided from those resolved settings by :mod:`vlmtransfer.study.jobs`, not from this file's text.
+The ``lora``, ``train``, ``eval`` and ``video`` sections are the settings dataclasses of
+:mod:`vlmtransfer.settings` (their one definition): every field is a key, keys left out take the
+library's defaults, and the config holds the resolved settings. What a run's results depend on, and so
+when stored results are stale, is decided from those resolved settings by :mod:`vlmtransfer.study.jobs`,
+not from this file's text. ``video: {fps: 1.0}`` alone samples by frame rate (``frames`` is then null).
 Not settable here: ``train.seed`` (the top-level ``seeds`` list) and the evaluation's vision-cache
 fields (the study places its cache itself).
 """
@@ -31,7 +32,7 @@ from pydantic import (
 
 from vlmtransfer.errors import InputError
 from vlmtransfer.evaluate.registry import DEFAULT_SCORER, get_scorer
-from vlmtransfer.settings import EvalSettings, LoraSettings, TrainSettings, settings_from
+from vlmtransfer.settings import EvalSettings, LoraSettings, TrainSettings, VideoSettings, settings_from
 
 __all__ = ["DataConfig", "ExecutorConfig", "ModelConfig", "StudyConfig", "load_study_config"]
 
@@ -85,6 +86,8 @@ def _study_settings(kind: type, section: str, value: Any) -> Any:
             if key in value and value[key] != defaults[key]:
                 raise InputError(why, field=key)
         value = {k: v for k, v in value.items() if k not in _SET_BY_THE_STUDY.get(section, {})}
+        if kind is VideoSettings and value.get("fps") is not None and "frames" not in value:
+            value["frames"] = None  # `video: {fps: 1.0}` samples by fps instead of the default count
     return settings_from(kind, value)
 
 
@@ -136,13 +139,14 @@ class StudyConfig(_Frozen):
     lora: LoraSettings = Field(default_factory=LoraSettings)
     train: TrainSettings = Field(default_factory=TrainSettings)
     eval: EvalSettings = Field(default_factory=EvalSettings)
+    video: VideoSettings = Field(default_factory=VideoSettings)
     max_pixels: Annotated[int, Field(strict=True, ge=1)] | None = None
     executor: ExecutorConfig = ExecutorConfig()
 
-    @field_validator("lora", "train", "eval", mode="before")
+    @field_validator("lora", "train", "eval", "video", mode="before")
     @classmethod
     def _settings(cls, value: Any, info: ValidationInfo) -> Any:
-        kinds = {"lora": LoraSettings, "train": TrainSettings, "eval": EvalSettings}
+        kinds = {"lora": LoraSettings, "train": TrainSettings, "eval": EvalSettings, "video": VideoSettings}
         return _study_settings(kinds[info.field_name], info.field_name, value)
 
     @field_validator("seeds")

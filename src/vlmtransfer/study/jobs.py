@@ -3,9 +3,11 @@
 A job's *spec* is everything that determines its result, resolved: the model (name, revision and, for a
 local directory, a fingerprint of its files), the data (fingerprints of the split files read, limits),
 every LoRA, training and evaluation setting as the settings dataclasses resolve them (library defaults
-included, so a changed default is a changed setting), the image cap, and the versions of the libraries
-that compute it. The *key* is a hash of the spec. A stored run whose key differs is stale, whatever
-changed, and the store keeps each run's spec so that ``run`` can say *what* changed.
+included, so a changed default is a changed setting), the frame sampling where videos are read (a
+training split or a target with video questions: ``video``, absent otherwise), the image cap, and the
+versions of the libraries that compute it. The *key* is a hash of the spec. A stored run whose key
+differs is stale, whatever changed, and the store keeps each run's spec so that ``run`` can say *what*
+changed.
 
 Two specs per job: the *training spec* (what determines an adapter: its reuse key, recorded in the
 adapter's ``training.json``) and the *results spec* (the training spec, or the base model for a baseline,
@@ -137,7 +139,7 @@ def training_spec(config: StudyConfig, tasks: StudyTasks, job: Job) -> dict[str,
         "lora": result_fields(config.lora),
         "train": result_fields(replace(config.train, seed=job.seed)),
         "versions": result_versions(_libraries(config, job)),
-    }
+    } | _video(config, tasks, trained, split)
 
 
 def results_spec(config: StudyConfig, tasks: StudyTasks, job: Job) -> dict[str, Any]:
@@ -154,14 +156,27 @@ def results_spec(config: StudyConfig, tasks: StudyTasks, job: Job) -> dict[str, 
         }
     else:
         produced = {"training": training_spec(config, tasks, job)}
-    return produced | {
-        "eval": result_fields(config.eval),
-        "targets": {
-            "split": split,
-            "limit": config.data.eval_limit,
-            "files": {task: tasks.fingerprint(task, split) for task in sorted(tasks.targets)},
-        },
-    }
+    return (
+        produced
+        | {
+            "eval": result_fields(config.eval),
+            "targets": {
+                "split": split,
+                "limit": config.data.eval_limit,
+                "files": {task: tasks.fingerprint(task, split) for task in sorted(tasks.targets)},
+            },
+        }
+        | _video(config, tasks, tasks.targets, split)
+    )
+
+
+def _video(config: StudyConfig, tasks: StudyTasks, read: list[str], split: str) -> dict[str, Any]:
+    """``{"video": <the frame sampling>}`` when ``split`` of one of the tasks ``read`` has video
+    questions, else nothing: the sampling changes only video questions' answers, so an image-only study
+    keeps the keys it had before videos were sampled as configured."""
+    if any(tasks.has_videos(task, split) for task in read):
+        return {"video": result_fields(config.video)}
+    return {}
 
 
 def spec_key(spec: dict[str, Any]) -> str:

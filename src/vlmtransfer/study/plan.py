@@ -8,6 +8,7 @@ its run's key in the store.
 from __future__ import annotations
 
 import hashlib
+import json
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -40,15 +41,22 @@ class StudyTasks:
     a content fingerprint of each split file the study reads (``"<task>/<split>"`` -> hash, see
     :func:`split_fingerprint`), so that results made on other data count as stale even where the
     data directory's path is the same (a dataset regenerated in place); ``models``: each model's identity
-    by label (``jobs.model_identity``: a local model by its files' fingerprint), read once per plan."""
+    by label (``jobs.model_identity``: a local model by its files' fingerprint), read once per plan;
+    ``videos``: the ``"<task>/<split>"`` split files holding video questions (found as they are
+    fingerprinted), whose results depend on the study's frame sampling."""
 
     targets: list[str]
     sources: list[str]
     data: dict[str, str] = field(default_factory=dict)
     models: dict[str, dict[str, Any]] = field(default_factory=dict)
+    videos: frozenset[str] = frozenset()
 
     def fingerprint(self, task: str, split: str) -> str | None:
         return self.data.get(f"{task}/{split}")
+
+    def has_videos(self, task: str, split: str) -> bool:
+        """Whether the study's ``split`` of ``task`` has video questions."""
+        return f"{task}/{split}" in self.videos
 
 
 @dataclass(frozen=True)
@@ -106,15 +114,36 @@ def split_fingerprint(dirs: list[Path], task: str, split: str) -> str | None:
     position), or None when no directory has one. The records name their images, so a split whose
     questions, answers or image files change gets another fingerprint; images rewritten in place
     under the same names with the same records do not."""
+    return _read_split(dirs, task, split)[0]
+
+
+def _read_split(dirs: list[Path], task: str, split: str) -> tuple[str | None, bool]:
+    """:func:`split_fingerprint`, and whether any of the files has a record with videos (read in the
+    same pass: a file that never says ``"videos"`` is not parsed)."""
     digest = hashlib.sha256()
-    found = False
+    found = videos = False
     for position, directory in enumerate(dirs):
         path = directory / task / f"{split}.jsonl"
         if path.is_file():
+            content = path.read_bytes()
             digest.update(f"{position}\n".encode())
-            digest.update(path.read_bytes())
+            digest.update(content)
             found = True
-    return digest.hexdigest()[:16] if found else None
+            videos = videos or (b'"videos"' in content and _any_videos(content))
+    return (digest.hexdigest()[:16] if found else None), videos
+
+
+def _any_videos(content: bytes) -> bool:
+    """Whether a JSONL file's records name videos (a line that does not parse is validation's to
+    refuse when the questions load; here it has none)."""
+    for line in content.splitlines():
+        try:
+            record = json.loads(line)
+        except ValueError:
+            continue
+        if isinstance(record, dict) and record.get("videos"):
+            return True
+    return False
 
 
 def resolve_tasks(config: StudyConfig, config_path: str | Path = "study config") -> StudyTasks:
@@ -152,8 +181,8 @@ def resolve_tasks(config: StudyConfig, config_path: str | Path = "study config")
         )
     _check_distinct_paths([m.key for m in config.models], "models", "model labels", config_path)
     _check_distinct_paths(sorted({*targets, *sources}), "data", "task names", config_path)
-    fingerprints = {
-        f"{task}/{split}": split_fingerprint(dirs, task, split)
+    splits = {
+        f"{task}/{split}": _read_split(dirs, task, split)
         for split, tasks, dirs in (
             (data.eval_split, with_eval | target_only, data.eval_dirs),
             (data.train_split, with_train, data.dirs),
@@ -162,9 +191,10 @@ def resolve_tasks(config: StudyConfig, config_path: str | Path = "study config")
     }
     from vlmtransfer.study.jobs import model_identity  # noqa: PLC0415 - jobs builds on this module
 
-    data_fingerprints = {key: value for key, value in fingerprints.items() if value}
+    data_fingerprints = {key: fingerprint for key, (fingerprint, _) in splits.items() if fingerprint}
+    videos = frozenset(key for key, (_, has_videos) in splits.items() if has_videos)
     models = {model.key: model_identity(model) for model in config.models}
-    return StudyTasks(targets, sources, data_fingerprints, models)
+    return StudyTasks(targets, sources, data_fingerprints, models, videos)
 
 
 def _target_only_tasks(config: StudyConfig, with_eval: set[str], config_path: str | Path) -> set[str]:

@@ -14,7 +14,8 @@ results were stored only re-evaluates); so is one an earlier vlmtransfer made, w
 :mod:`vlmtransfer.study.legacy` can vouch for it.
 
 The settings come from the config's resolved settings dataclasses (``config.lora``, ``config.train``
-with the job's seed, ``config.eval``): the same values the job's key was made from.
+with the job's seed, ``config.eval``, and ``config.video`` for the frames of every video question read):
+the same values the job's key was made from.
 """
 
 from __future__ import annotations
@@ -80,7 +81,7 @@ class ModelWorker:
         self.scorer = load_worker_scorer(config, model)
         data = config.data
         questions = collect_questions(
-            data.eval_dirs, data.eval_split, tasks=tasks.targets, limit=data.eval_limit
+            data.eval_dirs, data.eval_split, tasks=tasks.targets, limit=data.eval_limit, sampling=config.video
         )
         self.requests = [Request(*item) for task in tasks.targets for item in questions[task]]
         self.legacy_training_hash = legacy_training_hash(config, model)
@@ -168,7 +169,9 @@ class ModelWorker:
             raise InputError(
                 f"no {data.train_split!r} split for task {task!r} in the study's data", where="data"
             )
-        return load_questions(root, task, data.train_split, limit=limit or data.train_limit)
+        return load_questions(
+            root, task, data.train_split, limit=limit or data.train_limit, sampling=self.config.video
+        )
 
     def _mixture_items(self, job: Job) -> list[Any]:
         """Each mixture part drawn from its task's training split with the job's seed.
