@@ -138,7 +138,11 @@ def _random_model(name: str, options: LoadOptions) -> LoadedModel:
     processor = random_processor(options.max_pixels, options.min_pixels)
     try:
         model = random_model(
-            preset.name, processor, num_layers=options.num_layers, vision_depth=options.vision_depth
+            preset.name,
+            processor,
+            num_layers=options.num_layers,
+            vision_depth=options.vision_depth,
+            device=device,
         )
     except ValueError as exc:
         raise InputError(str(exc), field="model") from None
