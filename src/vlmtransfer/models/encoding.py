@@ -42,6 +42,7 @@ from vlmtransfer.data.image_file import decoded
 from vlmtransfer.data.prompts import render_prompt
 from vlmtransfer.data.records import MCQRecord
 from vlmtransfer.data.video import VideoClip
+from vlmtransfer.models.loading import input_device
 
 __all__ = [
     "IGNORE_INDEX",
@@ -344,7 +345,7 @@ def encode_images(
     that could change the vision tower is attached. Computed in batches of ``batch_size`` questions,
     kept on the CPU (a study's features would not fit beside a large model on its GPU).
     """
-    device = next(model.parameters()).device
+    device = input_device(model)  # where the embeddings are (several devices: a device map)
     features: list[ImageFeatures | None] = [None] * len(questions)
     with_visuals = [i for i, q in enumerate(questions) if q.images or q.videos]
     for start in range(0, len(with_visuals), batch_size):
