@@ -67,8 +67,8 @@ bench: $(STAMP)
 
 # The real-width benchmark at full depth in bf16 on a GPU (Qwen2.5-VL 3B, then 7B; random weights, no hub).
 bench-gpu: $(STAMP)
-	HF_HUB_OFFLINE=1 $(BIN)/python benchmarks/real_size.py --device cuda --layers 0 --vision-depth 0 --questions 32 --adapters 4
-	HF_HUB_OFFLINE=1 $(BIN)/python benchmarks/real_size.py --device cuda --layers 0 --vision-depth 0 --questions 32 --adapters 4 --preset qwen2.5-vl-7b
+	HF_HUB_OFFLINE=1 $(BIN)/python benchmarks/real_size.py --device cuda --layers 0 --vision-depth 0 --questions 32 --adapters 4 --train-batch 8 --train-steps 4
+	HF_HUB_OFFLINE=1 $(BIN)/python benchmarks/real_size.py --device cuda --layers 0 --vision-depth 0 --questions 32 --adapters 4 --train-batch 8 --train-steps 4 --preset qwen2.5-vl-7b
 
 # README's benchmark numbers, re-measured together (~5 min on 2 cores) into benchmarks/readme-numbers.json
 # with the machine, and README's marked spans rewritten from it (the demo's own numbers are not among them).

@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from vlmtransfer import __version__
+from vlmtransfer.data.image_file import ImageFile
 from vlmtransfer.data.records import MANIFEST, MCQRecord, read_records, write_records
 from vlmtransfer.errors import InputError
 
@@ -132,25 +133,22 @@ def load_questions(
     limit: int | float | None = None,
     sampling: FrameSampling | None = None,
 ) -> list[tuple[MCQRecord, list[Any]]]:
-    """The first ``limit`` questions of a task's split with their images decoded as RGB (see
-    :func:`limited` for a fractional ``limit``), followed by their videos as
+    """The first ``limit`` questions of a task's split (see :func:`limited` for a fractional ``limit``)
+    with their images as :class:`~vlmtransfer.data.image_file.ImageFile` (the file and its size: each
+    is decoded, as RGB, when a batch's pixels are made, and dropped with the batch, so a study's images
+    are never all in memory at once), followed by their videos as
     :class:`~vlmtransfer.data.video.VideoClip` (probed, not decoded: frames are decoded, per
     ``sampling``, when a batch needs them).
 
-    Images and videos are checked (inside the directory, readable) before any is decoded, so a bad file
+    Images and videos are checked (inside the directory, readable) before any is used, so a bad file
     is reported with its line rather than failing later inside a model.
     """
-    from PIL import Image  # noqa: PLC0415 - keeps `import vlmtransfer.data` light
-
     records = limited(load_split(root, task, split, check_images=True), limit)
     folder = split_path(root, task, split).parent
     clips: dict[str, Any] = {}
     questions = []
     for record in records:
-        visuals: list[Any] = []
-        for relative in record.images:
-            with Image.open(folder / relative) as handle:
-                visuals.append(handle.convert("RGB"))
+        visuals: list[Any] = [ImageFile.open(folder / relative) for relative in record.images]
         for relative in record.videos:
             if relative not in clips:
                 from vlmtransfer.data.video import VideoClip  # noqa: PLC0415 - PyAV only for videos

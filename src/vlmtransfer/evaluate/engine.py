@@ -47,7 +47,7 @@ from vlmtransfer.models.encoding import (
     pre_encoded_inputs,
     supports_pre_encoded_images,
 )
-from vlmtransfer.models.loading import LoadedModel
+from vlmtransfer.models.loading import LoadedModel, offloaded_parameters
 from vlmtransfer.settings import MODES, EvalSettings
 
 __all__ = ["MODES", "EvalSettings", "Evaluator", "accuracy_by_task", "score_questions"]
@@ -178,6 +178,13 @@ class Evaluator:
         from vlmtransfer.finetune.lora import quiet_peft, trainable_flags  # noqa: PLC0415
 
         check_adapter_fits(adapter, check_adapter_files(adapter), self.loaded.model)
+        offloaded = offloaded_parameters(self.loaded.model)
+        if offloaded:  # PEFT would leave the LoRA factors of those layers unloaded (meta): wrong answers
+            raise InputError(
+                f"cannot be attached to a model whose device map offloads weights to the CPU or disk"
+                f" ({len(offloaded)} parameters, e.g. {offloaded[0]}); give it GPUs that hold it whole",
+                source=adapter,
+            )
         flags = trainable_flags(self.loaded.model)
         try:
             with quiet_peft():

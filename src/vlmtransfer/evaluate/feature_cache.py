@@ -6,8 +6,9 @@ bounded by ``budget_bytes``; a batch pushed out (or too big for the budget) is w
 (one file per batch, written to a temporary name and renamed, so a killed process never leaves a partial
 shard) and read back when needed, or recomputed when there is no directory. What fits in RAM is never
 written. A shard that cannot be read (truncated, corrupt) is deleted and recomputed. Keys are content
-hashes (the model, the processor's resolution, every image's pixels, every video's bytes and sampled
-frames), so a resumed study, or another worker of the study on the same node, reuses the shards.
+hashes (the model, the processor's resolution, every image's pixels or file bytes, every video's bytes
+and sampled frames), so a resumed study, or another worker of the study on the same node, reuses the
+shards.
 """
 
 from __future__ import annotations
@@ -40,13 +41,15 @@ def default_budget_bytes(share: float = DEFAULT_RAM_SHARE) -> int | None:
 
 def batch_key(model_identity: str, questions: Sequence[EncodedQuestion]) -> str:
     """What determines a batch's features: the model and processor settings (``model_identity``),
-    every image's size, mode and pixels, and every video's content and sampled frames, in order."""
+    every image's size, mode and pixels (an image file's bytes: hashing them decodes nothing), and every
+    video's content and sampled frames, in order."""
     digest = hashlib.sha256(model_identity.encode())
     for question in questions:
         digest.update(b"|question|")
         for image in question.images:
             digest.update(f"{image.mode}:{image.size}".encode())
-            digest.update(image.tobytes())
+            file_hash = getattr(image, "fingerprint", None)  # data.image_file.ImageFile
+            digest.update(f"|file|{file_hash}".encode() if file_hash is not None else image.tobytes())
         for video in question.videos:
             digest.update(f"|video|{video.fingerprint}".encode())
     return digest.hexdigest()

@@ -8,6 +8,7 @@ object, loaded once per worker or command, so the verbs and the study compute th
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -68,7 +69,7 @@ def load_hf_scorer(model: str, options: ScorerOptions) -> HFScorer:
     Raises:
         InputError: the model does not load (field ``model``), or the seed is out of range (``seed``).
     """
-    from vlmtransfer.models.loading import LoadOptions, load_model  # noqa: PLC0415
+    from vlmtransfer.models.loading import LoadOptions, gpu_split, load_model  # noqa: PLC0415
 
     if options.seed is not None:
         from transformers import set_seed  # noqa: PLC0415
@@ -80,6 +81,9 @@ def load_hf_scorer(model: str, options: ScorerOptions) -> HFScorer:
     load = LoadOptions(
         dtype=options.dtype, device=options.device, max_pixels=options.max_pixels, revision=options.revision
     )
+    if options.gpus > 1:  # too big for one GPU: accelerate spreads it over the process's GPUs
+        device_map, max_memory = gpu_split(options.gpus)
+        load = replace(load, device_map=device_map, max_memory=max_memory)
     loaded = load_model(model, load)
     return HFScorer(loaded, options.eval)
 
@@ -108,8 +112,6 @@ class HFScorer(Evaluator):
     def fit_batch_size(self, requests: Sequence[Request]) -> int:
         """Set (and return) the largest evaluation batch of ``requests`` that fits on the device
         (``--batch-size auto``; on a CPU, a fixed size)."""
-        from dataclasses import replace  # noqa: PLC0415
-
         from vlmtransfer.evaluate.autobatch import auto_batch_size  # noqa: PLC0415
 
         size = auto_batch_size(self.loaded, list(requests), self.settings)

@@ -45,6 +45,8 @@ class ScorerOptions:
         revision: hub revision.
         seed: seed the library's random generators with this at load (None: leave them).
         eval: batch size, generation budget and vision cache of evaluation.
+        gpus: more than 1 splits the model over this process's first ``gpus`` GPUs (a model too big
+            for one; ``device`` is then ignored).
     """
 
     device: str = "auto"
@@ -53,6 +55,7 @@ class ScorerOptions:
     revision: str | None = None
     seed: int | None = None
     eval: EvalSettings = field(default_factory=EvalSettings)
+    gpus: int = 1
 
 
 @dataclass(frozen=True)

@@ -50,8 +50,9 @@ OnStep = Callable[[LossPoint, int], None]
 
 
 class Request(NamedTuple):
-    """One question to answer: its record and its media (PIL images, or the video frames
-    ``data.dataset.load_questions`` sampled), as a ``(record, media)`` pair."""
+    """One question to answer: its record and its media (PIL images, or the image files and video clips
+    ``data.dataset.load_questions`` gives, decoded when a batch needs them), as a ``(record, media)``
+    pair."""
 
     record: MCQRecord
     media: Sequence[Any]

@@ -20,6 +20,7 @@ import torch
 from vlmtransfer.finetune.lora import LoraSettings, attach_lora, detach_lora, training_vision_inputs
 from vlmtransfer.finetune.trainer import target_loss_sum
 from vlmtransfer.models.encoding import EncodedQuestion
+from vlmtransfer.models.loading import input_device
 
 __all__ = ["lora_gradients", "task_gradient"]
 
@@ -45,7 +46,7 @@ def task_gradient(
     parameters = [p for p in model.parameters() if p.requires_grad]
     if not parameters:
         raise ValueError("the model has no trainable parameters")
-    device = parameters[0].device
+    device = input_device(model)  # where the embeddings are (several devices: a device map)
     model.eval()
     model.zero_grad(set_to_none=True)
     n_targets = sum(q.target_length for q in questions)

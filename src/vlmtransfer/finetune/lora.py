@@ -31,7 +31,7 @@ from typing import Any
 import torch
 
 from vlmtransfer import __version__
-from vlmtransfer.errors import system_refusal
+from vlmtransfer.errors import InputError, system_refusal
 from vlmtransfer.finetune.record import (
     ADAPTER_CONFIG,
     LOSS_CURVE,
@@ -104,6 +104,19 @@ def vision_linear_layers(model: Any) -> list[str]:
     ]
 
 
+def _refuse_offloaded(model: Any) -> None:
+    """LoRA needs every weight on a device: refuse a model whose device map offloads some."""
+    from vlmtransfer.models.loading import offloaded_parameters  # noqa: PLC0415
+
+    offloaded = offloaded_parameters(model)
+    if offloaded:
+        raise InputError(
+            "LoRA cannot adapt a model whose device map offloads weights to the CPU or disk"
+            f" ({len(offloaded)} parameters, e.g. {offloaded[0]}): give it GPUs that hold it whole",
+            field="model",
+        )
+
+
 def attach_lora(model: Any, settings: LoraSettings, seed: int) -> Any:
     """Wrap ``model`` in a PEFT LoRA model adapting its language model (and, with ``settings.vision``, its
     vision tower and merger); initialisation from ``seed``.
@@ -117,6 +130,7 @@ def attach_lora(model: Any, settings: LoraSettings, seed: int) -> Any:
         raise ValueError(
             "the model already has adapters attached (finish the other finetune or evaluation first)"
         )
+    _refuse_offloaded(model)
     prefix = language_model_path(model)
     pattern = rf"^{re.escape(prefix)}\..*\.({'|'.join(settings.target_modules)})$"
     vision = vision_linear_layers(model) if settings.vision else []

@@ -37,6 +37,7 @@ from vlmtransfer.models.encoding import (
     collate,
     pre_encoded_inputs,
 )
+from vlmtransfer.models.loading import input_device
 from vlmtransfer.settings import SCHEDULES, Schedule, TrainSettings
 
 __all__ = ["SCHEDULES", "LossPoint", "Schedule", "TrainSettings", "target_loss_sum", "total_steps", "train"]
@@ -83,7 +84,7 @@ def train(
     schedule = torch.optim.lr_scheduler.LambdaLR(
         optimizer, lambda step: learning_rate_factor(step, warmup, steps, settings.schedule)
     )
-    device = next(model.parameters()).device
+    device = input_device(model)  # where the embeddings are (several devices: a device map)
     order = order if order is not None else _order(len(questions), settings.seed)
     try:
         curve: list[LossPoint] = []

@@ -172,9 +172,11 @@ def random_model(
     num_layers: int | None = None,
     vision_depth: int | None = None,
     seed: int = 0,
+    device: Any = "cpu",
 ) -> Any:
-    """``preset``'s architecture with random weights (``Qwen2_5_VLForConditionalGeneration``, fp32, CPU),
-    its special tokens those of ``processor``'s tokenizer; deterministic for a seed."""
+    """``preset``'s architecture with random weights (``Qwen2_5_VLForConditionalGeneration``, fp32), its
+    special tokens those of ``processor``'s tokenizer; deterministic for a seed and device. Built on
+    ``device`` (initialising a full-depth 7B's weights on a GPU takes seconds, on a CPU minutes)."""
     import torch  # noqa: PLC0415
     from transformers import Qwen2_5_VLForConditionalGeneration  # noqa: PLC0415
 
@@ -191,4 +193,5 @@ def random_model(
     ids = {key: tokenizer.convert_tokens_to_ids(token) for key, token in tokens.items()}
     config = architecture_config(preset, num_layers=num_layers, vision_depth=vision_depth, special_tokens=ids)
     torch.manual_seed(seed)
-    return Qwen2_5_VLForConditionalGeneration(config).eval()
+    with torch.device(device):
+        return Qwen2_5_VLForConditionalGeneration(config).eval()

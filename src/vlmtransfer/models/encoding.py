@@ -7,7 +7,9 @@ position is then the last column of every row, which the log-likelihood scorer r
 
 Pixels are made per batch by the processor's image processor, not stored: Qwen2.5-VL's patch tensors
 are float32 and duplicated along time, about 150 times the size of the PNG, so storing them for a
-pretraining mixture would take tens of gigabytes.
+pretraining mixture would take tens of gigabytes. Images loaded from a dataset directory
+(:class:`vlmtransfer.data.image_file.ImageFile`) are not even decoded until then: each batch decodes its
+own images and drops them with its pixels.
 
 Vision features: while only the language model trains (LoRA as vlmtransfer applies it) or is evaluated
 with adapters, a question's image features, the vision tower and merger's output, never change. They
@@ -36,9 +38,11 @@ from typing import Any
 
 import torch
 
+from vlmtransfer.data.image_file import decoded
 from vlmtransfer.data.prompts import render_prompt
 from vlmtransfer.data.records import MCQRecord
 from vlmtransfer.data.video import VideoClip
+from vlmtransfer.models.loading import input_device
 
 __all__ = [
     "IGNORE_INDEX",
@@ -64,7 +68,8 @@ class EncodedQuestion:
         record: the question.
         tensors: the processor's per-question sequence tensors (``input_ids``, ``attention_mask``,
             ``mm_token_type_ids`` ...) without the batch dimension.
-        images: the question's images, processed into pixels when batched.
+        images: the question's images (in memory, or :class:`~vlmtransfer.data.image_file.ImageFile`,
+            decoded only when batched), processed into pixels when batched.
         target_length: number of trailing tokens that are the training target (0 for evaluation).
         videos: the question's videos, decoded and processed when batched.
     """
@@ -170,7 +175,7 @@ def _text_only(
     each token's modality type, which is what a multimodal processor adds to the token ids."""
     if images or videos:
         extra = video_arguments(processor, videos) if videos else {}
-        batch = processor(text=[text], images=images or None, return_tensors="pt", **extra)
+        batch = processor(text=[text], images=decoded(images or ()) or None, return_tensors="pt", **extra)
     else:
         batch = dict(processor.tokenizer([text], return_tensors="pt"))
         if hasattr(processor, "create_mm_token_type_ids"):
@@ -253,8 +258,9 @@ def pixel_inputs(questions: Sequence[EncodedQuestion], processor: Any) -> dict[s
     """The image and video processors' outputs (``pixel_values``, ``image_grid_thw``,
     ``pixel_values_videos``, ``video_grid_thw``, ``second_per_grid_ts``) for the questions' images and
     videos in order, exactly what the processor makes when given text, images and videos together; empty
-    without either. Videos are decoded one at a time, so only one video's frames are in memory at once."""
-    images = [image for q in questions for image in q.images]
+    without either. Image files are decoded here and dropped on return, so only one batch's images are
+    in memory at once; videos are decoded one at a time, so only one video's frames are."""
+    images = decoded(image for q in questions for image in q.images)
     videos = [video for q in questions for video in q.videos]
     inputs: dict[str, torch.Tensor] = {}
     if images:
@@ -339,7 +345,7 @@ def encode_images(
     that could change the vision tower is attached. Computed in batches of ``batch_size`` questions,
     kept on the CPU (a study's features would not fit beside a large model on its GPU).
     """
-    device = next(model.parameters()).device
+    device = input_device(model)  # where the embeddings are (several devices: a device map)
     features: list[ImageFeatures | None] = [None] * len(questions)
     with_visuals = [i for i, q in enumerate(questions) if q.images or q.videos]
     for start in range(0, len(with_visuals), batch_size):

@@ -16,7 +16,17 @@ import torch
 from vlmtransfer.errors import InputError
 from vlmtransfer.models.presets import find_preset
 
-__all__ = ["LoadOptions", "LoadedModel", "load_model", "load_processor", "pick_device", "pick_dtype"]
+__all__ = [
+    "LoadOptions",
+    "LoadedModel",
+    "gpu_split",
+    "input_device",
+    "load_model",
+    "load_processor",
+    "offloaded_parameters",
+    "pick_device",
+    "pick_dtype",
+]
 
 
 @dataclass(frozen=True)
@@ -35,6 +45,13 @@ class LoadOptions:
             it (no hub; for benchmarks and tests; see :mod:`vlmtransfer.models.architectures`).
         num_layers, vision_depth: with ``random_weights``, fewer language-model layers / vision blocks
             than the real model (widths unchanged).
+        device_map: spread the model over several devices instead of putting it on ``device``: a
+            transformers/accelerate device map, ``"auto"`` (balanced over the devices ``max_memory``
+            names, or all visible GPUs) or ``{"module.name": device}`` (a GPU index, ``"cpu"`` or
+            ``"disk"``). Inputs go to the device of the input embeddings; accelerate's hooks move
+            activations between devices. See :func:`gpu_split` for a model too big for one GPU.
+        max_memory: with a device map, what each device may hold (``{0: "70GiB", 1: "70GiB"}``).
+        offload_folder: with a device map, where ``"disk"`` entries keep their weights.
     """
 
     dtype: str = "auto"
@@ -46,6 +63,9 @@ class LoadOptions:
     random_weights: bool = False
     num_layers: int | None = None
     vision_depth: int | None = None
+    device_map: str | dict[str, Any] | None = None
+    max_memory: dict[Any, Any] | None = None
+    offload_folder: str | None = None
 
 
 @dataclass(frozen=True, eq=False)
@@ -109,20 +129,65 @@ def load_model(name: str, options: LoadOptions | None = None) -> LoadedModel:
 
     options = options or LoadOptions()
     if options.random_weights:
+        if options.device_map is not None:
+            raise InputError("device_map applies to loaded weights, not random ones", field="model")
         return _random_model(name, options)
     if options.num_layers is not None or options.vision_depth is not None:
         raise InputError("num_layers and vision_depth apply to random weights only", field="model")
     source, revision = _resolve(name, options.revision)
     device = pick_device(options.device)
     dtype = pick_dtype(options.dtype, device)
+    placement: dict[str, Any] = {}
+    if options.device_map is not None:
+        placement = {"device_map": options.device_map, "max_memory": options.max_memory}
+        if options.offload_folder is not None:
+            placement["offload_folder"] = options.offload_folder
 
     def load() -> Any:
         return AutoModelForImageTextToText.from_pretrained(
-            source, revision=revision, dtype=dtype, trust_remote_code=options.trust_remote_code
+            source, revision=revision, dtype=dtype, trust_remote_code=options.trust_remote_code, **placement
         )
 
-    model = _loading(source, load).to(device).eval()
-    return LoadedModel(model, load_processor(name, options), source, device, dtype)
+    model = _loading(source, load)
+    if placement:
+        device = input_device(model)  # accelerate placed the modules; inputs go where the embeddings are
+    else:
+        model = model.to(device)
+    return LoadedModel(model.eval(), load_processor(name, options), source, device, dtype)
+
+
+def input_device(model: Any) -> torch.device:
+    """Where ``model``'s inputs go: its input embeddings' device (their execution device when a device
+    map offloads them), else its first parameter's."""
+    embeddings = model.get_input_embeddings() if hasattr(model, "get_input_embeddings") else None
+    if embeddings is not None:
+        hook = getattr(embeddings, "_hf_hook", None)
+        execution = getattr(hook, "execution_device", None)
+        if execution is not None:
+            return torch.device(execution if not isinstance(execution, int) else f"cuda:{execution}")
+        return embeddings.weight.device
+    return next(model.parameters()).device
+
+
+def offloaded_parameters(model: Any) -> list[str]:
+    """The parameters a device map keeps off the model's devices (offloaded to CPU memory or disk: held
+    on the ``meta`` device, their weights moved in by accelerate's hooks at every forward). PEFT cannot
+    put LoRA factors on them: an adapter attached or trained there would be silently incomplete."""
+    return [name for name, parameter in model.named_parameters() if parameter.device.type == "meta"]
+
+
+def gpu_split(gpus: int, per_gpu: int | str | None = None) -> tuple[str, dict[int, int | str]]:
+    """The device map and memory bounds that split a model over this process's first ``gpus`` GPUs
+    (a Ray actor with ``num_gpus: N`` sees its N GPUs as 0..N-1): ``("auto", {0: ..., N-1: ...})``,
+    each GPU bounded by ``per_gpu`` or its free memory now.
+
+    Raises:
+        InputError: fewer than ``gpus`` GPUs are visible here (field ``gpus``).
+    """
+    visible = torch.cuda.device_count() if torch.cuda.is_available() else 0
+    if visible < gpus:
+        raise InputError(f"the model is split over {gpus} GPUs, but {visible} are visible here", field="gpus")
+    return "auto", {i: per_gpu if per_gpu is not None else torch.cuda.mem_get_info(i)[0] for i in range(gpus)}
 
 
 def _random_model(name: str, options: LoadOptions) -> LoadedModel:
@@ -138,7 +203,11 @@ def _random_model(name: str, options: LoadOptions) -> LoadedModel:
     processor = random_processor(options.max_pixels, options.min_pixels)
     try:
         model = random_model(
-            preset.name, processor, num_layers=options.num_layers, vision_depth=options.vision_depth
+            preset.name,
+            processor,
+            num_layers=options.num_layers,
+            vision_depth=options.vision_depth,
+            device=device,
         )
     except ValueError as exc:
         raise InputError(str(exc), field="model") from None

@@ -48,12 +48,19 @@ MAX_SEED = 2**32 - 1
 
 class ModelConfig(_Frozen):
     """A model of the study: preset, hub id or path, its label in results, and the scorer that runs it
-    (``evaluate.registry``: ``hf`` by default; ``dummy`` for tests of the machinery)."""
+    (``evaluate.registry``: ``hf`` by default; ``dummy`` for tests of the machinery).
+
+    ``gpus``: GPUs each worker of this model holds (default: the executor's ``num_gpus``). More than 1
+    splits the model over them (``device_map: auto``, balanced, each GPU up to its free memory): a model
+    too big for one GPU, such as the 32B on 80 GB cards. Where jobs run, not what they compute: not part
+    of any job key.
+    """
 
     name: str = Field(min_length=1)
     label: str | None = None
     revision: str | None = None
     scorer: str = DEFAULT_SCORER
+    gpus: Annotated[int, Field(strict=True, ge=1)] | None = None
 
     @field_validator("scorer")
     @classmethod

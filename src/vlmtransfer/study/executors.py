@@ -5,7 +5,8 @@
   not keep several cores busy, so two single-threaded processes finish more jobs than one
   two-threaded one: 1.7x on the demo's finetunes, 2 cores, docs/benchmarks.md).
 - ``ray``: the same jobs on Ray actors (one worker per actor, holding its model), with per-actor
-  resources (``num_cpus``, ``num_gpus``) and restarts/retries on worker failure; results come back to
+  resources (``num_cpus``, ``num_gpus``; a model's own ``gpus`` overrides ``num_gpus`` for its actors,
+  which then split it over those GPUs) and restarts/retries on worker failure; results come back to
   the driver, which stores them. A local Ray instance is started when no address is given.
 
 Every executor runs the same deterministic jobs; the results are identical for the same config, seeds
@@ -147,8 +148,11 @@ class RayExecutor:
                 model_jobs = [job for job in jobs if job.model == model.key]
                 if not model_jobs:
                     continue
+                model_class = actor_class
+                if model.gpus is not None:  # this model's workers hold their own GPU count (a split model)
+                    model_class = actor_class.options(num_gpus=model.gpus)
                 actors = [
-                    actor_class.remote(config, model, tasks)
+                    model_class.remote(config, model, tasks)
                     for _ in range(min(settings.workers, len(model_jobs)))
                 ]
                 try:

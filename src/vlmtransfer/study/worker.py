@@ -38,7 +38,7 @@ from vlmtransfer.study.jobs import results_spec, spec_key, training_key
 from vlmtransfer.study.legacy import legacy_compatible, legacy_training_hash
 from vlmtransfer.study.plan import Job, StudyTasks, training_dir
 
-__all__ = ["VISION_CACHE", "ModelWorker", "adapter_dir", "load_worker_scorer"]
+__all__ = ["VISION_CACHE", "ModelWorker", "adapter_dir", "load_worker_scorer", "model_gpus"]
 
 VISION_CACHE = "vision-cache"
 """Where a study's evaluation spills the vision features that do not fit its RAM budget."""
@@ -48,6 +48,13 @@ def adapter_dir(study_dir: Path, job: Job) -> Path:
     """Where a job's adapter lives: ``adapters/<model>/<source>/seed-<k>``; a name that is not path-safe
     gets its safe form plus a hash of the original, so two names never share a directory."""
     return study_dir / "adapters" / path_part(job.model) / path_part(job.source) / f"seed-{job.seed}"
+
+
+def model_gpus(config: StudyConfig, model: ModelConfig) -> int:
+    """GPUs one worker of ``model`` holds, as a whole number: its ``gpus``, else the executor's
+    ``num_gpus`` (a fraction of a GPU, or none, is one device: the model is not split)."""
+    gpus = model.gpus if model.gpus is not None else config.executor.num_gpus
+    return max(1, int(gpus))
 
 
 def load_worker_scorer(config: StudyConfig, model: ModelConfig) -> TrainableScorer:
@@ -61,11 +68,14 @@ def load_worker_scorer(config: StudyConfig, model: ModelConfig) -> TrainableScor
     settings = replace(
         config.eval, cache_budget_bytes=default_budget_bytes(), cache_dir=config.output / VISION_CACHE
     )
-    options = ScorerOptions(max_pixels=config.max_pixels, revision=model.revision, eval=settings)
+    options = ScorerOptions(
+        max_pixels=config.max_pixels, revision=model.revision, eval=settings, gpus=model_gpus(config, model)
+    )
     try:
         return get_scorer(model.scorer).load(model.name, options)
     except InputError as exc:
-        where = f"models.{config.models.index(model)}.name"
+        key = "gpus" if exc.field == "gpus" else "name"  # more GPUs asked for than this worker sees
+        where = f"models.{config.models.index(model)}.{key}"
         raise InputError(exc.problem, source="study config", where=where) from None
 
 
