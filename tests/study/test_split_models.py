@@ -68,16 +68,19 @@ def test_gpus_must_be_a_whole_number_of_at_least_one(tmp_path, data_dir):
         _config(tmp_path, data_dir, [{"name": "a", "scorer": "dummy", "gpus": 1.5}])
 
 
-def test_the_worker_asks_its_scorer_for_the_models_gpus(tmp_path, data_dir, monkeypatch):
+def test_the_worker_asks_its_scorer_for_the_models_gpus(tmp_path, data_dir):
     from vlmtransfer.evaluate import registry
 
     seen = []
     kind = registry.get_scorer("dummy")
-    monkeypatch.setitem(
-        registry.SCORERS, "dummy", type(kind)(**{**vars(kind), "load": lambda m, o: seen.append(o.gpus)})
+    registry.SCORERS.register(
+        "dummy", type(kind)(**{**vars(kind), "load": lambda m, o: seen.append(o.gpus)}), replace=True
     )
-    config = _config(tmp_path, data_dir, [{"name": "a", "scorer": "dummy", "gpus": 3}])
-    load_worker_scorer(config, config.models[0])
+    try:
+        config = _config(tmp_path, data_dir, [{"name": "a", "scorer": "dummy", "gpus": 3}])
+        load_worker_scorer(config, config.models[0])
+    finally:
+        registry.SCORERS.register("dummy", kind, replace=True)
     assert seen == [3]
 
 

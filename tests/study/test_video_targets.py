@@ -155,7 +155,10 @@ def test_image_sources_video_targets_run_analyse_and_report(tmp_path, data):
     assert set(block["personas"]) == {"donor", "pirate", "sponge", "sieve"}
     assert set(block["personas"]["sponge"]) | set(block["personas"]["sieve"]) <= set(VIDEO_TASKS)
     assert set(block["personas"]["donor"]) | set(block["personas"]["pirate"]) <= set(IMAGE_TASKS)
-    assert "prior" in document["diagnostics"]["skipped"]  # numeric targets have no letter prior
+    # the numeric target has no letter prior: left out by name, the multiple-choice targets decomposed
+    prior = document["diagnostics"]["prior"]
+    assert list(prior["left_out"]) == [VIDEO_COUNT]
+    assert {c["target"] for c in prior["models"]["toy"]["cells"]} == {*IMAGE_TASKS, VIDEO_MCQ}
     tables = out / "analysis" / "target_only"
     assert set(pd.read_csv(tables / "malleability.csv")["task"]) == set(VIDEO_TASKS)
 
