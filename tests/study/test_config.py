@@ -207,3 +207,9 @@ def test_shipped_configs_validate():
     expected = demo_config(REPO / "demo-out")
     assert demo.model_dump(exclude={"name", "data"}) == expected.model_dump(exclude={"name", "data"})
     assert demo.data.dirs == expected.data.dirs
+    assert demo.data.target_dirs == expected.data.target_dirs  # the video targets
+    both = load_study_config(REPO / "configs" / "demo-format.yaml")  # the demo, evaluated both ways
+    assert both.eval.mode == "both"
+    assert both.model_dump(exclude={"name", "output", "eval"}) == demo.model_dump(
+        exclude={"name", "output", "eval"}
+    )
