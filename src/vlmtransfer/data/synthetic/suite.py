@@ -7,7 +7,7 @@ import zlib
 from collections.abc import Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 import numpy as np
 from PIL import Image
@@ -126,30 +126,56 @@ def generate_examples(
         yield from _video_examples(definition, split, n, seed, image_size)
         return
     generator = definition.generator("pretrain" if rendering == "pretrain" else split)
+    for i, rng, answer in _draws(task, split, n, seed):
+        example = generator(rng, answer, image_size)
+        if len(example.choices) != definition.choices or len(example.images) != definition.images:
+            raise AssertionError(f"{task}: generator broke the task's shape")  # pragma: no cover
+        images = tuple(f"images/{split}_{i:05d}_{k}.png" for k in range(len(example.images)))
+        prompt = format_question(example.question, example.choices)
+        record = _record(task, split, i, seed, image_size, definition.blink, example, answer, prompt, images)
+        yield record, example.images
+
+
+def _draws(task: str, split: str, n: int, seed: int) -> Iterator[tuple[int, np.random.Generator, int]]:
+    """Per example ``i``: its own random stream and its dealt answer index (see
+    :func:`generate_examples`)."""
     answers = answer_indices(task, split, n, seed)
     for i in range(n):
         sequence = np.random.SeedSequence([seed, _key(task), _key(split), _EXAMPLE_STREAM, i])
-        example = generator(np.random.default_rng(sequence), answers[i], image_size)
-        if len(example.choices) != definition.choices or len(example.images) != definition.images:
-            raise AssertionError(f"{task}: generator broke the task's shape")  # pragma: no cover
-        record = MCQRecord(
-            id=f"syn_{split}_{task}_{i:05d}",
-            task=task,
-            images=tuple(f"images/{split}_{i:05d}_{k}.png" for k in range(len(example.images))),
-            prompt=format_question(example.question, example.choices),
-            choices=example.choices,
-            answer=LETTERS[answers[i]],
-            meta={
-                "generator": "synthetic",
-                "seed": seed,
-                "split": split,
-                "index": i,
-                "image_size": image_size,
-                "mirrors": definition.blink,
-                "render": example.render,
-            },
-        )
-        yield record, example.images
+        yield i, np.random.default_rng(sequence), answers[i]
+
+
+def _record(  # noqa: PLR0917 - one record's every part, in one place for images and videos
+    task: str,
+    split: str,
+    i: int,
+    seed: int,
+    size: int,
+    mirrors: str,
+    example: Any,
+    answer: int,
+    prompt: str,
+    images: tuple[str, ...] = (),
+    videos: tuple[str, ...] = (),
+) -> MCQRecord:
+    return MCQRecord(
+        id=f"syn_{split}_{task}_{i:05d}",
+        task=task,
+        images=images,
+        prompt=prompt,
+        choices=example.choices,
+        answer=LETTERS[answer],
+        meta={
+            "generator": "synthetic",
+            "seed": seed,
+            "split": split,
+            "index": i,
+            "image_size": size,
+            "mirrors": mirrors,
+            "render": example.render,
+        },
+        videos=videos,
+    )
 
 
 def _video_examples(
@@ -157,29 +183,14 @@ def _video_examples(
 ) -> Iterator[tuple[MCQRecord, list[Image.Image]]]:
     """:func:`generate_examples` of a video task: the same streams and answer dealing, one clip each."""
     task = definition.name
-    answers = answer_indices(task, split, n, seed)
-    for i in range(n):
-        sequence = np.random.SeedSequence([seed, _key(task), _key(split), _EXAMPLE_STREAM, i])
-        example = definition.generate(np.random.default_rng(sequence), answers[i], size)
+    for i, rng, answer in _draws(task, split, n, seed):
+        example = definition.generate(rng, answer, size)
         if len(example.choices) != definition.choices or len(example.frames) != definition.frames:
             raise AssertionError(f"{task}: generator broke the task's shape")  # pragma: no cover
-        record = MCQRecord(
-            id=f"syn_{split}_{task}_{i:05d}",
-            task=task,
-            images=(),
-            prompt=f"{VIDEO_QUESTION_PREFIX}\n{format_question(example.question, example.choices)}",
-            choices=example.choices,
-            answer=LETTERS[answers[i]],
-            meta={
-                "generator": "synthetic",
-                "seed": seed,
-                "split": split,
-                "index": i,
-                "image_size": size,
-                "mirrors": definition.mirrors,
-                "render": example.render,
-            },
-            videos=(f"videos/{split}_{i:05d}",),
+        prompt = f"{VIDEO_QUESTION_PREFIX}\n{format_question(example.question, example.choices)}"
+        videos = (f"videos/{split}_{i:05d}",)
+        record = _record(
+            task, split, i, seed, size, definition.mirrors, example, answer, prompt, videos=videos
         )
         yield record, example.frames
 

@@ -154,6 +154,13 @@ def _distinct(rng: np.random.Generator, n: int) -> list[tuple[str, str]]:
     return [(SHAPES[int(s)], COLORS[int(c)]) for s, c in zip(shapes, colors, strict=True)]
 
 
+def _four_on_a_strip(rng: np.random.Generator, size: int, pan: int) -> list[dict[str, Any]]:
+    """Four shapes of distinct kinds and colours, placed apart on a strip ``size + pan`` wide."""
+    shapes = [_shape(rng, size, shape, color) for shape, color in _distinct(rng, 4)]
+    _place(rng, size, size + pan, shapes, gap=6 * unit(size))
+    return shapes
+
+
 def _choices(rng: np.random.Generator, answer: int, correct: str, wrong: Sequence[str]) -> tuple[str, ...]:
     order = [wrong[int(k)] for k in rng.permutation(len(wrong))]
     order.insert(answer, correct)
@@ -222,8 +229,7 @@ def gen_video_relative_direction(rng: np.random.Generator, answer: int, size: in
     reverse = bool(rng.integers(2))
 
     def make() -> VideoExample:
-        shapes = [_shape(rng, size, shape, color) for shape, color in _distinct(rng, 4)]
-        _place(rng, size, size + pan, shapes, gap=6 * u)
+        shapes = _four_on_a_strip(rng, size, pan)
         if abs(shapes[0]["x"] - shapes[1]["x"]) < DIRECTION_MIN_GAP * u:
             raise RetryError
         if (shapes[0]["x"] < shapes[1]["x"]) != (answer == 0):  # the question asks about the other one
@@ -243,8 +249,7 @@ def gen_video_relative_distance(rng: np.random.Generator, answer: int, size: int
     reverse = bool(rng.integers(2))
 
     def make() -> VideoExample:
-        shapes = [_shape(rng, size, shape, color) for shape, color in _distinct(rng, 4)]
-        _place(rng, size, size + pan, shapes, gap=6 * u)
+        shapes = _four_on_a_strip(rng, size, pan)
         reference, *candidates = shapes
         distances = [math.dist((c["x"], c["y"]), (reference["x"], reference["y"])) for c in candidates]
         ranked = sorted(range(3), key=distances.__getitem__)
